@@ -1,0 +1,3 @@
+from greenapi_excel.cli import main
+
+raise SystemExit(main())
