@@ -1,15 +1,342 @@
-"""greenapi-excel: the command line (work in progress; subcommands are wired as they land)."""
+"""greenapi-excel: archive WhatsApp chats listed in an Excel workbook, headless.
+
+Exit codes: 0 every row succeeded or needed nothing; 1 some rows failed or were invalid; 2 a usage or
+configuration error (missing credentials, refused apiUrl, unreadable book, 401/403 from the instance);
+130 interrupted (what finished is saved). Errors are one line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from pathlib import Path
+
+# Heavy modules (requests, openpyxl, phonenumbers) are imported inside the commands that need them,
+# so `--help` and the first request start fast.
+
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+# Status words that mean the row did not get what was asked (exit code 1).
+_FAILED_WORDS = ("Invalid chat ID", "Chat not found", "No incoming messages", "Quota exceeded", "Not run", "Failed")
+
+SAVE_EVERY_SECONDS = 5.0
+
+EPILOG = """\
+credentials (first found wins): the flags; the environment variables GREENAPI_API_URL (default
+https://api.green-api.com), GREENAPI_ID_INSTANCE, GREENAPI_API_TOKEN_INSTANCE; the user config file
+(see `greenapi-excel check --help`); the OS keychain (set by the workbook's Settings button).
+The token is never read from or written to a workbook.
+
+exit codes: 0 all rows done or nothing to do, 1 some rows failed or were invalid,
+            2 usage/configuration error or 401/403 from the instance, 130 interrupted.
+"""
+
+
+def _add_credentials(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("GREEN-API instance")
+    group.add_argument("--api-url", metavar="URL", help="apiUrl of the instance (default https://api.green-api.com)")
+    group.add_argument("--id-instance", metavar="ID", help="idInstance")
+    group.add_argument("--api-token", metavar="TOKEN",
+                       help="apiTokenInstance (prefer GREENAPI_API_TOKEN_INSTANCE: flags show in process lists)")
+    group.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="how long to wait for one reply before retrying (default 30)")
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument("book", metavar="BOOK", help="the .xlsx or .xlsm workbook with a column of chat IDs")
+    parser.add_argument("--out", metavar="OUT", help="write the results to this file instead of updating BOOK in place")
+    parser.add_argument("--sheet", metavar="NAME", help="the sheet to read (default: the first)")
+    parser.add_argument("--column", metavar="LETTER|HEADER",
+                        help="the chat column, by letter or header (default: the column headed 'Chat ID', "
+                             "'chatId' or 'Phone', else A)")
+    parser.add_argument("--region", metavar="CC",
+                        help="read numbers without country code as this country's (e.g. RU, DE); "
+                             "without it local numbers are reported invalid")
+    parser.add_argument("--dry-run", action="store_true",
+                        help=f"change nothing: validate, read getChats once and write what would {verb}")
+    parser.add_argument("--journal", metavar="PATH",
+                        help="the SQLite journal of every call (default: GREENAPI_JOURNAL or the per-user data folder)")
+    parser.add_argument("--rate", type=float, default=10.0, metavar="N",
+                        help="archive/unarchive calls per second, GREEN-API's limit per instance (default 10)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_credentials(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="greenapi-excel",
+        description="Archive or unarchive the WhatsApp chats listed in an Excel column through GREEN-API, "
+                    "writing Status, Details and Updated beside every row.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    for verb in ("archive", "unarchive"):
+        sub = commands.add_parser(verb, help=f"{verb} every chat listed in a workbook column",
+                                  description=f"{verb.capitalize()} every chat listed in BOOK and write "
+                                              "Status / Details / Updated beside each row.",
+                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_run_arguments(sub, verb)
+
+    check = commands.add_parser("check", help="check the credentials and the instance's state (getStateInstance)",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_credentials(check)
+
+    demo = commands.add_parser("demo", help="try it without an account: a built-in sandbox archives demo.xlsx")
+    demo.add_argument("--out", default="demo.xlsx", metavar="PATH", help="where to write the demo book (demo.xlsx)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    commands.add_parser("sandbox", help="run the local GREEN-API emulator (see `greenapi-excel sandbox --help`)",
+                        add_help=False)
+
+    workbook = commands.add_parser("workbook", help="write GreenApi.xlsm set up for this Python")
+    workbook.add_argument("path", nargs="?", default="GreenApi.xlsm", metavar="PATH",
+                          help="where to write it (default ./GreenApi.xlsm)")
+
+    journal = commands.add_parser("journal", help="show the audit trail of calls made from this computer")
+    journal.add_argument("--journal", metavar="PATH", help="the journal file (default: see archive --help)")
+    journal.add_argument("--chat", metavar="CHAT_ID", help="only this chat")
+    journal.add_argument("--limit", type=int, default=50, help="newest N entries (default 50)")
+    return parser
+
+
+def _version() -> str:
+    from greenapi_excel import __version__
+
+    return __version__
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "sandbox":
+    if argv and argv[0] == "sandbox":  # the sandbox owns its flags
         from greenapi_excel import sandbox
 
         return sandbox.main(argv[1:])
-    print("usage: greenapi-excel sandbox ...", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help(sys.stderr)
+        return EXIT_CONFIG
+
+    from greenapi_excel.errors import GreenApiExcelError
+
+    try:
+        if args.command in ("archive", "unarchive"):
+            return command_run(args)
+        if args.command == "check":
+            return command_check(args)
+        if args.command == "demo":
+            return command_demo(args)
+        if args.command == "workbook":
+            return command_workbook(args)
+        if args.command == "journal":
+            return command_journal(args)
+    except GreenApiExcelError as error:
+        _error(str(error))
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    return EXIT_CONFIG
+
+
+def _error(message: str) -> None:
+    print(f"greenapi-excel: error: {message}", file=sys.stderr)
+
+
+# --- archive / unarchive ---------------------------------------------------------
+
+def command_run(args) -> int:
+    from greenapi_excel import bulk, chat_ids
+    from greenapi_excel.journal import Journal
+    from greenapi_excel.sheets import SheetFile, book_lock
+
+    method = bulk.METHODS[args.command]
+    region = chat_ids.check_region(args.region)
+    book_path = Path(args.book)
+    with book_lock(book_path):
+        sheet = SheetFile.open(book_path, sheet=args.sheet, column=args.column)
+        credentials = _credentials(args, sheet)
+        planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=sheet.previous)
+        _info(f"{book_path.name} [{sheet.sheet_name}] column {sheet.chat_column}: {planned.describe()}")
+        if sheet.placement_note:
+            _info(sheet.placement_note)
+        journal = Journal(args.journal)
+        try:
+            return _execute(args, sheet, planned, credentials, journal, method)
+        finally:
+            journal.close()
+
+
+def _credentials(args, sheet=None):
+    from greenapi_excel.settings import resolve_credentials
+
+    sheet_settings = getattr(sheet, "settings", None) if sheet is not None else None
+    return resolve_credentials(api_url=args.api_url, id_instance=args.id_instance, api_token=args.api_token,
+                               sheet_settings=sheet_settings)
+
+
+def _execute(args, sheet, planned, credentials, journal, method) -> int:
+    from greenapi_excel import bulk
+    from greenapi_excel.client import GreenApiClient
+
+    out = Path(args.out) if args.out else None
+    saver = _PeriodicSaver(sheet, out)
+    progress = _Progress(total=len(planned.todo) + len(planned.decided), enabled=not args.no_progress,
+                         label="dry run" if args.dry_run else args.command)
+
+    def on_results(results):
+        sheet.write(results)
+        saver.maybe_save()
+
+    client = GreenApiClient(credentials, timeout=(5.0, args.timeout), rate=args.rate)
+    summary = None
+    try:
+        summary = bulk.run(planned, client, journal, dry_run=args.dry_run, on_progress=progress.update,
+                           on_results=on_results, source="cli")
+    finally:
+        progress.close()
+        client.close()
+        written = saver.save()  # also on Ctrl+C: what finished is kept
+    _print_summary(summary, written, sheet)
+    return _exit_code(summary)
+
+
+def _exit_code(summary) -> int:
+    from greenapi_excel.errors import AuthError, ConnectionFailed, InstanceError, NotAuthorized
+
+    if isinstance(summary.stop_error, (AuthError, InstanceError, NotAuthorized)):
+        _error(str(summary.stop_error))
+        return EXIT_CONFIG
+    if isinstance(summary.stop_error, ConnectionFailed) and not summary.counts.get("Archived") \
+            and not summary.counts.get("Unarchived"):
+        _error(str(summary.stop_error))
+        return EXIT_CONFIG
+    if any(summary.counts.get(word) for word in _FAILED_WORDS):
+        return EXIT_ROWS_FAILED
+    return EXIT_OK
+
+
+class _PeriodicSaver:
+    """Saves the book as the run goes, so a crash loses at most a few seconds (the journal has the rest)."""
+
+    def __init__(self, sheet, out: Path | None):
+        self.sheet, self.out = sheet, out
+        self.last = time.monotonic()
+        self.interval = SAVE_EVERY_SECONDS
+        self.dirty = False
+
+    def maybe_save(self) -> None:
+        self.dirty = True
+        if time.monotonic() - self.last >= self.interval:
+            self.save()
+
+    def save(self) -> Path:
+        began = time.monotonic()
+        path = self.sheet.save(self.out)
+        took = time.monotonic() - began
+        # A big book takes a while to save: never spend more than about a quarter of the run saving.
+        self.interval = max(SAVE_EVERY_SECONDS, 3 * took)
+        self.last = time.monotonic()
+        self.dirty = False
+        return Path(path) if path else (self.out or self.sheet.path)
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool, label: str):
+        self.bar = None
+        if enabled and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=label, unit="row", file=sys.stderr, dynamic_ncols=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} rows "
+                                       "[{elapsed}<{remaining}, {rate_fmt}]")
+        self.n = 0
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done - self.n)
+        self.n = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _info(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _print_summary(summary, written: Path, sheet) -> None:
+    if summary is None:
+        return
+    from greenapi_excel import statuses
+
+    order = [w for w in statuses.ALL if summary.counts.get(w)] + \
+            [w for w in summary.counts if w not in statuses.ALL]
+    width = max([len(w) for w in order] + [6])
+    lines = ["", f"{'Status':<{width}}  Rows", f"{'-' * width}  ----"]
+    lines += [f"{word:<{width}}  {summary.counts[word]:>4}" for word in order]
+    lines.append(f"{'-' * width}  ----")
+    lines.append(f"{'Total':<{width}}  {summary.rows:>4}")
+    rate = summary.calls / summary.seconds if summary.seconds > 0 else 0.0
+    lines.append("")
+    lines.append(f"{summary.calls} calls in {summary.seconds:.1f} s ({rate:.1f}/s)")
+    if summary.stopped:
+        lines.append(f"Stopped early: {summary.stopped}")
+    columns = f"columns {sheet.result_column}+" if getattr(sheet, "result_column", None) else "the result columns"
+    lines.append(f"Results written to {written} (sheet {sheet.sheet_name}, {columns})")
+    print("\n".join(lines))
+
+
+# --- check ------------------------------------------------------------------------
+
+def command_check(args) -> int:
+    from greenapi_excel.client import GreenApiClient
+
+    credentials = _credentials(args)
+    with GreenApiClient(credentials, timeout=(5.0, args.timeout)) as client:
+        state = client.get_state_instance()
+    print(f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {state}")
+    if state != "authorized":
+        _error("the instance is not authorized: link WhatsApp to it in the GREEN-API console")
+        return EXIT_CONFIG
+    return EXIT_OK
+
+
+# --- journal ------------------------------------------------------------------------
+
+def command_journal(args) -> int:
+    from greenapi_excel.journal import Journal
+
+    journal = Journal(args.journal)
+    try:
+        entries = journal.entries(chat_id=args.chat, limit=args.limit)
+    finally:
+        journal.close()
+    for e in entries:
+        print(f"{e.time:%Y-%m-%d %H:%M:%S}  {e.instance}  {e.method:<13}  {e.chat_id:<28}  "
+              f"{e.state:<9}  {e.status or '':<18}  {e.details or ''}")
+    if not entries:
+        print("the journal holds no calls yet")
+    return EXIT_OK
+
+
+# --- workbook -------------------------------------------------------------------------
+
+def command_workbook(args) -> int:
+    from workbook.build import build
+
+    path = build(Path(args.path), interpreter=sys.executable)
+    print(f"Wrote {path}: its xlwings.conf sheet points at {sys.executable}. Open it in Excel and enable macros.")
+    return EXIT_OK
+
+
+# --- demo -------------------------------------------------------------------------------
+
+def command_demo(args) -> int:
+    from greenapi_excel import demo
+
+    return demo.run_demo(Path(args.out), progress=not args.no_progress)

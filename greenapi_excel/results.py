@@ -24,6 +24,7 @@ class RunSummary:
     seconds: float = 0.0
     calls: int = 0
     stopped: str | None = None
+    stop_error: Exception | None = None
 
     @property
     def rows(self) -> int:

@@ -1,0 +1,364 @@
+"""Rows in, one honest status per row out.
+
+``plan`` parses, de-duplicates and sets aside rows an earlier run finished, without any network.
+``run`` calls GREEN-API for the rest through the client (which paces and retries), records every
+state-changing call in the journal before and after it is sent, and hands finished rows back in blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable, Iterable, Mapping, Sequence
+
+from greenapi_excel import chat_ids, statuses as st
+from greenapi_excel.errors import (
+    ApiError,
+    AuthError,
+    ConnectionFailed,
+    GreenApiExcelError,
+    InstanceError,
+    NotAuthorized,
+    OutcomeUnknown,
+    QuotaExceeded,
+    RetriesExhausted,
+)
+from greenapi_excel.results import RowResult, RunSummary
+
+ARCHIVE = "archiveChat"
+UNARCHIVE = "unarchiveChat"
+METHODS = {"archive": ARCHIVE, "unarchive": UNARCHIVE}
+
+# A chat this tool archived within this window is not sent again on a re-run, even when the book
+# lost the result (killed before a save). Older records may be stale: someone may have unarchived since.
+RESUME_WINDOW = timedelta(hours=24)
+
+# After this many chats in a row could not reach the server, the rest would fail the same way.
+UNREACHABLE_STREAK = 10
+
+
+@dataclass(frozen=True)
+class _Words:
+    done: str
+    already: str
+    would: str
+    want_archived: bool
+
+
+WORDS = {
+    ARCHIVE: _Words(st.ARCHIVED, st.ALREADY_ARCHIVED, st.WOULD_ARCHIVE, True),
+    UNARCHIVE: _Words(st.UNARCHIVED, st.ALREADY_UNARCHIVED, st.WOULD_UNARCHIVE, False),
+}
+
+
+@dataclass
+class Plan:
+    """What a run will do, decided without any network call."""
+
+    method: str
+    todo: list[tuple[int, str]] = field(default_factory=list)  # (row, chat ID): one row per distinct chat
+    decided: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
+    kept: dict[int, str] = field(default_factory=dict)  # row -> status an earlier run wrote (left as is)
+
+    @property
+    def rows(self) -> int:
+        return len(self.todo) + len(self.decided) + len(self.kept)
+
+    def describe(self) -> str:
+        verb = "archive" if self.method == ARCHIVE else "unarchive"
+        invalid = sum(r.status == st.INVALID for r in self.decided)
+        dupes = sum(r.status == st.DUPLICATE for r in self.decided)
+        parts = [f"{self.rows} rows", f"{len(self.todo)} to {verb}"]
+        if self.kept:
+            parts.append(f"{len(self.kept)} done earlier")
+        if invalid:
+            parts.append(f"{invalid} invalid")
+        if dupes:
+            parts.append(f"{dupes} duplicates")
+        return ", ".join(parts)
+
+
+def plan(
+    cells: Iterable[tuple[int, object]],
+    *,
+    method: str,
+    region: str | None = None,
+    previous: Mapping[int, str] | None = None,
+) -> Plan:
+    """Parse every cell, keep the first row of each chat, and set aside rows already done in the book.
+
+    ``previous`` maps a row to the Status text an earlier run left there; a row whose status says the
+    job is done for this method is kept as it is and makes no call.
+    """
+    if method not in WORDS:
+        raise ValueError(f"unknown method {method!r}")
+    previous = previous or {}
+    done_words = st.DONE[method]
+    result = Plan(method)
+    first_row: dict[str, int] = {}
+    now = datetime.now()
+    for row, value in cells:
+        parsed = chat_ids.parse_cell(value, region)
+        if parsed.empty:
+            continue
+        if parsed.chat_id is None:
+            result.decided.append(RowResult(row, st.INVALID, parsed.reason or "not a chat ID", now))
+            continue
+        seen = first_row.get(parsed.chat_id)
+        if seen is not None:
+            result.decided.append(RowResult(row, st.DUPLICATE, f"same chat as row {seen}", now))
+            continue
+        first_row[parsed.chat_id] = row
+        earlier = previous.get(row)
+        if isinstance(earlier, str) and earlier.startswith(done_words):
+            result.kept[row] = earlier
+        else:
+            result.todo.append((row, parsed.chat_id))
+    return result
+
+
+ProgressCallback = Callable[[int, int], None]
+ResultsCallback = Callable[[list[RowResult]], None]
+
+
+class _Stop:
+    """The first answer that ends the run (401, 403, 466, unreachable), shared by the workers."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.error: GreenApiExcelError | None = None
+        self._lock = threading.Lock()
+        self._unreachable = 0
+        self.calls = 0  # state-changing calls sent (each may take several attempts)
+
+    def sent(self) -> None:
+        with self._lock:
+            self.calls += 1
+
+    def set(self, error: GreenApiExcelError) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = error
+            self.event.set()
+
+    def reached(self, ok: bool, error: ConnectionFailed | None = None) -> None:
+        with self._lock:
+            self._unreachable = 0 if ok else self._unreachable + 1
+            streak = self._unreachable
+        if error is not None and streak >= UNREACHABLE_STREAK:
+            self.set(error)
+
+
+def run(
+    plan: Plan,
+    client,
+    journal,
+    *,
+    dry_run: bool = False,
+    on_progress: ProgressCallback | None = None,
+    on_results: ResultsCallback | None = None,
+    source: str = "cli",
+    workers: int = 32,
+    block_seconds: float = 0.5,
+    preflight: bool = True,
+) -> RunSummary:
+    """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
+
+    Stopping errors (401, 403, 466, an instance that is not authorized) do not raise: the rows not
+    reached get ``Not run`` and ``summary.stopped`` says why; ``summary.stop_error`` holds the error.
+    ``preflight`` checks getStateInstance first (the UDF skips it: one cell is one call, and the 401
+    then comes from the call itself).
+    """
+    started = time.monotonic()
+    instance = client.credentials.id_instance
+    words = WORDS[plan.method]
+    summary = RunSummary()
+    for status in plan.kept.values():
+        word = next((w for w in st.ALL if status.startswith(w)), status)
+        summary.counts[word] = summary.counts.get(word, 0) + 1
+
+    pending: list[RowResult] = []
+    total = len(plan.todo) + len(plan.decided)
+    done = 0
+    last_flush = time.monotonic()
+
+    def deliver(results: Sequence[RowResult], *, force: bool = False) -> None:
+        nonlocal done, last_flush
+        for r in results:
+            summary.counts[r.status] = summary.counts.get(r.status, 0) + 1
+        pending.extend(results)
+        done += len(results)
+        if on_progress:
+            on_progress(done, total)
+        if pending and (force or time.monotonic() - last_flush >= block_seconds):
+            if on_results:
+                on_results(list(pending))
+            pending.clear()
+            last_flush = time.monotonic()
+
+    deliver(plan.decided)
+    todo = list(plan.todo)
+    stop = _Stop()
+    try:
+        if todo and dry_run:
+            deliver(_dry_run(todo, client, words))
+            summary.calls += 1
+            todo = []
+        elif todo:
+            if preflight:
+                _preflight(client)
+                summary.calls += 1
+            todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
+    except (AuthError, InstanceError, NotAuthorized, QuotaExceeded, ConnectionFailed) as error:
+        stop.set(error)
+    except ApiError as error:  # the preflight itself kept failing: nothing was changed
+        stop.set(error)
+
+    if todo and not stop.event.is_set():
+        def work(item: tuple[int, str]) -> RowResult:
+            row, chat_id = item
+            return _call_one(row, chat_id, client, journal, instance, plan.method, words, stop, source)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))),
+                                thread_name_prefix="greenapi") as pool:
+            futures = {pool.submit(work, item) for item in todo}
+            while futures:
+                finished, futures = wait(futures, timeout=block_seconds, return_when=FIRST_COMPLETED)
+                deliver([f.result() for f in finished])
+        todo = []
+
+    if stop.error is not None:
+        summary.stopped = str(stop.error)
+        summary.stop_error = stop.error
+        # Rows the run never reached (a stop during the preflight or the resume step).
+        deliver([RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now()) for row, _ in todo])
+    deliver([], force=True)
+    summary.calls += stop.calls
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _not_run_reason(error: GreenApiExcelError) -> str:
+    return f"the run stopped before this row: {error}"
+
+
+def _preflight(client) -> None:
+    """One cheap call before any change: wrong credentials stop here, before a single row is touched."""
+    state = client.get_state_instance()
+    if state != "authorized":
+        raise NotAuthorized(
+            f"the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API console"
+        )
+
+
+def _resume_from_journal(todo, journal, instance, method, deliver):
+    """Chats this tool finished recently (the book may have lost the result) are answered from the journal."""
+    done = journal.done_since(instance, method, st.DONE[method], datetime.now() - RESUME_WINDOW)
+    remaining, resumed = [], []
+    for row, chat_id in todo:
+        entry = done.get(chat_id)
+        if entry is None:
+            remaining.append((row, chat_id))
+        else:
+            when = entry.time.strftime("%Y-%m-%d %H:%M")
+            resumed.append(RowResult(row, entry.status, f"done at {when} (from the journal); not sent again", entry.time))
+    if resumed:
+        deliver(resumed)
+    return remaining
+
+
+def _dry_run(todo, client, words: _Words) -> list[RowResult]:
+    """Read getChats once and say what a real run would do, changing nothing."""
+    book = {chat.get("id"): chat for chat in client.get_chats() if isinstance(chat, dict)}
+    now = datetime.now()
+    out = []
+    for row, chat_id in todo:
+        chat = book.get(chat_id)
+        if chat is None:
+            out.append(RowResult(row, st.CHAT_NOT_FOUND, "not in the instance's chat list (getChats)", now))
+        elif bool(chat.get("archive")) == words.want_archived:
+            out.append(RowResult(row, words.already, "getChats shows it so already; nothing to do", now))
+        else:
+            name = chat.get("name") or ""
+            out.append(RowResult(row, words.would, f"dry run: nothing changed{'; ' + name if name else ''}", now))
+    return out
+
+
+def _call_one(row, chat_id, client, journal, instance, method, words: _Words, stop: _Stop, source) -> RowResult:
+    if stop.event.is_set():
+        return RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now())
+    # An earlier call that was sent but never answered may have been carried out: if the server now
+    # says "already", it was this tool that did it.
+    uncertain_before = journal.had_uncertain(instance, method, chat_id)
+    call_id = journal.begin(instance=instance, method=method, chat_id=chat_id, source=source)
+    call = client.archive_chat if method == ARCHIVE else client.unarchive_chat
+    stop.sent()
+    try:
+        answer = call(chat_id)
+    except (AuthError, InstanceError) as error:
+        journal.finish(call_id, status=st.NOT_RUN, details=str(error), http_status=error.status)
+        stop.set(error)
+        return RowResult(row, st.NOT_RUN, _not_run_reason(error), datetime.now())
+    except QuotaExceeded as error:
+        journal.finish(call_id, status=st.QUOTA_EXCEEDED, details=str(error), http_status=error.status)
+        stop.set(error)
+        return RowResult(row, st.QUOTA_EXCEEDED, str(error), datetime.now())
+    except OutcomeUnknown as error:
+        journal.mark_uncertain(call_id, str(error))
+        stop.reached(True)
+        return _settle_unknown(row, chat_id, client, journal, call_id, words, error)
+    except ConnectionFailed as error:
+        journal.finish(call_id, status=st.FAILED, details=str(error))
+        stop.reached(False, error)
+        return RowResult(row, st.FAILED, f"could not reach GREEN-API: {error}", datetime.now())
+    except RetriesExhausted as error:
+        journal.finish(call_id, status=st.FAILED, details=str(error), http_status=error.status)
+        stop.reached(True)
+        return RowResult(row, st.FAILED, f"GREEN-API kept refusing, nothing changed: {error}", datetime.now())
+    except ApiError as error:
+        journal.finish(call_id, status=st.FAILED, details=str(error), http_status=error.status)
+        stop.reached(True)
+        return RowResult(row, st.FAILED, str(error), datetime.now())
+    stop.reached(True)
+    status, details = _status_for(answer, words, uncertain_before)
+    journal.finish(call_id, status=status, details=details, http_status=answer.http_status)
+    return RowResult(row, status, details, datetime.now())
+
+
+def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str]:
+    retried = f" after {answer.attempts} attempts" if answer.attempts > 1 else ""
+    if answer.outcome == "done":
+        return words.done, f"done{retried}"
+    if answer.outcome == "already":
+        if answer.uncertain_attempts or uncertain_before:
+            # The earlier attempt went through but its reply was lost: this run did it.
+            return words.done, "done; an earlier attempt's reply was lost, the server confirms it"
+        return words.already, "nothing to do"
+    if answer.outcome == "not_found":
+        return st.CHAT_NOT_FOUND, "this WhatsApp account has no chat with this number"
+    if answer.outcome == "no_messages":
+        return st.NO_INCOMING, "WhatsApp archives only chats with at least one incoming message"
+    return st.FAILED, answer.text or f"GREEN-API answered HTTP {answer.http_status}"
+
+
+def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error) -> RowResult:
+    """Retries ran out and nobody knows whether the change happened: ask the server before writing."""
+    now = datetime.now()
+    try:
+        info = client.get_contact_info(chat_id)
+        archived = info.get("isArchive") if isinstance(info, dict) else None
+    except GreenApiExcelError:
+        archived = None
+    if archived is None:
+        details = f"outcome unknown ({error}); check the chat in WhatsApp, a re-run is safe"
+        return RowResult(row, st.FAILED, details, now)
+    if bool(archived) == words.want_archived:
+        details = "done; the reply was lost, getContactInfo confirms it"
+        journal.finish(call_id, status=words.done, details=details)
+        return RowResult(row, words.done, details, now)
+    details = f"not done ({error}); getContactInfo confirms nothing changed"
+    journal.finish(call_id, status=st.FAILED, details=details)
+    return RowResult(row, st.FAILED, details, now)
