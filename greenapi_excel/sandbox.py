@@ -1,0 +1,700 @@
+"""A local HTTP emulator of GREEN-API for the methods this project uses.
+
+Routes ``{apiUrl}/waInstance{idInstance}/{method}/{apiTokenInstance}`` like the real
+service, answers with the texts of GREEN-API's documentation, enforces its per-method
+rate limits, and can fail the ways the real service and real networks fail.
+
+Importable for tests (``with Sandbox() as sb: ...``) and runnable as
+``greenapi-excel sandbox``. The apiTokenInstance never reaches a log line or the console,
+except the one start-up line that hands a generated token to its user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import random
+import re
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urlsplit
+
+from greenapi_excel.errors import ConfigError
+
+# --- the methods we emulate ------------------------------------------------------
+
+ARCHIVE = "archiveChat"
+UNARCHIVE = "unarchiveChat"
+GET_CHATS = "getChats"
+GET_CONTACT_INFO = "getContactInfo"
+GET_STATE_INSTANCE = "getStateInstance"
+
+# Docs' spelling by lower-case name: the real service matches method names without case.
+METHODS = {name.lower(): name for name in (ARCHIVE, UNARCHIVE, GET_CHATS, GET_CONTACT_INFO, GET_STATE_INSTANCE)}
+HTTP_VERBS = {ARCHIVE: "POST", UNARCHIVE: "POST", GET_CONTACT_INFO: "POST", GET_CHATS: "GET", GET_STATE_INSTANCE: "GET"}
+STATE_CHANGING = (ARCHIVE, UNARCHIVE)
+
+# --- faults ----------------------------------------------------------------------
+
+FAULTS = ("429", "499", "500", "502", "drop", "slow", "applied_502", "applied_drop")
+APPLIED_FAULTS = ("applied_502", "applied_drop")   # the change is made, the client cannot tell
+READ_FAULTS = tuple(name for name in FAULTS if name not in APPLIED_FAULTS)
+
+REASONS = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 413: "Payload Too Large", 429: "Too Many Requests", 466: "Quota Exceeded",
+    499: "Client Closed Request", 500: "Internal Server Error", 502: "Bad Gateway",
+}
+
+QUOTA_DESCRIPTION = ("Monthly quota has been exceeded. Please go to your personal account and change "
+                     "the tariff to business https://console.green-api.com")
+
+MAX_BODY_BYTES = 1 << 20
+
+# User chats are digits@c.us; groups are digits@g.us, old groups digits-digits@g.us.
+CHAT_ID_SHAPE = re.compile(r"^(\d{5,20}@c\.us|\d{5,20}(-\d{5,20})?@g\.us)$")
+
+DEFAULT_CHATS: list[dict] = [
+    # Russia
+    {"id": "79001234567@c.us", "name": "Anna", "incoming": 3, "archive": False},
+    {"id": "79161234567@c.us", "name": "Дмитрий Иванов", "incoming": 12, "archive": False},
+    {"id": "79262345678@c.us", "name": "Ольга Смирнова", "incoming": 5, "archive": False},
+    {"id": "79031112233@c.us", "name": "Sergey Kuznetsov", "incoming": 1, "archive": True},
+    {"id": "79517654321@c.us", "name": "Elena Popova", "incoming": 27, "archive": False},
+    {"id": "79852223344@c.us", "name": "Ivan Sokolov", "incoming": 0, "archive": False},
+    {"id": "79214445566@c.us", "name": "Maria Volkova", "incoming": 8, "archive": False},
+    # Kazakhstan
+    {"id": "77012345678@c.us", "name": "Aigerim Nurlanova", "incoming": 4, "archive": False},
+    {"id": "77071234567@c.us", "name": "Nurlan Abenov", "incoming": 9, "archive": False},
+    {"id": "77775551234@c.us", "name": "Dana Serikova", "incoming": 2, "archive": False},
+    {"id": "77019876543@c.us", "name": "Arman Tulegenov", "incoming": 6, "archive": False},
+    # Germany
+    {"id": "4915123456789@c.us", "name": "Lukas Müller", "incoming": 14, "archive": False},
+    {"id": "4917612345678@c.us", "name": "Hannah Schmidt", "incoming": 3, "archive": False},
+    {"id": "4916098765432@c.us", "name": "Jonas Becker", "incoming": 1, "archive": True},
+    {"id": "4915209876543@c.us", "name": "Lea Fischer", "incoming": 7, "archive": False},
+    {"id": "4917198765432@c.us", "name": "Felix Wagner", "incoming": 2, "archive": False},
+    # United Kingdom
+    {"id": "447700123456@c.us", "name": "Oliver Smith", "incoming": 11, "archive": False},
+    {"id": "447912345678@c.us", "name": "Amelia Jones", "incoming": 4, "archive": False},
+    {"id": "447400123456@c.us", "name": "Harry Taylor", "incoming": 2, "archive": False},
+    {"id": "447824567890@c.us", "name": "Isla Brown", "incoming": 6, "archive": False},
+    {"id": "447312345678@c.us", "name": "", "incoming": 1, "archive": False},
+    # United States
+    {"id": "12025550143@c.us", "name": "Emily Johnson", "incoming": 9, "archive": False},
+    {"id": "14155552671@c.us", "name": "Michael Davis", "incoming": 3, "archive": False},
+    {"id": "13125550198@c.us", "name": "Sarah Miller", "incoming": 15, "archive": True},
+    {"id": "16175550134@c.us", "name": "David Garcia", "incoming": 2, "archive": False},
+    {"id": "17135550177@c.us", "name": "Jessica Martinez", "incoming": 5, "archive": False},
+    # Brazil
+    {"id": "5511987654321@c.us", "name": "Lucas Silva", "incoming": 21, "archive": False},
+    {"id": "5521998765432@c.us", "name": "Ana Souza", "incoming": 4, "archive": False},
+    {"id": "5531987651234@c.us", "name": "Gabriel Oliveira", "incoming": 1, "archive": False},
+    {"id": "5541991234567@c.us", "name": "Beatriz Santos", "incoming": 6, "archive": False},
+    {"id": "5561981234567@c.us", "name": "Rafael Costa", "incoming": 2, "archive": False},
+    # India
+    {"id": "919876543210@c.us", "name": "Priya Sharma", "incoming": 8, "archive": False},
+    {"id": "919812345678@c.us", "name": "Rahul Verma", "incoming": 3, "archive": False},
+    {"id": "917012345678@c.us", "name": "Ananya Iyer", "incoming": 5, "archive": False},
+    {"id": "918123456789@c.us", "name": "Arjun Patel", "incoming": 1, "archive": False},
+    {"id": "919988776655@c.us", "name": "Sneha Reddy", "incoming": 10, "archive": False},
+    # United Arab Emirates
+    {"id": "971501234567@c.us", "name": "Omar Al Mansoori", "incoming": 7, "archive": False},
+    {"id": "971521234567@c.us", "name": "Fatima Al Hashimi", "incoming": 2, "archive": False},
+    {"id": "971561234567@c.us", "name": "Khalid Haddad", "incoming": 4, "archive": False},
+    {"id": "971551234567@c.us", "name": "Layla Nasser", "incoming": 1, "archive": False},
+    # Groups
+    {"id": "120363043968066561@g.us", "name": "Sales team", "incoming": 42, "archive": False},
+    {"id": "120363025948372615@g.us", "name": "Warehouse shift B", "incoming": 18, "archive": False},
+    {"id": "120363147258369147@g.us", "name": "Marketing EMEA", "incoming": 9, "archive": False},
+    {"id": "120363198765432101@g.us", "name": "Project Atlas", "incoming": 33, "archive": True},
+    {"id": "120363111222333444@g.us", "name": "Book club", "incoming": 5, "archive": False},
+    {"id": "120363555666777888@g.us", "name": "Семья", "incoming": 60, "archive": False},
+    {"id": "79001234567-1581234048@g.us", "name": "Дача 2020", "incoming": 7, "archive": False},
+]
+
+
+@dataclass
+class Chat:
+    """One chat of the sandbox's address book."""
+
+    id: str
+    name: str = ""
+    incoming: int = 1
+    archive: bool = False
+
+    @property
+    def type(self) -> str:
+        return "group" if self.id.endswith("@g.us") else "user"
+
+
+def chats_from_dicts(chats: Iterable[dict]) -> dict[str, Chat]:
+    """The --state format (list of dicts) -> chat_id -> Chat; ConfigError on a malformed entry."""
+    book: dict[str, Chat] = {}
+    for number, entry in enumerate(chats, start=1):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"chat {number}: expected an object with an id, got {type(entry).__name__}")
+        chat_id = entry.get("id")
+        if not isinstance(chat_id, str) or not CHAT_ID_SHAPE.match(chat_id):
+            raise ConfigError(f"chat {number}: id {chat_id!r} is not a chat ID like 79001234567@c.us")
+        name = entry.get("name", "")
+        incoming = entry.get("incoming", 1)
+        archive = entry.get("archive", False)
+        if not isinstance(name, str):
+            raise ConfigError(f"chat {chat_id}: name must be text")
+        if isinstance(incoming, bool) or not isinstance(incoming, int) or incoming < 0:
+            raise ConfigError(f"chat {chat_id}: incoming must be a whole number >= 0")
+        if not isinstance(archive, bool):
+            raise ConfigError(f"chat {chat_id}: archive must be true or false")
+        book[chat_id] = Chat(chat_id, name, incoming, archive)
+    return book
+
+
+def load_state(path: str | Path) -> list[dict]:
+    """Read a --state file: ``{"chats": [...]}``. ConfigError with a clear text when it cannot."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read state file {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"state file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("chats"), list):
+        raise ConfigError(f'state file {path} must hold {{"chats": [...]}}')
+    chats_from_dicts(data["chats"])  # validate now, with the file's name in the story
+    return data["chats"]
+
+
+def go_type_name(value: Any) -> str:
+    """How Go's encoding/json names a decoded JSON value: what the real service's 500 text shows."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "float64"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if isinstance(value, list):
+        return "[]interface {}"
+    return "string"
+
+
+class RateLimiter:
+    """Sliding one-second window of accepted requests per method; rejected ones do not count."""
+
+    def __init__(self, limits: dict[str, float]):
+        self._limits = limits
+        self._windows: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._lock = threading.Lock()
+
+    def accept(self, method: str) -> bool:
+        rate = self._limits[method]
+        # Below 1 per second the window widens so that one call per 1/rate seconds passes.
+        window_s, capacity = (1.0, rate) if rate >= 1 else (1.0 / rate, 1)
+        now = time.monotonic()
+        with self._lock:
+            window = self._windows[method]
+            while window and window[0] <= now - window_s:
+                window.popleft()
+            if len(window) >= capacity:
+                return False
+            window.append(now)
+            return True
+
+
+class _Reply:
+    """What the handler sends: status, body bytes, extra headers; or a dropped connection."""
+
+    def __init__(self, status: int | None, body: bytes | str = b"", *, content_type: str = "text/plain; charset=utf-8",
+                 headers: dict[str, str] | None = None):
+        self.status = status
+        self.body = body.encode("utf-8") if isinstance(body, str) else body
+        self.content_type = content_type
+        self.headers = headers or {}
+
+    @classmethod
+    def json(cls, status: int, value: Any) -> "_Reply":
+        return cls(status, json.dumps(value, ensure_ascii=False), content_type="application/json")
+
+    @classmethod
+    def reason(cls, status: int, headers: dict[str, str] | None = None) -> "_Reply":
+        return cls(status, REASONS[status], headers=headers)
+
+
+DROP = _Reply(None)
+
+
+class Sandbox:
+    """A GREEN-API emulator on a local port, served from background threads.
+
+    ``with Sandbox() as sb:`` starts it (``port=0`` picks a free port) and stops it on exit.
+    ``sb.api_url``, ``sb.id_instance`` and ``sb.token`` are what a client needs; ``sb.chats``
+    is the live address book, ``sb.log`` the request log (same dicts as the JSONL file).
+    """
+
+    def __init__(self, chats: Iterable[dict] | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 id_instance: str = "1101000001", api_token: str | None = None, latency_ms: float = 0,
+                 rps: float = 10, read_rps: float = 1, faults: float = 0.0, seed: int | None = None,
+                 log_path: str | Path | None = None, slow_reply_s: float = 40.0, quota: int | None = None,
+                 state_instance: str = "authorized"):
+        if not 0.0 <= faults <= 1.0:
+            raise ConfigError(f"faults must be a fraction between 0 and 1, got {faults}")
+        if rps <= 0 or read_rps <= 0:
+            raise ConfigError("rps and read_rps must be above 0")
+        if latency_ms < 0 or slow_reply_s < 0:
+            raise ConfigError("latency and slow reply delays cannot be negative")
+        if quota is not None and quota < 0:
+            raise ConfigError("quota cannot be negative")
+        if not str(id_instance).isdigit():
+            raise ConfigError(f"idInstance must be digits, got {id_instance!r}")
+        self.host = host
+        self.port = port
+        self.id_instance = str(id_instance)
+        self.generated_token = api_token is None
+        self.token = api_token if api_token is not None else secrets.token_hex(25)
+        self.chats: dict[str, Chat] = chats_from_dicts(DEFAULT_CHATS if chats is None else chats)
+        self.latency_s = latency_ms / 1000.0
+        self.faults = faults
+        self.seed = seed
+        self.slow_reply_s = slow_reply_s
+        self.quota = quota
+        self.state_instance = state_instance
+        self.log: list[dict] = []
+        self.log_path = Path(log_path) if log_path is not None else None
+
+        self._limiter = RateLimiter({ARCHIVE: rps, UNARCHIVE: rps, GET_CHATS: read_rps,
+                                     GET_CONTACT_INFO: read_rps, GET_STATE_INSTANCE: read_rps})
+        self._rng = random.Random(seed)
+        self._injected: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._state_lock = threading.Lock()      # the address book and the quota count
+        self._fault_lock = threading.Lock()      # draws happen in arrival order
+        self._log_lock = threading.Lock()
+        self._log_file = None
+        self._changes_done = 0
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    # --- life cycle -----------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started")
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self._server.server_address[1]}"
+
+    def method_url(self, method: str) -> str:
+        """The full request URL for a method (it carries the token: keep it out of logs)."""
+        return f"{self.api_url}/waInstance{self.id_instance}/{method}/{self.token}"
+
+    def start(self) -> "Sandbox":
+        if self._server is not None:
+            return self
+        if self.log_path is not None:
+            self._log_file = open(self.log_path, "a", encoding="utf-8")
+        server_class = _IPv6Server if ":" in self.host else _Server
+        try:
+            self._server = server_class((self.host, self.port), _Handler)
+        except OSError:
+            if self._log_file:
+                self._log_file.close()
+            raise
+        self._server.sandbox = self
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name="greenapi-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()            # wakes replies that wait for latency or a slow fault
+        self._server.shutdown()
+        self._server.server_close()
+        with self._connections_lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:   # idle kept-alive connections would otherwise linger
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+        with self._log_lock:
+            if self._log_file:
+                self._log_file.close()
+                self._log_file = None
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # --- what tests ask -----------------------------------------------------------
+
+    def inject(self, *fault_names: str, method: str = ARCHIVE) -> None:
+        """Queue faults for the next requests of ``method``, one per request, in order."""
+        canonical = METHODS.get(method.lower())
+        if canonical is None:
+            raise ValueError(f"unknown method {method!r}")
+        for name in fault_names:
+            if name not in FAULTS:
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+            if name in APPLIED_FAULTS and canonical not in STATE_CHANGING:
+                raise ValueError(f"fault {name!r} only applies to archiveChat and unarchiveChat")
+        with self._fault_lock:
+            self._injected[canonical].extend(fault_names)
+
+    def archived_ids(self) -> set[str]:
+        with self._state_lock:
+            return {chat_id for chat_id, chat in self.chats.items() if chat.archive}
+
+    def calls(self, method: str | None = None) -> list[dict]:
+        """Log entries, all or those of one method (any spelling)."""
+        with self._log_lock:
+            entries = list(self.log)
+        if method is None:
+            return entries
+        wanted = METHODS.get(method.lower(), method)
+        return [entry for entry in entries if entry["method"] == wanted]
+
+    # --- serving -------------------------------------------------------------------
+
+    def _record(self, entry: dict) -> None:
+        with self._log_lock:
+            self.log.append(entry)
+            if self._log_file:
+                self._log_file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                self._log_file.flush()
+
+    def _draw_fault(self, method: str) -> str | None:
+        with self._fault_lock:
+            queued = self._injected.get(method)
+            if queued:
+                return queued.popleft()
+            if self.faults <= 0:
+                return None
+            if self._rng.random() >= self.faults:
+                return None
+            return self._rng.choice(FAULTS if method in STATE_CHANGING else READ_FAULTS)
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep without holding anyone else back; False when the sandbox is stopping."""
+        if seconds <= 0:
+            return not self._stopping.is_set()
+        return not self._stopping.wait(seconds)
+
+    def serve(self, verb: str, path: str, body: bytes | None) -> tuple[_Reply, dict]:
+        """Answer one request. Returns the reply and the log entry (status and ms filled in later)."""
+        entry: dict = {"time": time.time(), "method": None, "chatId": None, "status": None, "fault": None, "ms": 0.0}
+        parts = urlsplit(path).path.split("/")
+        if len(parts) == 5 and parts[4] == "":       # a trailing slash
+            parts = parts[:4]
+        if len(parts) != 4 or parts[0] != "" or not parts[1].startswith("waInstance"):
+            entry["method"] = parts[2] if len(parts) > 2 else ""
+            return _Reply.reason(404), entry
+        _, instance_part, sent_method, token = parts
+        canonical = METHODS.get(sent_method.lower())
+        entry["method"] = canonical or sent_method
+        if body is not None and canonical in (ARCHIVE, UNARCHIVE, GET_CONTACT_INFO):
+            entry["chatId"] = _chat_id_for_log(body)
+
+        if instance_part[len("waInstance"):] != self.id_instance:
+            return _Reply.reason(403), entry
+        if not secrets.compare_digest(token.encode("utf-8", "replace"), self.token.encode("utf-8", "replace")):
+            return _Reply.reason(401), entry
+        if canonical is None:
+            return _Reply.reason(404), entry
+        if verb != HTTP_VERBS[canonical]:
+            return _Reply.reason(405, {"Allow": HTTP_VERBS[canonical]}), entry
+        if not self._limiter.accept(canonical):
+            return _Reply.reason(429, {"Retry-After": "1"}), entry
+
+        fault = self._draw_fault(canonical)
+        entry["fault"] = fault
+        if fault in ("429", "499", "500", "502"):
+            status = int(fault)
+            return _Reply.reason(status, {"Retry-After": "1"} if status == 429 else None), entry
+        if fault == "drop":
+            return DROP, entry
+        if fault == "slow" and not self._wait(self.slow_reply_s):
+            return DROP, entry
+
+        reply = self._call(canonical, body or b"")
+        if fault == "applied_502":
+            return _Reply.reason(502), entry
+        if fault == "applied_drop":
+            return DROP, entry
+        return reply, entry
+
+    def _call(self, method: str, body: bytes) -> _Reply:
+        if method == GET_STATE_INSTANCE:
+            return _Reply.json(200, {"stateInstance": self.state_instance})
+        if self.state_instance != "authorized":
+            return _Reply(400, "instance account not authorized")
+        if method == GET_CHATS:
+            with self._state_lock:
+                book = [{"id": c.id, "name": c.name, "type": c.type, "archive": c.archive} for c in self.chats.values()]
+            return _Reply.json(200, book)
+        if method in STATE_CHANGING and self.quota is not None:
+            with self._state_lock:
+                if self._changes_done >= self.quota:
+                    return _Reply.json(466, {"invokeStatus": {
+                        "method": method.lower(), "used": self._changes_done, "total": self.quota,
+                        "status": "QUOTE_EXCEEDED", "description": QUOTA_DESCRIPTION}})
+
+        chat_id, problem = _parse_chat_id(body)
+        if problem is not None:
+            return problem
+        if method == GET_CONTACT_INFO:
+            return self._contact_info(chat_id)
+        return self._set_archive(chat_id, archive=(method == ARCHIVE))
+
+    def _contact_info(self, chat_id: str) -> _Reply:
+        with self._state_lock:
+            chat = self.chats.get(chat_id)
+            if chat is None:
+                return _Reply(400, f"GetContactInfoError: chat with id {chat_id} not found")
+            info = {"avatar": "", "name": chat.name, "contactName": chat.name, "email": "", "category": "",
+                    "description": "", "products": [], "chatId": chat.id, "lastSeen": None,
+                    "isArchive": chat.archive, "isDisappearing": False, "isMute": False,
+                    "messageExpiration": 0, "muteExpiration": None, "isBusiness": False}
+        return _Reply.json(200, info)
+
+    def _set_archive(self, chat_id: str, *, archive: bool) -> _Reply:
+        prefix, verb = ("ArchiveChatError", "archive") if archive else ("UnarchiveChatError", "unarchive")
+        with self._state_lock:
+            chat = self.chats.get(chat_id)
+            if chat is None:
+                return _Reply(400, f"{prefix}: chat with id {chat_id} not found")
+            if chat.archive == archive:
+                return _Reply(400, f"{prefix}: chat with id {chat_id} already archive={'true' if archive else 'false'}")
+            if chat.incoming <= 0:
+                return _Reply(400, f"{prefix}: cannot {verb} chat cause last message not found in chat")
+            chat.archive = archive
+            self._changes_done += 1
+        return _Reply(200, b"")
+
+
+def _chat_id_for_log(body: bytes) -> str | None:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    chat_id = value.get("chatId") if isinstance(value, dict) else None
+    return chat_id if isinstance(chat_id, str) else None
+
+
+def _parse_chat_id(body: bytes) -> tuple[str | None, _Reply | None]:
+    """The chatId of a ``{"chatId": ...}`` body, or the real service's answer to a bad body."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, _Reply(400, "Validation failed")
+    if value == {}:
+        return None, _Reply(400, "Validation failed. Details: 'value' must have at least 1 key")
+    if not isinstance(value, dict) or "chatId" not in value:
+        return None, _Reply(400, "Validation failed")
+    chat_id = value["chatId"]
+    if not isinstance(chat_id, str):
+        return None, _Reply(500, f"interface conversion: interface {{}} is {go_type_name(chat_id)}, not string")
+    if not CHAT_ID_SHAPE.match(chat_id):
+        return None, _Reply(400, "Validation failed")
+    return chat_id, None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024      # bursts of hundreds of connects must not be refused
+    allow_reuse_address = True
+    sandbox: Sandbox
+
+    def handle_error(self, request, client_address) -> None:
+        # Clients hang up mid-reply all the time (timeouts, drops); that is not the server's error.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+            return
+        print(f"greenapi-excel sandbox: error serving a request: {type(exc).__name__}", file=sys.stderr)
+
+
+class _IPv6Server(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"          # keep-alive
+    server: _Server
+    timeout = 300                          # idle kept-alive connections are closed eventually
+
+    def version_string(self) -> str:
+        return "GreenApiSandbox"
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.sandbox._connections_lock:
+            self.server.sandbox._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.sandbox._connections_lock:
+            self.server.sandbox._connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args) -> None:
+        pass  # the stdlib line carries the request path, and the path carries the token
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            total = 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise ValueError("body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length < 0 or length > MAX_BODY_BYTES:
+            raise ValueError("body too large")
+        return self.rfile.read(length) if length else None
+
+    def _handle(self) -> None:
+        sandbox = self.server.sandbox
+        started = time.perf_counter()
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.close_connection = True
+            self._send(_Reply.reason(413))
+            return
+        reply, entry = sandbox.serve(self.command, self.path, body)
+        if reply.status is not None and not sandbox._wait(sandbox.latency_s):
+            reply = DROP
+        entry["status"] = reply.status
+        # Recorded before the client can see the answer, so a test reading the log right after it is not racing.
+        entry["ms"] = round((time.perf_counter() - started) * 1000.0, 3)
+        sandbox._record(entry)
+        if reply is DROP:
+            self._drop()
+        else:
+            self._send(reply)
+
+    def _send(self, reply: _Reply) -> None:
+        self.send_response(reply.status, REASONS.get(reply.status, ""))
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(reply.body)
+        self.wfile.flush()
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+
+# --- command line -------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="greenapi-excel sandbox",
+        description="A local GREEN-API emulator for demos, tests and benchmarks (archiveChat, unarchiveChat, "
+                    "getChats, getContactInfo, getStateInstance).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7700, help="port (default 7700; 0 picks a free one)")
+    parser.add_argument("--id-instance", default="1101000001", help="the idInstance it answers to")
+    parser.add_argument("--api-token", default=None,
+                        help="the apiTokenInstance it accepts (default: a random one, printed once)")
+    parser.add_argument("--state", default=None, help='JSON file {"chats": [...]} (default: a built-in book)')
+    parser.add_argument("--log", default=None, help="JSON Lines file, one line per request")
+    parser.add_argument("--latency-ms", type=float, default=0, help="delay every reply by this much")
+    parser.add_argument("--rps", type=float, default=10,
+                        help="archiveChat / unarchiveChat requests per second accepted (default 10)")
+    parser.add_argument("--read-rps", type=float, default=1,
+                        help="getChats / getContactInfo / getStateInstance per second (default 1)")
+    parser.add_argument("--faults", type=float, default=0.0, help="fraction of requests that fail (0..1)")
+    parser.add_argument("--seed", type=int, default=None, help="makes the fault sequence repeatable")
+    parser.add_argument("--quota", type=int, default=None,
+                        help="after this many archive/unarchive changes, answer 466 (quota used up)")
+    parser.add_argument("--slow-reply-s", type=float, default=40.0, help="how late a 'slow' fault replies")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``greenapi-excel sandbox ...``: serve until Ctrl+C or SIGTERM, then exit 0."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:       # argparse has printed usage and the reason
+        return int(exc.code or 0)
+    try:
+        chats = load_state(args.state) if args.state else None
+        sandbox = Sandbox(chats, host=args.host, port=args.port, id_instance=args.id_instance,
+                          api_token=args.api_token, latency_ms=args.latency_ms, rps=args.rps,
+                          read_rps=args.read_rps, faults=args.faults, seed=args.seed, log_path=args.log,
+                          slow_reply_s=args.slow_reply_s, quota=args.quota)
+        sandbox.start()
+    except ConfigError as exc:
+        print(f"greenapi-excel sandbox: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"greenapi-excel sandbox: cannot listen on {args.host}:{args.port} or open the log: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(signal_number, lambda *_: stop.set())
+        except ValueError:
+            pass  # not the main thread: the caller stops us another way
+
+    print(f"GREEN-API sandbox: apiUrl={sandbox.api_url} idInstance={sandbox.id_instance} "
+          f"({len(sandbox.chats)} chats; Ctrl+C stops it)", flush=True)
+    if sandbox.generated_token:
+        # Printed once, on purpose: it is the user's own key to this sandbox only.
+        print(f"apiTokenInstance={sandbox.token}", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    print("GREEN-API sandbox stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
