@@ -313,7 +313,7 @@ class Sandbox:
             raise
         self._server.sandbox = self
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="greenapi-sandbox", daemon=True)
         self._thread.start()
         return self
@@ -588,6 +588,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except ValueError:
             self.close_connection = True
+            sandbox._record({"time": time.time(), "method": None, "chatId": None, "status": 413, "fault": None,
+                             "ms": round((time.perf_counter() - started) * 1000.0, 3)})
             self._send(_Reply.reason(413))
             return
         reply, entry = sandbox.serve(self.command, self.path, body)
