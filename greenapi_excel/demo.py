@@ -40,7 +40,7 @@ def messy_column(chats: list[dict]) -> list[object]:
         "ask Maria",                      # a note, not a number
         dt.datetime(2026, 11, 25, 9, 30),  # a date in the wrong column
         1.2036304396806656e17,           # a group ID typed as a number: lost its digits
-        "+44 7700 900123",               # a valid number that has no chat: not found
+        "+44 7911 123457",               # a valid number that has no chat: not found
         "=HYPERLINK(\"http://example.com\")",  # formula-looking text stays text
     ]
     return cells
