@@ -1,0 +1,160 @@
+"""Where the chat IDs are and where the results go: the same rules for a live book and a file.
+
+Pure functions over a header row and column values (no openpyxl, no xlwings), so the add-in
+(``addin.py``) and the file side (``sheets.py``) place results identically. Columns are 1-based
+numbers, as in Excel (A = 1).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from greenapi_excel import statuses
+from greenapi_excel.errors import ConfigError
+
+CHAT_HEADERS = ("chat id", "chatid", "phone")
+MAX_COLUMN = 16384  # XFD: Excel's last column
+_LETTERS = re.compile(r"^[A-Za-z]{1,3}$")
+
+
+def column_letter(column: int) -> str:
+    """1 -> "A", 27 -> "AA"."""
+    if not 1 <= column <= MAX_COLUMN:
+        raise ValueError(f"column {column} is outside Excel's A..XFD")
+    letters = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def column_number(letters: str) -> int | None:
+    """"A" -> 1, "aa" -> 27; None when the text is not a column letter of Excel."""
+    text = letters.strip()
+    if not _LETTERS.match(text):
+        return None
+    number = 0
+    for char in text.upper():
+        number = number * 26 + ord(char) - ord("A") + 1
+    return number if number <= MAX_COLUMN else None
+
+
+def _header_text(value: object) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def selected_column(top: int, bottom: int, left: int, right: int) -> int | None:
+    """The column a selection points at, or None when it points at none.
+
+    It counts when it lies in one column and covers at least two rows (a whole column counts too):
+    Excel always has an active cell, so one selected cell is more often where the cursor was left
+    than a choice.
+    """
+    if left != right or bottom <= top or bottom < 2:
+        return None
+    return left
+
+
+def find_chat_column(
+    headers: Sequence[object],
+    *,
+    setting: object = None,
+    selection: int | None = None,
+) -> int:
+    """The chat column: the setting (a header or a letter), else the selected column, else the
+    column headed Chat ID / chatId / Phone (case and spaces ignored), else A.
+
+    A setting that names neither a header nor a column raises ConfigError.
+    """
+    wanted = _header_text(setting) if isinstance(setting, str) else ""
+    if wanted:
+        for index, header in enumerate(headers, start=1):
+            if _header_text(header).casefold() == wanted.casefold():
+                return index
+        number = column_number(wanted)
+        if number is None:
+            raise ConfigError(
+                f"the chat column setting {wanted!r} is neither a header in row 1 nor a column letter such as B"
+            )
+        return number
+    if selection is not None:
+        return selection
+    for index, header in enumerate(headers, start=1):
+        if _header_text(header).casefold() in CHAT_HEADERS:
+            return index
+    return 1
+
+
+@dataclass(frozen=True)
+class ResultPlacement:
+    """Where Status, Details and Updated go, and why when it is not right of the chat column."""
+
+    status_column: int  # Details and Updated follow it
+    reuses_earlier: bool  # the block holds an earlier run's results (their statuses count as previous)
+    note: str | None = None
+
+    @property
+    def columns(self) -> tuple[int, int, int]:
+        return (self.status_column, self.status_column + 1, self.status_column + 2)
+
+
+def place_results(
+    headers: Sequence[object],
+    chat_column: int,
+    values: Mapping[int, Sequence[object]],
+    *,
+    last_used_column: int | None = None,
+) -> ResultPlacement:
+    """Put the results in the three columns right of the chat column when they are free or ours.
+
+    ``values`` maps a column number to the values below its header (all of them, or a sample);
+    a missing column counts as empty. Free: no header and no value. Ours: headed exactly Status,
+    Details, Updated (or empty) with only status texts in the Status column. Otherwise the results
+    go to the first three columns after the used range (``last_used_column``, else the header row's
+    length), so nothing the user wrote is overwritten.
+    """
+    wanted = range(chat_column + 1, chat_column + 4)
+    fits, earlier = _block_fits(headers, wanted[0], values, allow_blank=True)
+    if fits and wanted[-1] <= MAX_COLUMN:
+        return ResultPlacement(wanted[0], earlier)
+    # A re-run finds the block an earlier run put after the used range, instead of adding another.
+    for start in range(chat_column + 1, len(headers) - 1):
+        if _block_fits(headers, start, values, allow_blank=False)[0]:
+            return ResultPlacement(start, True, _moved_note(start, wanted))
+    used = last_used_column if last_used_column is not None else len(headers)
+    start = max(used, chat_column) + 1
+    if start + 2 > MAX_COLUMN:
+        raise ConfigError("there is no room left of column XFD for the Status, Details and Updated columns")
+    return ResultPlacement(start, False, _moved_note(start, wanted))
+
+
+def _block_fits(headers, start: int, values, *, allow_blank: bool) -> tuple[bool, bool]:
+    """(free or ours, holds an earlier run's headers) for the three columns from ``start``."""
+    earlier = False
+    for column, expected in zip(range(start, start + 3), statuses.RESULT_HEADERS):
+        header = headers[column - 1] if column - 1 < len(headers) else None
+        cells = [v for v in values.get(column, ()) if not _blank(v)]
+        if _blank(header):
+            if cells or not allow_blank:
+                return False, False
+        elif _header_text(header) == expected:
+            if column == start:
+                if not all(statuses.is_status_text(v) for v in cells):
+                    return False, False
+                earlier = True
+        else:
+            return False, False
+    return True, earlier
+
+
+def _moved_note(start: int, wanted: range) -> str:
+    return (
+        f"Status, Details and Updated are in {column_letter(start)}:{column_letter(start + 2)} because "
+        f"{column_letter(wanted[0])}:{column_letter(min(wanted[-1], MAX_COLUMN))} hold other data"
+    )
