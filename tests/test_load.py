@@ -1,0 +1,74 @@
+"""10,000 chats through the sandbox with faults on, as a real CLI process: every row gets a true status,
+and memory stays flat (the process's peak RSS, measured by the kernel, grows little with the row count)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+
+MB = 1024 * 1024
+
+
+def make_book(path: Path, ids) -> Path:
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("Chats")
+    ws.append(["Chat ID"])
+    for chat in ids:
+        ws.append([chat])
+    wb.save(path)
+    return path
+
+
+def run_measured(args, env) -> tuple[int, int, str]:
+    """Run the CLI; return (exit code, peak RSS in bytes of that process alone, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "greenapi_excel", *map(str, args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss * 1024, err   # Linux reports kilobytes
+
+
+def archive_many(make_sandbox, folder: Path, n: int, prefix: str) -> tuple[int, dict]:
+    folder.mkdir()
+    ids = [f"{prefix}{i:05d}" for i in range(n)]
+    sandbox = make_sandbox(chats=[{"id": f"{i}@c.us", "incoming": 1} for i in ids], rps=3000, read_rps=3000,
+                           faults=0.05, slow_reply_s=1.0, seed=3)
+    book = make_book(folder / "load.xlsx", ids)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENAPI_")}
+    env.update({"GREENAPI_API_URL": sandbox.api_url, "GREENAPI_ID_INSTANCE": sandbox.id_instance,
+                "GREENAPI_API_TOKEN_INSTANCE": sandbox.token, "GREENAPI_JOURNAL": str(folder / "j.sqlite3"),
+                "GREENAPI_CONFIG": str(folder / "c.ini"), "PYTHONIOENCODING": "utf-8"})
+    code, peak, err = run_measured(["archive", book, "--no-progress", "--rate", 3000, "--timeout", 0.5], env)
+    assert code in (0, 1), err
+    assert "Traceback" not in err
+
+    ws = openpyxl.load_workbook(book, read_only=True)["Chats"]
+    rows = {r[0].value: r[1].value for r in ws.iter_rows(min_row=2, max_col=2)}
+    on_server = sandbox.archived_ids()
+    assert len(rows) == n and all(rows.values())
+    counts: dict = {}
+    for chat, status in rows.items():
+        counts[status] = counts.get(status, 0) + 1
+        if status == "Archived":
+            assert f"{chat}@c.us" in on_server, chat
+        else:
+            assert status == "Failed" and f"{chat}@c.us" not in on_server, (chat, status)
+    assert {f"{c}@c.us" for c, s in rows.items() if s == "Archived"} == on_server
+    assert sum(1 for c in sandbox.calls("archiveChat") if c["fault"]) > n // 50   # faults really struck
+    sandbox.stop()
+    return peak, counts
+
+
+def test_ten_thousand_chats_with_faults_true_statuses_flat_memory(make_sandbox, tmp_path):
+    peak_small, _ = archive_many(make_sandbox, tmp_path / "small", 1_000, "7900500")
+    peak_large, counts = archive_many(make_sandbox, tmp_path / "large", 10_000, "7900600")
+    print(f"\npeak RSS: 1,000 chats {peak_small / MB:.0f} MB; 10,000 chats {peak_large / MB:.0f} MB; "
+          f"statuses {counts}")
+    assert peak_large < 300 * MB
+    # Flat: ten times the rows costs far less than ten times the memory (the book itself must be held).
+    assert peak_large - peak_small < 120 * MB, (peak_small / MB, peak_large / MB)
