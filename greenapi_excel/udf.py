@@ -1,0 +1,235 @@
+"""The engine side of the worksheet functions ARCHIVECHAT, UNARCHIVECHAT and CHATSTATUS.
+
+``udfs/__init__.py`` declares them for xlwings and calls these; nothing here imports xlwings.
+Excel recalculates freely (opening the book, F9, editing a neighbour), so a chat this tool already
+archived is answered from the journal with no second call. Nothing here raises: every problem comes
+back as status text, and the apiTokenInstance never appears in it.
+
+A value is one cell's value (answer: one string) or a 2-D list of rows (answer: one ``[status]`` row
+per input row, so a range gives a column). Empty cells give "".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from typing import Any
+
+from greenapi_excel import bulk, chat_ids, statuses as st
+from greenapi_excel.errors import GreenApiExcelError
+
+# CHATSTATUS reads getChats (1 request per second on GREEN-API) once per this many seconds.
+CHATS_CACHE_SECONDS = 30.0
+
+NOT_ARCHIVED = "Not archived"
+ANSWERED_WITH_DETAILS = (st.INVALID, st.FAILED, st.CHAT_NOT_FOUND, st.NO_INCOMING, st.QUOTA_EXCEEDED, st.NOT_RUN)
+
+# Excel may evaluate several cells at once: one lock keeps a chat from being sent twice.
+_lock = threading.RLock()
+_clients: dict[tuple, Any] = {}
+_journals: dict[str, Any] = {}
+_chats_cache: dict[tuple, tuple[float, dict[str, dict]]] = {}
+
+
+def archive(value: Any) -> Any:
+    """=ARCHIVECHAT: archive once; a chat already archived by this tool answers from the journal."""
+    return _answer(value, bulk.ARCHIVE)
+
+
+def unarchive(value: Any) -> Any:
+    """=UNARCHIVECHAT: unarchive once; a chat already unarchived by this tool answers from the journal."""
+    return _answer(value, bulk.UNARCHIVE)
+
+
+def status(value: Any) -> Any:
+    """=CHATSTATUS: Archived / Not archived / Chat not found / Invalid chat ID: ..., changing nothing."""
+    return _answer(value, None)
+
+
+def status_text(status_word: str, details: str = "") -> str:
+    """The text a UDF shows: the status word, with its details where the word alone does not explain."""
+    if details and status_word in ANSWERED_WITH_DETAILS:
+        return f"{status_word}: {details}"
+    return status_word
+
+
+def reset() -> None:
+    """Forget the cached clients, journals and chat lists (new credentials, tests)."""
+    with _lock:
+        for client in _clients.values():
+            _quietly(client.close)
+        for journal in _journals.values():
+            _quietly(journal.close)
+        _clients.clear()
+        _journals.clear()
+        _chats_cache.clear()
+
+
+# --- shape ---------------------------------------------------------------------------
+
+def _answer(value: Any, method: str | None) -> Any:
+    rows = value if _is_rows(value) else None
+    cells = [_one_cell(row) for row in rows] if rows is not None else [(value, None)]
+    try:
+        with _lock:
+            texts = _statuses([cell for cell, _ in cells], method)
+    except Exception as error:  # a UDF never raises: Excel would show #VALUE! and no reason
+        texts = [_clean(_failed(error), os.environ.get("GREENAPI_API_TOKEN_INSTANCE"))] * len(cells)
+    texts = [problem if problem is not None else text for text, (_, problem) in zip(texts, cells)]
+    if rows is None:
+        return texts[0]
+    return [[text] for text in texts]
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(row, (list, tuple)) for row in value)
+
+
+def _one_cell(row) -> tuple[Any, str | None]:
+    """A row of a range holds one chat ID: its only non-empty cell."""
+    filled = [cell for cell in row if not (cell is None or (isinstance(cell, str) and not cell.strip()))]
+    if len(filled) > 1:
+        return None, status_text(st.INVALID, "give one column of chat IDs, this row has several values")
+    return (filled[0] if filled else None), None
+
+
+# --- the work ------------------------------------------------------------------------
+
+def _statuses(values: list[Any], method: str | None) -> list[str]:
+    from greenapi_excel import settings  # late: a broken config must come back as text, not an import error
+
+    credentials = settings.resolve_credentials()
+    region = _region(settings)
+    parsed = [chat_ids.parse_cell(v, region) for v in values]
+    texts: list[str | None] = [None] * len(values)
+    wanted: dict[str, list[int]] = {}  # chat ID -> indexes of the cells naming it
+    for index, cell in enumerate(parsed):
+        if cell.empty:
+            texts[index] = ""
+        elif cell.chat_id is None:
+            texts[index] = status_text(st.INVALID, cell.reason or "not a chat ID")
+        else:
+            wanted.setdefault(cell.chat_id, []).append(index)
+    if wanted:
+        client = _client(credentials)
+        if method is None:
+            answers = _read_states(client, credentials, list(wanted))
+        else:
+            answers = _change(client, _journal(), credentials, method, list(wanted), region)
+        for chat_id, indexes in wanted.items():
+            for index in indexes:
+                texts[index] = answers[chat_id]
+    return [_clean(t or "", credentials.api_token) for t in texts]
+
+
+def _change(client, journal, credentials, method: str, chats: list[str], region) -> dict[str, str]:
+    """Journal answers for chats already done; one paced call per remaining chat through bulk.run."""
+    answers: dict[str, str] = {}
+    todo: list[str] = []
+    for chat_id in chats:
+        done = _done_before(journal, credentials.id_instance, method, chat_id)
+        if done is not None:
+            answers[chat_id] = f"{done.status} ({done.time:%Y-%m-%d %H:%M})"
+        else:
+            todo.append(chat_id)
+    if todo:
+        plan = bulk.plan(list(enumerate(todo)), method=method, region=region)
+        results: dict[int, tuple[str, str]] = {}
+
+        def keep(block) -> None:
+            for result in block:
+                results[result.row] = (result.status, result.details)
+
+        # No getStateInstance preflight: one cell is one call, and a wrong token answers 401 itself.
+        bulk.run(plan, client, journal, on_results=keep, source="udf", preflight=False)
+        _chats_cache.pop(_instance_key(credentials), None)  # CHATSTATUS must not show the old state
+        for index, chat_id in enumerate(todo):
+            word, details = results.get(index, (st.NOT_RUN, "no answer"))
+            answers[chat_id] = status_text(word, details)
+    return answers
+
+
+def _done_before(journal, instance: str, method: str, chat_id: str):
+    """The newest finished call of ``method`` on the chat, if it succeeded and no later opposite call undid it."""
+    entry = journal.last_outcome(instance, method, chat_id)
+    if entry is None or entry.status not in st.DONE[method]:
+        return None
+    opposite = bulk.UNARCHIVE if method == bulk.ARCHIVE else bulk.ARCHIVE
+    undo = journal.last_outcome(instance, opposite, chat_id)
+    if undo is not None and undo.status in st.DONE[opposite] and undo.time >= entry.time:
+        return None
+    return entry
+
+
+def _read_states(client, credentials, chats: list[str]) -> dict[str, str]:
+    key = _instance_key(credentials)
+    cached = _chats_cache.get(key)
+    if cached is None or time.monotonic() - cached[0] > CHATS_CACHE_SECONDS:
+        book = {c.get("id"): c for c in client.get_chats() if isinstance(c, dict)}
+        cached = (time.monotonic(), book)
+        _chats_cache[key] = cached
+    book = cached[1]
+    answers = {}
+    for chat_id in chats:
+        chat = book.get(chat_id)
+        if chat is None:
+            answers[chat_id] = status_text(st.CHAT_NOT_FOUND, "not in the instance's chat list")
+        else:
+            answers[chat_id] = st.ARCHIVED if chat.get("archive") else NOT_ARCHIVED
+    return answers
+
+
+# --- process-wide caches ---------------------------------------------------------------
+
+def _instance_key(credentials) -> tuple:
+    # The token is part of the key only as a digest: a changed token gets a new client.
+    digest = hashlib.sha256(credentials.api_token.encode("utf-8")).hexdigest()
+    return (credentials.api_url, str(credentials.id_instance), digest)
+
+
+def _client(credentials):
+    from greenapi_excel.client import GreenApiClient
+
+    key = _instance_key(credentials)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = GreenApiClient(credentials)
+    return client
+
+
+def _journal():
+    from greenapi_excel.journal import Journal, default_journal_path
+
+    path = str(default_journal_path())
+    journal = _journals.get(path)
+    if journal is None:
+        journal = _journals[path] = Journal(path)
+    return journal
+
+
+def _region(settings) -> str | None:
+    """The default region for numbers without a country code: ``region`` in the user config file."""
+    return chat_ids.check_region(settings.load_config().get("region") or None)
+
+
+# --- text ----------------------------------------------------------------------------
+
+def _failed(error: BaseException) -> str:
+    if isinstance(error, GreenApiExcelError):
+        return status_text(st.FAILED, str(error) or type(error).__name__)
+    return status_text(st.FAILED, f"unexpected {type(error).__name__}: {error}")
+
+
+def _clean(text: str, token: str | None) -> str:
+    if token:
+        text = text.replace(token, "***")
+    return "".join(ch if ch.isprintable() else " " for ch in text)[:500]
+
+
+def _quietly(action) -> None:
+    try:
+        action()
+    except Exception:
+        pass

@@ -1,0 +1,398 @@
+"""The placement rules shared by the add-in and the file side (greenapi_excel/layout.py)."""
+
+import pytest
+from hypothesis import given, strategies as strats
+
+from greenapi_excel import layout
+from greenapi_excel.errors import ConfigError
+
+
+@pytest.mark.parametrize("number,letters", [(1, "A"), (26, "Z"), (27, "AA"), (52, "AZ"), (703, "AAA"), (16384, "XFD")])
+def test_column_letters_both_ways(number, letters):
+    assert layout.column_letter(number) == letters
+    assert layout.column_number(letters.lower()) == number
+
+
+@given(strats.integers(min_value=1, max_value=layout.MAX_COLUMN))
+def test_column_letter_round_trips(number):
+    assert layout.column_number(layout.column_letter(number)) == number
+
+
+@pytest.mark.parametrize("text", ["", "A1", "XFE", "ABCD", "1", "Chat"])
+def test_column_number_refuses_what_is_not_a_column(text):
+    assert layout.column_number(text) is None
+
+
+def test_column_letter_refuses_out_of_range():
+    with pytest.raises(ValueError):
+        layout.column_letter(0)
+
+
+def test_chat_column_from_header_any_case_and_spaces():
+    assert layout.find_chat_column(["Name", "  CHAT id "]) == 2
+    assert layout.find_chat_column(["Name", "x", "chatId"]) == 3
+    assert layout.find_chat_column(["Name", "Phone"]) == 2
+
+
+def test_chat_column_defaults_to_a():
+    assert layout.find_chat_column(["Name", "Notes"]) == 1
+    assert layout.find_chat_column([]) == 1
+
+
+def test_setting_wins_over_selection_and_header():
+    headers = ["Chat ID", "Mobile", "Tel"]
+    assert layout.find_chat_column(headers, setting="mobile", selection=3) == 2
+    assert layout.find_chat_column(headers, setting="D", selection=3) == 4
+    # A header named like a column letter is taken as the header.
+    assert layout.find_chat_column(headers, setting="tel") == 3
+
+
+def test_setting_that_names_nothing_is_a_config_error():
+    with pytest.raises(ConfigError, match="neither a header"):
+        layout.find_chat_column(["Chat ID"], setting="Phone number")
+
+
+def test_blank_setting_is_ignored():
+    assert layout.find_chat_column(["x", "Chat ID"], setting="  ") == 2
+
+
+def test_selection_wins_over_header():
+    assert layout.find_chat_column(["Chat ID", "Other"], selection=2) == 2
+
+
+@pytest.mark.parametrize("top,bottom,left,right,expected", [
+    (2, 10, 3, 3, 3),            # cells in one column below the header
+    (1, 1048576, 2, 2, 2),       # a whole column
+    (1, 10, 2, 2, 2),            # header and cells
+    (5, 5, 2, 2, None),          # one cell: where the cursor was left
+    (1, 1, 2, 2, None),          # the header alone
+    (2, 10, 2, 3, None),         # two columns
+])
+def test_selected_column(top, bottom, left, right, expected):
+    assert layout.selected_column(top, bottom, left, right) == expected
+
+
+def test_results_go_right_of_chat_column_when_free():
+    placement = layout.place_results(["Chat ID"], 1, {})
+    assert placement.columns == (2, 3, 4)
+    assert placement.note is None and not placement.reuses_earlier
+
+
+def test_results_reuse_an_earlier_runs_columns():
+    headers = ["Chat ID", "Status", "Details", "Updated"]
+    values = {2: ["Archived", None, "Failed: boom"], 3: ["done", "", "x"]}
+    placement = layout.place_results(headers, 1, values)
+    assert placement.columns == (2, 3, 4)
+    assert placement.reuses_earlier
+
+
+def test_user_data_right_of_chat_column_is_never_overwritten():
+    headers = ["Chat ID", "Name", None, None, "Notes"]
+    placement = layout.place_results(headers, 1, {2: ["Anna"]}, last_used_column=5)
+    assert placement.columns == (6, 7, 8)
+    assert "F:H" in placement.note and "B:D" in placement.note
+
+
+def test_a_user_column_named_status_is_not_ours():
+    headers = ["Chat ID", "Status", "Details", "Updated"]
+    placement = layout.place_results(headers, 1, {2: ["VIP customer"]})
+    assert placement.columns == (5, 6, 7)
+
+
+def test_headerless_values_right_of_chat_column_push_results_out():
+    placement = layout.place_results(["Chat ID"], 1, {3: ["something"]}, last_used_column=3)
+    assert placement.columns == (4, 5, 6)
+
+
+def test_rerun_finds_results_an_earlier_run_moved_out():
+    headers = ["Chat ID", "Name", "City", "Age", "Status", "Details", "Updated"]
+    values = {2: ["Anna"], 5: ["Archived"], 6: ["done"]}
+    placement = layout.place_results(headers, 1, values, last_used_column=7)
+    assert placement.columns == (5, 6, 7)
+    assert placement.reuses_earlier
+
+
+def test_chat_column_beyond_used_range():
+    placement = layout.place_results(["Name"], 4, {}, last_used_column=1)
+    assert placement.columns == (5, 6, 7)
+
+
+def test_no_room_left_is_a_config_error():
+    with pytest.raises(ConfigError):
+        layout.place_results(["x"] * layout.MAX_COLUMN, layout.MAX_COLUMN - 1, {})
+
+
+# --- the xlwings stand-in follows xlwings' documented conversions -------------------------------
+
+from datetime import date, datetime  # noqa: E402
+
+import keyring  # noqa: E402
+from keyring.backend import KeyringBackend  # noqa: E402
+
+import xlwings_standin as xls  # noqa: E402
+
+
+def test_standin_reads_like_xlwings():
+    book = xls.Book()
+    sheet = book.add_sheet("S", [[1, "x", None], [date(2026, 1, 2), xls.CellError("#N/A"), True]])
+    assert sheet.range("A1").value == 1.0 and isinstance(sheet.range("A1").value, float)
+    assert sheet.range("A1:C1").value == [1.0, "x", None]
+    assert sheet.range("A1:A2").value == [1.0, datetime(2026, 1, 2)]
+    assert sheet.range("B2").value is None
+    assert sheet.range("B2").options(err_to_str=True).value == "#N/A"
+    assert sheet.range("A1").options(ndim=2).value == [[1.0]]
+    assert sheet.range("A1:C2").value == [[1.0, "x", None], [datetime(2026, 1, 2), None, True]]
+    assert len(book.reads) == 8  # every .value is one read
+
+
+def test_standin_writes_like_excel():
+    book = xls.Book()
+    sheet = book.add_sheet("S")
+    sheet.range("A1").value = [["=1+1", "'=text", "-x"], [None, 2, "plain"]]
+    assert isinstance(sheet.stored("A1"), xls.Formula)
+    assert sheet.stored("B1") == "=text"
+    assert isinstance(sheet.stored("C1"), xls.Formula)
+    assert sheet.stored("C2") == "plain"
+    assert book.writes == ["S!$A$1"]
+
+
+# --- the macros, against the real sandbox -----------------------------------------------------
+
+import addin  # noqa: E402
+from greenapi_excel import statuses as st  # noqa: E402
+from greenapi_excel.sandbox import DEFAULT_CHATS  # noqa: E402
+
+OPEN_CHATS = [c["id"] for c in DEFAULT_CHATS if not c["archive"] and c["incoming"] > 0 and c["id"].endswith("@c.us")]
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keychain inside this process: the tests never touch the user's real one."""
+
+    priority = 1
+
+    def __init__(self):
+        super().__init__()
+        self.secrets = {}
+
+    def get_password(self, service, username):
+        return self.secrets.get((service, username))
+
+    def set_password(self, service, username, password):
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service, username):
+        self.secrets.pop((service, username), None)
+
+
+@pytest.fixture
+def keychain():
+    previous = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    yield memory
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, keychain):
+    """No credentials anywhere but where a test puts them; journal and config in tmp_path."""
+    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GREENAPI_JOURNAL", str(tmp_path / "journal.sqlite"))
+    monkeypatch.setenv("GREENAPI_CONFIG", str(tmp_path / "config.ini"))
+    return monkeypatch
+
+
+@pytest.fixture
+def sandbox_env(env, sandbox):
+    env.setenv("GREENAPI_API_URL", sandbox.api_url)
+    env.setenv("GREENAPI_ID_INSTANCE", sandbox.id_instance)
+    env.setenv("GREENAPI_API_TOKEN_INSTANCE", sandbox.token)
+    return sandbox
+
+
+def make_book(chat_rows, *, settings_rows=None):
+    book = xls.Book()
+    chats = book.add_sheet("Chats", chat_rows)
+    book.add_sheet("Settings", settings_rows or [["apiUrl", None], ["idInstance", None], ["Region", None],
+                                                 ["Chat column", None], ["Token", None]])
+    book.sheets._active = chats
+    return book, chats
+
+
+def all_text(book):
+    """Everything the analyst can see: cells of every sheet, the status bar's history, the alerts."""
+    texts = [str(v) for sheet in book.sheets for v in sheet.cells.values()]
+    texts += [str(v) for v in book.app.status_bar_history]
+    texts += [a["prompt"] for a in book.app.alerts]
+    return "\n".join(texts)
+
+
+def reads_of(book, sheet_name):
+    return [r for r in book.reads if r.startswith(sheet_name + "!")]
+
+
+def test_archive_one_read_block_writes_every_row_a_status(sandbox_env):
+    sandbox = sandbox_env
+    rows = [["Chat ID", "Status", "Details", "Updated"]]
+    rows += [[chat] for chat in OPEN_CHATS[:12]]
+    rows += [
+        [float(OPEN_CHATS[12].split("@")[0])],   # a phone number Excel holds as a number
+        ["not a phone"],
+        [OPEN_CHATS[0]],                         # a duplicate
+        [None],                                  # an empty row: no status
+        [xls.CellError("#N/A")],                 # a formula that failed
+        [OPEN_CHATS[13], "Archived", "=done earlier", datetime(2026, 1, 1)],  # an earlier run's row
+    ]
+    book, chats = make_book(rows)
+
+    addin.archive_chats(book)
+
+    assert reads_of(book, "Chats") == ["Chats!$A$1:$D$19"]
+    assert len(reads_of(book, "Settings")) == 1
+    assert 1 <= len(book.writes) <= 3, book.writes   # a block per burst of results, never per cell
+    assert all(w.startswith("Chats!$B$") and ":$D$" in w for w in book.writes)
+    statuses = {r: chats.stored(f"B{r}") for r in range(2, 20)}
+    assert [statuses[r] for r in range(2, 15)] == [st.ARCHIVED] * 13
+    assert statuses[15] == st.INVALID
+    assert statuses[16] == st.DUPLICATE
+    assert statuses[17] is None
+    assert statuses[18] == st.INVALID
+    assert statuses[19] == "Archived"  # kept: no second call
+    assert len(sandbox.calls("archiveChat")) == 13
+    assert all(isinstance(chats.stored(f"D{r}"), datetime) for r in range(2, 17))
+    assert book.format_writes == [("Chats!$D$2:$D$19", addin.UPDATED_FORMAT)]
+    # Earlier text that looks like a formula was written back as text, not as a formula.
+    assert chats.formulas() == {}
+    assert chats.stored("C19") == "=done earlier"
+    assert book.app.status_bar_history[-1] is False
+    assert any(isinstance(s, str) and s.startswith("GreenApi: ") and " rows, " in s
+               for s in book.app.status_bar_history)
+    [alert] = book.app.alerts
+    assert alert["title"] == "GreenApi" and "Archived 14" in alert["prompt"]
+    assert sandbox.token not in all_text(book)
+
+
+def test_headers_are_written_when_missing(sandbox_env):
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]], [OPEN_CHATS[1]]])
+    addin.archive_chats(book)
+    assert [chats.stored(a) for a in ("B1", "C1", "D1")] == ["Status", "Details", "Updated"]
+    assert chats.stored("B2") == st.ARCHIVED and chats.stored("B3") == st.ARCHIVED
+    assert len(book.writes) == 1
+
+
+def test_rerun_makes_no_second_call(sandbox_env):
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]], [OPEN_CHATS[1]]])
+    addin.archive_chats(book)
+    addin.archive_chats(book)
+    assert len(sandbox_env.calls("archiveChat")) == 2
+    assert chats.stored("B2") == st.ARCHIVED
+
+
+def test_selected_column_is_used(sandbox_env):
+    book, chats = make_book([["Name", "Mobile"], ["Anna", OPEN_CHATS[0]], ["Dima", OPEN_CHATS[1]]])
+    book.select(chats, "B2:B3")
+    addin.archive_chats(book)
+    assert chats.stored("C2") == st.ARCHIVED and chats.stored("C3") == st.ARCHIVED
+    assert chats.stored("A2") == "Anna"
+
+
+def test_user_columns_are_not_overwritten(sandbox_env):
+    book, chats = make_book([["Chat ID", "Name", "City"], [OPEN_CHATS[0], "Anna", "Moscow"]])
+    addin.archive_chats(book)
+    assert chats.stored("B2") == "Anna" and chats.stored("C2") == "Moscow"
+    assert chats.stored("D1") == "Status" and chats.stored("D2") == st.ARCHIVED
+    assert "D:F" in book.app.alerts[-1]["prompt"]
+
+
+def test_formula_like_text_is_written_as_text():
+    assert addin._safe("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert addin._safe("+7 900") == "'+7 900"
+    assert addin._safe("-1") == "'-1"
+    assert addin._safe("@me") == "'@me"
+    assert addin._safe("'quoted") == "''quoted"
+    assert addin._safe("ok\x00\x1b\nline") == "ok   line"
+    assert addin._safe(1.5) == 1.5
+
+
+def test_formula_like_input_never_becomes_a_formula(sandbox_env):
+    book, chats = make_book([["Chat ID"], ["=cmd|' /C calc'!A0"], ["@SUM(1)"], ["-2+3"], [OPEN_CHATS[0]]])
+    addin.archive_chats(book)
+    assert chats.formulas() == {}
+    assert [chats.stored(f"B{r}") for r in range(2, 6)] == [st.INVALID, st.INVALID, st.INVALID, st.ARCHIVED]
+
+
+def test_dry_run_changes_nothing(sandbox_env):
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]], [OPEN_CHATS[1]]])
+    addin.dry_run(book)
+    assert sandbox_env.calls("archiveChat") == []
+    assert chats.stored("B2") == st.WOULD_ARCHIVE
+    assert "Dry run" in book.app.alerts[-1]["prompt"]
+
+
+def test_unarchive(sandbox_env):
+    archived = [c["id"] for c in DEFAULT_CHATS if c["archive"] and c["id"].endswith("@c.us")]
+    book, chats = make_book([["Chat ID"]] + [[chat] for chat in archived])
+    addin.unarchive_chats(book)
+    assert [chats.stored(f"B{r}") for r in range(2, 2 + len(archived))] == [st.UNARCHIVED] * len(archived)
+
+
+def test_wrong_token_is_one_clear_alert_and_rows_say_not_run(env, sandbox):
+    env.setenv("GREENAPI_API_URL", sandbox.api_url)
+    env.setenv("GREENAPI_ID_INSTANCE", sandbox.id_instance)
+    env.setenv("GREENAPI_API_TOKEN_INSTANCE", "f" * 50)
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]])
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.NOT_RUN
+    [alert] = book.app.alerts
+    assert alert["mode"] == "critical" and "Traceback" not in alert["prompt"]
+    assert "f" * 50 not in all_text(book) and sandbox.token not in all_text(book)
+    assert sandbox.calls("archiveChat") == []
+
+
+def test_missing_credentials_alert_and_touch_nothing(env):
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]])
+    addin.archive_chats(book)
+    [alert] = book.app.alerts
+    assert "idInstance" in alert["prompt"] and alert["mode"] == "critical"
+    assert book.writes == [] and reads_of(book, "Chats") == []
+    assert book.app.status_bar_history[-1] is False
+
+
+def test_empty_sheet_says_so(sandbox_env):
+    book, chats = make_book([["Chat ID"]])
+    addin.archive_chats(book)
+    assert "No chat IDs" in book.app.alerts[-1]["prompt"]
+    assert book.writes == []
+
+
+def test_check_connection(sandbox_env):
+    book, _ = make_book([["Chat ID"]])
+    addin.check_connection(book)
+    assert "authorized" in book.app.alerts[-1]["prompt"]
+    assert len(sandbox_env.calls("getStateInstance")) == 1
+
+
+def test_settings_moves_the_token_to_the_keychain(env, sandbox, keychain, tmp_path):
+    settings_rows = [["apiUrl", sandbox.api_url], ["idInstance", float(sandbox.id_instance)],
+                     ["Region", "ru"], ["Chat column", None], ["Token", sandbox.token]]
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]], settings_rows=settings_rows)
+    addin.settings(book)
+    assert keychain.secrets[("GreenApiExcel", sandbox.id_instance)] == sandbox.token
+    assert book.sheets["Settings"].stored("B5") is None
+    assert sandbox.token not in all_text(book)
+    assert sandbox.token not in (tmp_path / "config.ini").read_text()
+    assert "keychain" in book.app.alerts[-1]["prompt"]
+    # The next run finds everything without the workbook holding the token.
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.ARCHIVED
+
+
+def test_archive_moves_a_typed_token_first(env, sandbox, keychain):
+    settings_rows = [["APIURL", sandbox.api_url], ["idinstance", sandbox.id_instance], ["token", sandbox.token]]
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]], settings_rows=settings_rows)
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.ARCHIVED
+    assert book.sheets["Settings"].stored("B3") is None
+    assert keychain.secrets[("GreenApiExcel", sandbox.id_instance)] == sandbox.token
+    assert sandbox.token not in all_text(book)
