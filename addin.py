@@ -398,7 +398,7 @@ def _text_or_none(value) -> str | None:
 def _summary_text(summary, plan, method, dry_run, where, note, moved) -> str:
     verb = "Dry run" if dry_run else ("Archive" if method == bulk.ARCHIVE else "Unarchive")
     counts = ", ".join(f"{word} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
-    lines = [f"{verb}: {plan.rows} rows in {where}, {summary.seconds:.1f} s, {summary.calls} calls.", counts + "."]
+    lines = [f"{verb}: {plan.rows} rows in {where}, {summary.seconds:.1f} s, {summary.calls} call{'' if summary.calls == 1 else 's'} to GREEN-API.", counts + "."]
     if summary.stopped:
         lines.append(f"Stopped early: {_sentence(summary.stopped)} Rows not reached say Not run; run again to finish.")
     if note:

@@ -396,3 +396,18 @@ def test_archive_moves_a_typed_token_first(env, sandbox, keychain):
     assert book.sheets["Settings"].stored("B3") is None
     assert keychain.secrets[("GreenApiExcel", sandbox.id_instance)] == sandbox.token
     assert sandbox.token not in all_text(book)
+
+
+def test_paced_run_writes_one_block_per_burst(env, make_sandbox):
+    sandbox = make_sandbox(rps=1000, read_rps=1000)
+    env.setenv("GREENAPI_API_URL", sandbox.api_url)
+    env.setenv("GREENAPI_ID_INSTANCE", sandbox.id_instance)
+    env.setenv("GREENAPI_API_TOKEN_INSTANCE", sandbox.token)
+    chats = OPEN_CHATS[:16]   # the client paces 10 a second: results arrive in several bursts
+    book, sheet = make_book([["Chat ID"]] + [[chat] for chat in chats])
+    addin.archive_chats(book)
+    assert [sheet.stored(f"B{r}") for r in range(2, 2 + len(chats))] == [st.ARCHIVED] * len(chats)
+    assert 2 <= len(book.writes) < len(chats), book.writes
+    assert reads_of(book, "Chats") == ["Chats!$A$1:$A$17"]
+    progress = [s for s in book.app.status_bar_history if isinstance(s, str)]
+    assert progress[-1].startswith(f"GreenApi: {len(chats)} of {len(chats)} rows")
