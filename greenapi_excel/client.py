@@ -1,0 +1,506 @@
+"""GREEN-API HTTP client: one pooled session, paced calls, retries, and errors that never carry the token.
+
+Every request goes to ``{apiUrl}/waInstance{idInstance}/{method}/{apiTokenInstance}``: the token is
+in the URL, so ``requests``/``urllib3`` exceptions (which quote the URL) are translated at this edge
+into ``errors.*`` with redacted text and raised ``from None``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from greenapi_excel import pacing
+from greenapi_excel.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    ConnectionFailed,
+    InstanceError,
+    OutcomeUnknown,
+    QuotaExceeded,
+    RetriesExhausted,
+)
+
+log = logging.getLogger("greenapi_excel")
+
+REDACTED = "***"
+
+ARCHIVE = "archiveChat"
+UNARCHIVE = "unarchiveChat"
+GET_CHATS = "getChats"
+GET_CONTACT_INFO = "getContactInfo"
+GET_STATE_INSTANCE = "getStateInstance"
+
+RETRY_STATUSES = {429, 499, 500, 502, 503, 504}
+CONNECT_TRIES = 3                 # a refused or unresolvable address rarely heals within seconds
+MAX_ANSWER_BYTES = 64 * 1024      # archive/unarchive answers are a line of text
+MAX_READ_BYTES = 64 * 1024 * 1024  # getChats of a large account
+
+# Any GREEN-API style URL, whatever token it carries (a hostile server may echo another one).
+_TOKEN_IN_URL = re.compile(r"(/waInstance[^/\s]*/[A-Za-z]+/)[^\s/?#\"'<>]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_SPACES = re.compile(r"\s+")
+
+
+# --- texts -------------------------------------------------------------------------------------------
+
+def redact(text: str, token: str) -> str:
+    """``text`` with the token (as written, or URL-quoted) and any token-like URL segment replaced by ***."""
+    text = str(text)
+    if token:
+        text = text.replace(token, REDACTED)
+        quoted = quote(token, safe="")
+        if quoted != token:
+            text = text.replace(quoted, REDACTED)
+    return _TOKEN_IN_URL.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def clean_text(text: str, limit: int = 300) -> str:
+    """One plain line: control and invisible characters out, whitespace folded, shortened to ``limit``.
+
+    A leading = + - @ is dropped too: these texts end up in cells, where Excel would read a formula.
+    """
+    text = _CONTROL.sub(" ", str(text))
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text) if not text.isascii() else text
+    text = _SPACES.sub(" ", text).strip()
+    text = text.lstrip("=+-@ \t")
+    if len(text) > limit:
+        text = text[: max(limit - 1, 0)].rstrip() + "…"
+    return text
+
+
+def _safe(text: object, token: str, limit: int = 300) -> str:
+    # Redact before and after cleaning: cleaning may join a split token, cutting may split one.
+    return clean_text(redact(redact(str(text), token), token), limit)
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_api_url(url: str) -> str:
+    """The apiUrl normalised (no trailing '/'); ConfigError unless https, or http to a loopback address."""
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError("the apiUrl is empty: copy it from the GREEN-API console (https://....api.green-api.com)")
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ConfigError("the apiUrl is not a valid address: copy it from the GREEN-API console") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host or any(c.isspace() for c in text):
+        raise ConfigError("the apiUrl must look like https://1101.api.green-api.com: copy it from the GREEN-API console")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError("the apiUrl must be just the address (https://host), without a login, ? or #")
+    if "/waInstance" in parts.path:
+        raise ConfigError("the apiUrl is only the address (https://host): the idInstance and token are set apart")
+    if scheme == "http" and not _is_loopback(host):
+        shown = clean_text(host, 80)
+        raise ConfigError(f"the apiUrl must use https (plain http to {shown} would expose the token)")
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where and as whom to call GREEN-API. The repr shows the token as ***."""
+
+    api_url: str
+    id_instance: str
+    api_token: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(api_url={self.api_url!r}, id_instance={self.id_instance!r}, api_token='{REDACTED}')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class ChatCallResult:
+    """Outcome of archive_chat / unarchive_chat after retries."""
+
+    outcome: str            # "done" | "already" | "not_found" | "no_messages" | "rejected"
+    http_status: int        # the final answer's status
+    text: str               # the final answer's text, redacted and cleaned ("" on success)
+    attempts: int
+    uncertain_attempts: int  # earlier attempts whose outcome was unknown (timeout, drop, 5xx/499)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+    headers: dict
+
+
+class _Ambiguous(Exception):
+    """An attempt that may have reached the server, with no answer (internal)."""
+
+
+class _NeverSent(Exception):
+    """An attempt that certainly never reached the server (internal); ``hopeless``: retrying cannot help."""
+
+    def __init__(self, message: str, *, hopeless: bool = False):
+        super().__init__(message)
+        self.hopeless = hopeless
+
+
+def _chain(error: BaseException):
+    """The exception, its args that are exceptions, urllib3's ``reason`` and the cause chain."""
+    seen, todo = set(), [error]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or not isinstance(item, BaseException):
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
+        todo.extend(x for x in (getattr(item, "reason", None), item.__cause__, item.__context__) if x is not None)
+
+
+def _never_left(error: BaseException) -> bool:
+    return any(isinstance(e, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
+                              ConnectionRefusedError, urllib3.exceptions.ProxyError))
+               for e in _chain(error))
+
+
+# Why an attempt failed, in words for exceptions.
+_WHY = {
+    429: "GREEN-API said too many requests (HTTP 429)",
+    499: "the request was cut off before GREEN-API answered (HTTP 499)",
+    500: "GREEN-API had an internal error (HTTP 500)",
+    502: "GREEN-API's gateway failed (HTTP 502)",
+    503: "GREEN-API is unavailable (HTTP 503)",
+    504: "GREEN-API's gateway timed out (HTTP 504)",
+}
+
+
+class GreenApiClient:
+    """Thread-safe: one pooled session serves every thread; pacing is shared per instance and method."""
+
+    def __init__(self, credentials: Credentials, *, timeout=(5.0, 30.0), max_attempts: int = 5,
+                 rate: float = pacing.DEFAULT_RATE, read_rate: float = pacing.DEFAULT_READ_RATE,
+                 pool_size: int = 32, session: requests.Session | None = None,
+                 backoff_base: float = 0.5, backoff_cap: float = 20.0):
+        self.credentials = credentials
+        self.api_url = check_api_url(credentials.api_url)
+        self._token = str(credentials.api_token or "")
+        instance = str(credentials.id_instance or "").strip()
+        if not instance.isascii() or not instance.isdigit():
+            raise ConfigError("the idInstance must be digits only, as shown in the GREEN-API console")
+        if not self._token.strip() or any(c in self._token for c in "/?#%") or not self._token.isprintable() \
+                or any(c.isspace() for c in self._token):
+            raise ConfigError("the apiTokenInstance is empty or has characters a token never has: copy it again")
+        self.id_instance = instance
+        if isinstance(timeout, (int, float)):
+            timeout = (float(timeout), float(timeout))
+        self.timeout = (float(timeout[0]), float(timeout[1]))
+        if max_attempts < 1:
+            raise ConfigError("max_attempts must be at least 1")
+        self.max_attempts = int(max_attempts)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._rates = {ARCHIVE: rate, UNARCHIVE: rate}
+        self._read_rate = read_rate
+        for method in (ARCHIVE, UNARCHIVE, GET_CHATS, GET_CONTACT_INFO, GET_STATE_INSTANCE):
+            self._pacer(method)  # validate the rates now, and set the shared pacers' limits
+        self._random = random.Random()
+        self._random_lock = threading.Lock()
+        if session is None:
+            session = requests.Session()
+            # Retries are ours (they must know what is safe to repeat): urllib3's are off.
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self._session = session
+
+    def __repr__(self) -> str:
+        return f"GreenApiClient(api_url={self.api_url!r}, id_instance={self.id_instance!r}, api_token='{REDACTED}')"
+
+    # --- public calls ------------------------------------------------------------------------------
+
+    def archive_chat(self, chat_id) -> ChatCallResult:
+        return self._change(ARCHIVE, chat_id)
+
+    def unarchive_chat(self, chat_id) -> ChatCallResult:
+        return self._change(UNARCHIVE, chat_id)
+
+    def get_chats(self) -> list[dict]:
+        value = self._read(GET_CHATS, "GET")
+        if not isinstance(value, list):
+            raise ApiError("GREEN-API's getChats answer is not a list of chats", status=200)
+        return value
+
+    def get_contact_info(self, chat_id) -> dict:
+        value = self._read(GET_CONTACT_INFO, "POST", {"chatId": str(chat_id)})
+        if not isinstance(value, dict):
+            raise ApiError("GREEN-API's getContactInfo answer is not a JSON object", status=200)
+        return value
+
+    def get_state_instance(self) -> str:
+        value = self._read(GET_STATE_INSTANCE, "GET")
+        state = value.get("stateInstance") if isinstance(value, dict) else None
+        if not isinstance(state, str):
+            raise ApiError("GREEN-API's getStateInstance answer has no stateInstance", status=200)
+        return clean_text(redact(state, self._token), 60)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> "GreenApiClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- the work ----------------------------------------------------------------------------------
+
+    def display_url(self, method: str) -> str:
+        """The URL as texts show it: ``.../archiveChat/***``."""
+        return f".../{method}/{REDACTED}"
+
+    def _pacer(self, method: str) -> pacing.Pacer:
+        rate = self._rates.get(method, self._read_rate)
+        if not (isinstance(rate, (int, float)) and rate > 0):
+            raise ConfigError(f"the rate for {method} must be a positive number of calls a second")
+        return pacing.pacer_for(self.api_url, self.id_instance, method, rate)
+
+    def _change(self, method: str, chat_id) -> ChatCallResult:
+        if not isinstance(chat_id, str) or not chat_id.strip():
+            return ChatCallResult("rejected", 0, "the chat ID must be text such as 79001234567@c.us", 0, 0)
+        answer, attempts, uncertain = self._send(method, "POST", {"chatId": chat_id}, state_changing=True)
+        text = _safe(answer.body.decode("utf-8", "replace"), self._token)
+        if 200 <= answer.status < 300:
+            return ChatCallResult("done", answer.status, "", attempts, uncertain)
+        if answer.status == 400:
+            return ChatCallResult(_outcome_of_400(text), 400, text, attempts, uncertain)
+        raise ApiError(f"GREEN-API answered HTTP {answer.status} to {self.display_url(method)}"
+                       + (f": {text}" if text else ""), status=answer.status, text=text)
+
+    def _read(self, method: str, verb: str, body: dict | None = None):
+        answer, _, _ = self._send(method, verb, body, state_changing=False)
+        text = answer.body.decode("utf-8", "replace")
+        if not 200 <= answer.status < 300:
+            shown = _safe(text, self._token)
+            raise ApiError(f"GREEN-API answered HTTP {answer.status} to {self.display_url(method)}"
+                           + (f": {shown}" if shown else ""), status=answer.status, text=shown)
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ApiError(f"GREEN-API's {method} answer is not JSON", status=answer.status,
+                           text=_safe(text, self._token)) from None
+
+    def _send(self, method: str, verb: str, body: dict | None, *, state_changing: bool):
+        """Paced tries until an answer that is final; returns (answer, attempts, uncertain_attempts)."""
+        url = f"{self.api_url}/waInstance{self.id_instance}/{method}/{self._token}"
+        shown_url = self.display_url(method)
+        pacer = self._pacer(method)
+        limit = MAX_ANSWER_BYTES if state_changing else MAX_READ_BYTES
+        attempts = uncertain = connect_failures = 0
+        last_problem, last_ambiguous, last_status = "", False, None
+        while True:
+            attempts += 1
+            pacer.wait()
+            started = time.monotonic()
+            try:
+                answer = self._attempt(verb, url, body, limit)
+            except _NeverSent as problem:
+                connect_failures += 1
+                last_problem, last_ambiguous, last_status = str(problem), False, None
+                log.warning("%s %s: %s (attempt %d)", verb, shown_url, last_problem, attempts)
+                if connect_failures >= CONNECT_TRIES or attempts >= self.max_attempts or problem.hopeless:
+                    if state_changing and uncertain:
+                        break
+                    raise ConnectionFailed(f"could not reach GREEN-API at {self._host()}: {last_problem}") from None
+                self._backoff(attempts)
+                continue
+            except _Ambiguous as problem:
+                last_problem, last_ambiguous, last_status = str(problem), True, None
+                uncertain += 1 if state_changing else 0
+                log.warning("%s %s: %s (attempt %d)", verb, shown_url, last_problem, attempts)
+                if attempts >= self.max_attempts:
+                    break
+                self._backoff(attempts)
+                continue
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log.debug("%s %s -> %d in %.0f ms (attempt %d)", verb, shown_url, answer.status, elapsed_ms, attempts)
+            status = answer.status
+            if status == 401:
+                raise AuthError(f"GREEN-API refused the apiTokenInstance (HTTP 401) for {shown_url}: "
+                                "check the token in the GREEN-API console", status=401,
+                                text=_safe(answer.body.decode("utf-8", "replace"), self._token))
+            if status == 403:
+                raise InstanceError(f"GREEN-API refused the idInstance or apiUrl (HTTP 403) for {shown_url}: "
+                                    "check both in the GREEN-API console", status=403,
+                                    text=_safe(answer.body.decode("utf-8", "replace"), self._token))
+            if status == 466:
+                text = answer.body.decode("utf-8", "replace")
+                raise QuotaExceeded(f"GREEN-API quota exceeded: {_quota_explanation(text, self._token)}",
+                                    status=466, text=_safe(text, self._token))
+            if status not in RETRY_STATUSES:
+                pacer.succeeded()
+                if state_changing and uncertain and status >= 300 and status != 400:
+                    # An unusual final answer after ambiguous tries: the first may still have worked.
+                    last_problem, last_ambiguous, last_status = f"HTTP {status}", True, status
+                    break
+                return answer, attempts, uncertain
+            last_status = status
+            last_problem = _WHY.get(status, f"HTTP {status}")
+            if status == 429:
+                retry_after = pacing.parse_retry_after(answer.headers.get("Retry-After"))
+                pacer.throttled(retry_after)
+                last_ambiguous = False
+            else:
+                last_ambiguous = True
+                uncertain += 1 if state_changing else 0
+            log.warning("%s %s -> %d (attempt %d of %d)", verb, shown_url, status, attempts, self.max_attempts)
+            if attempts >= self.max_attempts:
+                break
+            if status != 429 or answer.headers.get("Retry-After") is None:
+                self._backoff(attempts)
+
+        tried = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        if state_changing and (last_ambiguous or uncertain):
+            raise OutcomeUnknown(
+                f"no clear answer from GREEN-API to {shown_url} after {tried} ({last_problem}); "
+                "the change may or may not have been made", status=last_status, text=last_problem)
+        raise RetriesExhausted(f"GREEN-API did not answer {shown_url} usefully after {tried} ({last_problem})",
+                               status=last_status, text=last_problem)
+
+    def _attempt(self, verb: str, url: str, body: dict | None, limit: int) -> _Answer:
+        """One HTTP request. Lower-level exceptions become _NeverSent / _Ambiguous with redacted words."""
+        try:
+            response = self._session.request(verb, url, json=body, timeout=self.timeout,
+                                              allow_redirects=False, stream=True)
+            try:
+                data = bytearray()
+                for chunk in response.iter_content(16384):
+                    data += chunk
+                    if len(data) > limit:
+                        del data[limit:]
+                        break
+                return _Answer(response.status_code, bytes(data), dict(response.headers))
+            finally:
+                response.close()
+        except requests.exceptions.SSLError as error:
+            raise _NeverSent(f"TLS failed ({_safe(_tls_reason(error), self._token, 120)})", hopeless=True) from None
+        except requests.exceptions.ConnectTimeout:
+            raise _NeverSent("connecting timed out") from None
+        except requests.exceptions.ReadTimeout:
+            raise _Ambiguous(f"no answer within {self.timeout[1]:g} s") from None
+        except requests.exceptions.ConnectionError as error:
+            if _never_left(error):
+                return self._raise_never_sent(error)
+            raise _Ambiguous("the connection dropped before the answer") from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise _Ambiguous("the answer was cut off") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader,
+                requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, UnicodeError, ValueError):
+            raise ConfigError("the apiUrl, idInstance or token cannot form a valid address") from None
+        except requests.exceptions.RequestException as error:
+            raise _Ambiguous(f"the request failed ({type(error).__name__})") from None
+
+    def _raise_never_sent(self, error: BaseException):
+        for item in _chain(error):
+            if isinstance(item, getattr(urllib3.exceptions, "NameResolutionError", ())):
+                raise _NeverSent("the name does not resolve (DNS)") from None
+        if any(isinstance(e, ConnectionRefusedError) for e in _chain(error)) or "refused" in str(error).lower():
+            raise _NeverSent("the connection was refused") from None
+        if any(isinstance(e, urllib3.exceptions.ConnectTimeoutError) and
+               not isinstance(e, urllib3.exceptions.NewConnectionError) for e in _chain(error)):
+            raise _NeverSent("connecting timed out") from None
+        if "resolution" in str(error).lower() or "name or service" in str(error).lower():
+            raise _NeverSent("the name does not resolve (DNS)") from None
+        raise _NeverSent("could not connect") from None
+
+    def _backoff(self, attempts: int) -> None:
+        """Exponential backoff with full jitter, so that many threads do not retry in step."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempts - 1)))
+        with self._random_lock:
+            delay = self._random.uniform(0, ceiling)
+        if delay > 0:
+            time.sleep(delay)
+
+    def _host(self) -> str:
+        return clean_text(urlsplit(self.api_url).netloc, 120)
+
+
+def _tls_reason(error: BaseException) -> str:
+    for item in _chain(error):
+        reason = getattr(item, "reason", None)
+        if isinstance(reason, str) and reason:
+            return reason.replace("_", " ").lower()
+        if getattr(item, "verify_message", None):
+            return str(item.verify_message)
+    return "handshake or certificate problem"
+
+
+def _outcome_of_400(text: str) -> str:
+    lowered = text.lower()
+    if "already archive=" in lowered:
+        return "already"
+    if "last message not found" in lowered or "cannot archive" in lowered or "cannot unarchive" in lowered:
+        return "no_messages"
+    if "not found" in lowered:
+        return "not_found"
+    return "rejected"
+
+
+def _quota_explanation(text: str, token: str) -> str:
+    """GREEN-API's own words from a 466 body (invokeStatus / correspondentsStatus), cleaned."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    parts = []
+    if isinstance(body, dict):
+        for key in ("invokeStatus", "correspondentsStatus"):
+            status = body.get(key)
+            if not isinstance(status, dict):
+                continue
+            description = status.get("description") or status.get("status") or ""
+            used, total = status.get("used"), status.get("total")
+            counts = f" (used {used} of {total})" if used is not None and total is not None else ""
+            if description or counts:
+                parts.append(f"{description}{counts}")
+    explanation = "; ".join(str(p) for p in parts) or text or "the instance's quota is used up"
+    return _safe(explanation, token)
+
+
+class _RedactUrlsInLogs(logging.Filter):
+    """urllib3 logs request lines (URL and token) at DEBUG: take the token out before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is urllib3's problem, not a reason to leak
+            return True
+        redacted = redact(message, "")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "urllib3.response"):
+    logging.getLogger(_name).addFilter(_RedactUrlsInLogs())
