@@ -90,7 +90,8 @@ def test_parse_cell_with_a_region_never_crashes(value, region):
 def shared_sandbox():
     from greenapi_excel.sandbox import Sandbox
 
-    chats = [{"id": f"7900123{i:04d}@c.us", "incoming": 1} for i in range(40)]
+    # 7900123xxxx for the hypothesis runs, 7900124xxxx for the sheet tests: neither sees the other's work.
+    chats = [{"id": f"790012{p}{i:04d}@c.us", "incoming": 1} for p in (3, 4) for i in range(40)]
     with Sandbox(chats, rps=5000, read_rps=5000, api_token=TOKEN, id_instance=ID_INSTANCE) as sandbox:
         yield sandbox
 
@@ -144,7 +145,7 @@ def run_cli(*args, env, timeout=90) -> subprocess.CompletedProcess:
     return proc
 
 
-IDS = [f"7900123{i:04d}" for i in range(40)]
+IDS = [f"7900124{i:04d}" for i in range(40)]
 
 
 def fresh_book(path: Path, values=IDS[:4], header="Chat ID"):
@@ -225,7 +226,7 @@ def test_merged_cells_in_the_chat_and_result_columns(shared_sandbox, tmp_path):
 
 @pytest.mark.parametrize("how", ["hidden", "protected"])
 def test_hidden_or_protected_sheet(shared_sandbox, tmp_path, how):
-    wb, ws = fresh_book(tmp_path / f"{how}.xlsx", IDS[14:17])
+    wb, ws = fresh_book(tmp_path / f"{how}.xlsx", IDS[14:17] if how == "hidden" else IDS[17:20])
     wb.create_sheet("Visible", 0)
     if how == "hidden":
         ws.sheet_state = "hidden"

@@ -120,6 +120,7 @@ def test_token_appears_in_no_output_on_any_error_path(tmp_path, make_sandbox):
             else:  # a run that went ahead gives every non-empty row a status
                 ws = openpyxl.load_workbook(folder / "book.xlsx").active
                 assert all(ws.cell(r, 2).value for r in range(2, 5)), (name, [ws.cell(r, 2).value for r in range(2, 5)])
+        print("\nexit codes:", codes)
         assert not leaks, leaks
         # The echoing server got the token in its URLs (so the test had something to leak) ...
         assert any(TOKEN in path for _, path in echo.requests)
