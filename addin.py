@@ -318,17 +318,16 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
         return
 
     writer = _ResultWriter(sheet, grid, status_column)
-    progress = _StatusBar(book, plan)
+    progress = _StatusBar(book)
     with GreenApiClient(credentials) as client, Journal() as journal:
         summary = bulk.run(plan, client, journal, dry_run=dry_run, on_progress=progress.show,
                            on_results=writer.write, source="addin")
-    writer.flush()
     _alert(book, context, _summary_text(summary, plan, method, dry_run, where, placement.note, moved),
            critical=summary.stopped is not None)
 
 
 class _StatusBar:
-    def __init__(self, book, plan) -> None:
+    def __init__(self, book) -> None:
         self.book = book
         self.started = time.monotonic()
         self.last = 0.0
@@ -369,9 +368,6 @@ class _ResultWriter:
             self.format_set = True
         block = [[_safe(v) for v in self.rows[r]] for r in range(top, bottom + 1)]
         self.sheet.range((top, self.column), (bottom, self.column + 2)).value = block
-
-    def flush(self) -> None:
-        """Nothing is buffered (each block is written as it comes); here for symmetry with sheets.py."""
 
 
 def _safe(value):
