@@ -35,7 +35,7 @@ def run_measured(args, env) -> tuple[int, int, str]:
 
 def archive_many(make_sandbox, folder: Path, n: int, prefix: str) -> tuple[int, dict]:
     folder.mkdir()
-    ids = [f"{prefix}{i:05d}" for i in range(n)]
+    ids = [f"{prefix}{i:06d}" for i in range(n)]
     sandbox = make_sandbox(chats=[{"id": f"{i}@c.us", "incoming": 1} for i in ids], rps=3000, read_rps=3000,
                            faults=0.05, slow_reply_s=1.0, seed=3)
     book = make_book(folder / "load.xlsx", ids)
@@ -65,8 +65,8 @@ def archive_many(make_sandbox, folder: Path, n: int, prefix: str) -> tuple[int, 
 
 
 def test_ten_thousand_chats_with_faults_true_statuses_flat_memory(make_sandbox, tmp_path):
-    peak_small, _ = archive_many(make_sandbox, tmp_path / "small", 1_000, "7900500")
-    peak_large, counts = archive_many(make_sandbox, tmp_path / "large", 10_000, "7900600")
+    peak_small, _ = archive_many(make_sandbox, tmp_path / "small", 1_000, "79005")
+    peak_large, counts = archive_many(make_sandbox, tmp_path / "large", 10_000, "79006")
     print(f"\npeak RSS: 1,000 chats {peak_small / MB:.0f} MB; 10,000 chats {peak_large / MB:.0f} MB; "
           f"statuses {counts}")
     assert peak_large < 300 * MB

@@ -60,7 +60,7 @@ def run_cli(*args, env, timeout=180, preexec_fn=None) -> subprocess.CompletedPro
 
 
 def chats_numbered(prefix: str, n: int, **fields) -> tuple[list[str], list[dict]]:
-    ids = [f"{prefix}{i:05d}" for i in range(n)]
+    ids = [f"{prefix}{i:04d}" for i in range(n)]
     return ids, [{"id": f"{i}@c.us", "incoming": 2, **fields} for i in ids]
 
 
