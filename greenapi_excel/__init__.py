@@ -5,3 +5,9 @@ The engine lives here and never imports xlwings; the Excel layer (``addin.py``,
 """
 
 __version__ = "0.1.0"
+
+import logging as _logging
+
+# Retries and slow-downs are logged; a library stays quiet unless the application (the CLI's
+# --verbose, or the user's own logging set-up) asks to see them.
+_logging.getLogger("greenapi_excel").addHandler(_logging.NullHandler())

@@ -60,6 +60,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("--rate", type=float, default=10.0, metavar="N",
                         help="archive/unarchive calls per second, GREEN-API's limit per instance (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every retry and slow-down on stderr")
     _add_credentials(parser)
 
 
@@ -122,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from greenapi_excel.errors import GreenApiExcelError
 
+    if getattr(args, "verbose", False):
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="greenapi-excel: %(message)s", stream=sys.stderr)
     try:
         if args.command in ("archive", "unarchive"):
             return command_run(args)
