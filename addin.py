@@ -138,7 +138,8 @@ def _read_settings(book) -> _SheetSettings:
         if not isinstance(label, str) or not label.strip():
             continue
         key = label.strip().lower()
-        if key in TOKEN_LABELS:
+        # The workbook's label explains itself ("Token (moved to the keychain ...)"): match its first word.
+        if key.split(" ", 1)[0] in TOKEN_LABELS:
             token_row, token = number, value
         else:
             values.setdefault(key, value)

@@ -411,3 +411,23 @@ def test_paced_run_writes_one_block_per_burst(env, make_sandbox):
     assert reads_of(book, "Chats") == ["Chats!$A$1:$A$17"]
     progress = [s for s in book.app.status_bar_history if isinstance(s, str)]
     assert progress[-1].startswith(f"GreenApi: {len(chats)} of {len(chats)} rows")
+
+
+def test_settings_button_reads_the_built_workbooks_own_labels(env, sandbox, keychain):
+    """The labels come from workbook/sheets.json, the source of GreenApi.xlsm's Settings sheet."""
+    import json
+    from pathlib import Path
+
+    spec = json.loads((Path(__file__).resolve().parents[1] / "workbook" / "sheets.json").read_text())
+    settings_sheet = next(s for s in spec["sheets"] if s["name"] == "Settings")
+    labels = [row[0] for row in settings_sheet["blocks"][0]["rows"]]  # the header row included, as in the book
+    values = {"apiurl": sandbox.api_url, "idinstance": sandbox.id_instance, "token": sandbox.token}
+    settings_rows = [[label, next((v for k, v in values.items() if label.lower().startswith(k)), None)]
+                     for label in labels]
+    token_row = 1 + next(i for i, label in enumerate(labels) if label.lower().startswith("token"))
+    assert settings_rows[token_row - 1][1] == sandbox.token
+    book, _ = make_book([["Chat ID"], [OPEN_CHATS[0]]], settings_rows=settings_rows)
+    addin.settings(book)
+    assert keychain.secrets[("GreenApiExcel", sandbox.id_instance)] == sandbox.token
+    assert book.sheets["Settings"].stored(f"B{token_row}") is None
+    assert sandbox.token not in all_text(book)

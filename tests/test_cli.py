@@ -60,6 +60,8 @@ def make_book(path: Path, values, header="Chat ID", extra_columns=None) -> Path:
     for i, value in enumerate(values):
         row = [value] + [col[i] if i < len(col) else None for col in (extra_columns or {}).values()]
         ws.append(row)
+        if isinstance(value, str) and value.startswith("="):
+            ws.cell(ws.max_row, 1).data_type = "s"  # pasted text that looks like a formula, not a formula
     wb.save(path)
     return path
 
@@ -211,7 +213,6 @@ def test_formula_text_from_input_and_server_stays_text(make_sandbox, env_for, tm
     evil = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3"]
     with make_sandbox(chats=CHATS, rps=1000, read_rps=1000) as sandbox:
         book = make_book(tmp_path / "f.xlsx", ["79001234567"] + evil)
-        ws_before = openpyxl.load_workbook(book).active
         run_cli("archive", book, "--no-progress", env=env_for(sandbox), check_code=1)
     import zipfile
 
@@ -222,7 +223,6 @@ def test_formula_text_from_input_and_server_stays_text(make_sandbox, env_for, tm
     for row in range(3, 3 + len(evil)):
         assert got[row][0] == "Invalid chat ID"
         assert not str(got[row][1]).startswith(("=", "+", "-", "@"))
-    del ws_before
 
 
 def test_missing_credentials_is_one_clear_line(tmp_path, env_for):
