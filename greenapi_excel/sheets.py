@@ -10,6 +10,7 @@ The placement rules are ``layout``'s, shared with the add-in.
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import hashlib
 import io
@@ -67,13 +68,11 @@ def cell_text(value: object, limit: int = DETAILS_LIMIT) -> str:
 
 
 def _put_text(ws, row: int, column: int, text: str) -> None:
+    """``text`` comes from cell_text (clean and short), so openpyxl's own checks are skipped."""
     cell = ws.cell(row, column)
-    if not text:
-        cell.value = None
-        return
-    cell.value = text
-    # openpyxl makes "=..." a formula; an inline string is text to Excel whatever it starts with.
-    cell.data_type = "s"
+    # A string cell is text to Excel whatever it starts with (openpyxl would make "=..." a formula).
+    cell._value = text or None
+    cell.data_type = "s" if text else "n"
 
 
 # --- checks before reading or writing -------------------------------------------------------------
@@ -163,6 +162,7 @@ class SheetFile:
         self.settings = settings  # apiUrl / idInstance from a Settings sheet; never the token
         self.written = 0
         self._headers_written = False
+        self._date_styles: dict[tuple, object] = {}
         self._source_bytes: bytes | None = None  # the .xlsm as read, for the ribbon parts
         self._macro = path.suffix.lower() in MACRO_SUFFIXES
 
@@ -196,6 +196,11 @@ class SheetFile:
         except Exception as error:  # openpyxl raises many kinds on a damaged package
             raise WorkbookError(f"cannot read {path.name}: it is damaged or not a workbook Excel wrote "
                                 f"({type(error).__name__}: {cell_text(error, 160)})") from None
+        if macro and workbook.vba_archive is not None:
+            # openpyxl keeps the parts in a zip open for appending, whose finaliser fails noisily at exit;
+            # a read-only view of the same package serves its save just as well.
+            workbook.vba_archive.close()
+            workbook.vba_archive = zipfile.ZipFile(io.BytesIO(source_bytes))
         worksheet = _choose_sheet(workbook, sheet, path.name)
         sheet_file = _read_sheet(cls, path, workbook, worksheet, column)
         sheet_file._source_bytes = source_bytes if macro else None
@@ -221,9 +226,19 @@ class SheetFile:
             stamp = result.updated
             if stamp is not None and stamp.tzinfo is not None:
                 stamp = stamp.astimezone().replace(tzinfo=None)  # Excel has no time zones: local time
+            if stamp is not None:
+                stamp = stamp.replace(microsecond=0)  # the cell shows seconds; keep what it shows
             updated.value = stamp
             if stamp is not None:
-                updated.number_format = UPDATED_FORMAT
+                # The same few styles over and over: remembering them skips openpyxl's lookup per cell,
+                # and a cell the analyst formatted keeps its font and fill.
+                before = tuple(updated._style)
+                after = self._date_styles.get(before)
+                if after is None:
+                    updated.number_format = UPDATED_FORMAT
+                    self._date_styles[before] = copy.copy(updated._style)
+                else:
+                    updated._style = copy.copy(after)
             self.written += 1
 
     def save(self, out=None) -> Path:
