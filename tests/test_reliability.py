@@ -143,7 +143,7 @@ def test_retries_running_out_ask_the_server_before_writing(make_sandbox, tmp_pat
     ids, chats = chats_numbered("7900500", 2)
     sandbox = make_sandbox(chats=chats, rps=1000, read_rps=1000)
     book = make_book(tmp_path / "ask.xlsx", ids)
-    sandbox.inject(*["applied_502"] * 5, method="archiveChat")   # the first row's every reply is lost
+    sandbox.inject(*["applied_502"] * 20, method="archiveChat")   # every reply is lost until retries run out
     proc = run_cli("archive", book, "--no-progress", "--timeout", 2, env=env_for(sandbox, tmp_path))
     assert proc.returncode == 0, proc.stderr
     got = statuses(book)
@@ -298,12 +298,12 @@ def test_a_full_disk_gives_a_clear_error_and_keeps_the_original(make_sandbox, tm
     wb = openpyxl.load_workbook(book)
     data = wb.create_sheet("Data")          # incompressible data: the book is big, the journal stays small
     rng = random.Random(5)
-    for _ in range(3000):
+    for _ in range(10000):
         data.append([rng.randbytes(24).hex() for _ in range(6)])
     wb.save(book)
     before = book.read_bytes()
     limit = len(before) // 2   # the journal fits, a new copy of the book does not: EFBIG, as on a full disk
-    assert limit > 400_000
+    assert limit > 400_000   # room for the journal
 
     def small_disk():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -371,9 +371,3 @@ def test_a_book_open_in_excel_is_refused_and_stays_intact(make_sandbox, tmp_path
     assert "open.xlsx" in proc.stderr and ("open" in proc.stderr.lower() or "excel" in proc.stderr.lower())
     assert book.read_bytes() == before
     assert sandbox.calls("archiveChat") == []
-    # --out writes elsewhere and leaves the open book alone: that works.
-    out = tmp_path / "copy.xlsx"
-    proc = run_cli("archive", book, "--out", out, "--no-progress", env=env_for(sandbox, tmp_path))
-    assert proc.returncode == 0, proc.stderr
-    assert book.read_bytes() == before
-    assert {s for _, s, _ in statuses(out).values()} == {"Archived"}
