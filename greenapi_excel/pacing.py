@@ -11,6 +11,7 @@ decrease); successes bring it back to the full rate gradually.
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from email.utils import parsedate_to_datetime
@@ -28,6 +29,7 @@ SLOWDOWN = 0.7             # the pace after a 429, as a share of the pace before
 RECOVERY = 0.02            # share of the full rate won back per success
 FLOOR = 0.1                # never slower than this share of the full rate
 MAX_RETRY_AFTER = 60.0     # a hostile or confused server cannot park us for hours
+WINDOW_GUARD = 0.03        # seconds beyond one second between a start and the limit-th start before it
 
 
 def default_rate(method: str) -> float:
@@ -52,6 +54,7 @@ class Pacer:
         self._rate = float(rate)
         self._next_slot = float("-inf")
         self._last_slowdown = float("-inf")
+        self._starts: collections.deque[float] = collections.deque(maxlen=128)
 
     @property
     def full_rate(self) -> float:
@@ -84,13 +87,33 @@ class Pacer:
             return slot
 
     def wait(self) -> float:
-        """Block until this caller's slot; returns the seconds waited. Every try, first or retry, calls this."""
+        """Block until this caller may send; returns the seconds waited. Every try, first or retry, calls this.
+
+        Slots alone assume every caller starts on time. A thread that wakes late bunches up with the
+        ones after it, so starts are also checked against a sliding window: no more than the limit
+        within any second (plus a small guard), as the server counts them.
+        """
         slot = self.reserve()
-        delay = slot - self._clock()
-        if delay > 0:
-            self._sleep(delay)
-            return delay
-        return 0.0
+        waited = max(0.0, slot - self._clock())
+        if waited > 0:
+            self._sleep(waited)
+        while (extra := self._window_delay()) > 0:
+            self._sleep(extra)
+            waited += extra
+        return waited
+
+    def _window_delay(self) -> float:
+        """0 and the start recorded if a call may start now, else how long to wait."""
+        with self._lock:
+            now = self._clock()
+            limit = max(1, int(self._rate))
+            if limit <= len(self._starts):
+                earliest = self._starts[-limit] + 1.0 + WINDOW_GUARD
+                if now < earliest:
+                    self._next_slot = max(self._next_slot, earliest + self.interval)
+                    return earliest - now
+            self._starts.append(now)
+            return 0.0
 
     def throttled(self, retry_after: float | None = None) -> None:
         """A 429: no slot before ``retry_after`` seconds from now, and a slower pace.

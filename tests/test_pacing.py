@@ -24,6 +24,7 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.slept.append(seconds)
+            self.now += seconds
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
@@ -65,6 +66,24 @@ def test_wait_sleeps_until_the_slot():
     assert pacer.wait() == 0.0
     assert pacer.wait() == pytest.approx(1 / 0.97)
     assert clock.slept == [pytest.approx(1 / 0.97)]
+
+
+def test_a_thread_that_wakes_late_does_not_let_a_sliding_window_see_more_than_the_limit():
+    clock = FakeClock()
+    plain_sleep = clock.sleep
+
+    def oversleeping(seconds: float) -> None:
+        plain_sleep(seconds + (0.05 if len(clock.slept) == 5 else 0.0))   # the 6th wake-up is 50 ms late
+
+    pacer = Pacer(10, clock=clock, sleep=oversleeping)
+    starts = []
+    for _ in range(40):
+        pacer.wait()
+        starts.append(clock.now)
+    assert most_in_any_window(starts, 1.0 + pacing.WINDOW_GUARD - 1e-6) <= 10
+    # Without the window check the 11 calls from the late one on would fit in 0.98 s; with it the
+    # late start costs one short wait, not the pace: 40 calls still take about 40 / 9.7 s.
+    assert starts[-1] - starts[0] == pytest.approx(39 / 9.7, abs=0.1)
 
 
 def test_retry_after_pushes_the_next_slot_and_429_slows_the_pace():
