@@ -218,9 +218,14 @@ def run(
         stop.set(error)
 
     if todo and not stop.event.is_set():
+        # Calls an earlier run sent but never heard back from: if the server now says "already", that
+        # run did it. One query for the whole run, not one per chat.
+        uncertain = journal.uncertain_chats(instance, plan.method)
+
         def work(item: tuple[int, str]) -> RowResult:
             row, chat_id = item
-            return _call_one(row, chat_id, client, journal, instance, plan.method, words, stop, source)
+            return _call_one(row, chat_id, client, journal, instance, plan.method, words, stop, source,
+                             chat_id in uncertain)
 
         with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))),
                                 thread_name_prefix="greenapi") as pool:
@@ -287,12 +292,10 @@ def _dry_run(todo, client, words: _Words) -> list[RowResult]:
     return out
 
 
-def _call_one(row, chat_id, client, journal, instance, method, words: _Words, stop: _Stop, source) -> RowResult:
+def _call_one(row, chat_id, client, journal, instance, method, words: _Words, stop: _Stop, source,
+              uncertain_before: bool) -> RowResult:
     if stop.event.is_set():
         return RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now())
-    # An earlier call that was sent but never answered may have been carried out: if the server now
-    # says "already", it was this tool that did it.
-    uncertain_before = journal.had_uncertain(instance, method, chat_id)
     call_id = journal.begin(instance=instance, method=method, chat_id=chat_id, source=source)
     call = client.archive_chat if method == ARCHIVE else client.unarchive_chat
     stop.sent()

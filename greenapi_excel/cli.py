@@ -162,7 +162,7 @@ def command_run(args) -> int:
     region = chat_ids.check_region(args.region)
     book_path = Path(args.book)
     with book_lock(book_path):
-        sheet = SheetFile.open(book_path, sheet=args.sheet, column=args.column)
+        sheet = SheetFile.open(book_path, sheet=args.sheet, column=args.column, out=args.out)
         credentials = _credentials(args, sheet)
         planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=sheet.previous)
         _info(f"{book_path.name} [{sheet.sheet_name}] column {sheet.chat_column}: {planned.describe()}")

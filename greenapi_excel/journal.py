@@ -149,8 +149,10 @@ class Journal:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 if conn.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
                     raise ConfigError(self._problem("cannot use write-ahead logging there (a network drive?)"))
-                # FULL: a commit survives a power cut too, not just a killed process. Cheap at our call rate.
-                conn.execute("PRAGMA synchronous = FULL")
+                # NORMAL in WAL mode: a commit survives a killed or crashed process (the promise); only a
+                # power cut of the whole machine may lose the last commits. FULL would fsync every call
+                # and serialise the run's workers behind the disk (measured: 145 calls/s instead of 1,000+).
+                conn.execute("PRAGMA synchronous = NORMAL")
                 conn.executescript(_SCHEMA)
                 # Fail now, not at the first call, when the file is read-only.
                 conn.execute("BEGIN IMMEDIATE")
@@ -241,6 +243,18 @@ class Journal:
             (str(instance), method, chat_id, _epoch(since), str(instance), method, chat_id),
         )
         return bool(rows)
+
+    def uncertain_chats(self, instance, method: str) -> set[str]:
+        """Every chat with a call of ``method`` that was sent and never answered since its newest answer:
+        ``had_uncertain`` for all chats at once, so a run asks once instead of once per chat."""
+        rows = self._read(
+            "SELECT DISTINCT c.chat_id FROM calls c WHERE c.instance = ? AND c.method = ? "
+            "AND c.state IN ('sent', 'uncertain') "
+            "AND c.sent_at > COALESCE((SELECT MAX(a.sent_at) FROM calls a WHERE a.instance = c.instance "
+            "AND a.method = c.method AND a.chat_id = c.chat_id AND a.state = 'answered'), -1e300)",
+            (str(instance), method),
+        )
+        return {row[0] for row in rows}
 
     def done_since(self, instance, method: str, statuses: Iterable[str], since: datetime | None) -> dict[str, JournalEntry]:
         """chat ID -> the newest call of ``method`` answered since ``since`` with a status in ``statuses``.
