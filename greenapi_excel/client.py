@@ -321,10 +321,12 @@ class GreenApiClient:
         last_problem, last_ambiguous, last_status = "", False, None
         while True:
             attempts += 1
+            # Built before the pacer lets us go, so that the call leaves as close to its slot as it can.
+            prepared = self._prepare(verb, url, body)
             pacer.wait()
             started = time.monotonic()
             try:
-                answer = self._attempt(verb, url, body, limit)
+                answer = self._attempt(prepared, limit)
             except _NeverSent as problem:
                 connect_failures += 1
                 last_problem, last_ambiguous, last_status = str(problem), False, None
@@ -388,11 +390,21 @@ class GreenApiClient:
         raise RetriesExhausted(f"GREEN-API did not answer {shown_url} usefully after {tried} ({last_problem})",
                                status=last_status, text=last_problem)
 
-    def _attempt(self, verb: str, url: str, body: dict | None, limit: int) -> _Answer:
-        """One HTTP request. Lower-level exceptions become _NeverSent / _Ambiguous with redacted words."""
+    def _prepare(self, verb: str, url: str, body: dict | None):
+        """(prepared request, send options), as Session.request would build them (proxies, CA bundle from the environment)."""
         try:
-            response = self._session.request(verb, url, json=body, timeout=self.timeout,
-                                              allow_redirects=False, stream=True)
+            prepared = self._session.prepare_request(requests.Request(verb, url, json=body))
+            options = self._session.merge_environment_settings(prepared.url, {}, True, None, None)
+        except (requests.exceptions.RequestException, UnicodeError, ValueError):
+            raise ConfigError("the apiUrl, idInstance or token cannot form a valid address") from None
+        options.update(timeout=self.timeout, allow_redirects=False)
+        return prepared, options
+
+    def _attempt(self, prepared, limit: int) -> _Answer:
+        """One HTTP request. Lower-level exceptions become _NeverSent / _Ambiguous with redacted words."""
+        request, options = prepared
+        try:
+            response = self._session.send(request, **options)
             try:
                 data = bytearray()
                 for chunk in response.iter_content(16384):
