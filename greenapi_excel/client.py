@@ -330,7 +330,7 @@ class GreenApiClient:
             except _NeverSent as problem:
                 connect_failures += 1
                 last_problem, last_ambiguous, last_status = str(problem), False, None
-                log.warning("%s %s: %s (attempt %d)", verb, shown_url, last_problem, attempts)
+                log.info("%s %s: %s (attempt %d)", verb, shown_url, last_problem, attempts)
                 if connect_failures >= CONNECT_TRIES or attempts >= self.max_attempts or problem.hopeless:
                     if state_changing and uncertain:
                         break
@@ -340,7 +340,7 @@ class GreenApiClient:
             except _Ambiguous as problem:
                 last_problem, last_ambiguous, last_status = str(problem), True, None
                 uncertain += 1 if state_changing else 0
-                log.warning("%s %s: %s (attempt %d)", verb, shown_url, last_problem, attempts)
+                log.info("%s %s: %s (attempt %d)", verb, shown_url, last_problem, attempts)
                 if attempts >= self.max_attempts:
                     break
                 self._backoff(attempts)
@@ -376,7 +376,7 @@ class GreenApiClient:
             else:
                 last_ambiguous = True
                 uncertain += 1 if state_changing else 0
-            log.warning("%s %s -> %d (attempt %d of %d)", verb, shown_url, status, attempts, self.max_attempts)
+            log.info("%s %s -> %d (attempt %d of %d)", verb, shown_url, status, attempts, self.max_attempts)
             if attempts >= self.max_attempts:
                 break
             if status != 429 or answer.headers.get("Retry-After") is None:
