@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from greenapi_excel.errors import ConfigError
+from greenapi_excel.paths import user_folder
 
 ENV_VAR = "GREENAPI_JOURNAL"
 FILE_NAME = "journal.sqlite3"
@@ -83,14 +84,7 @@ def _default_path(platform: str, environ: Mapping[str, str]) -> Path:
     configured = environ.get(ENV_VAR, "").strip()
     if configured:
         return Path(configured).expanduser()
-    home = Path.home()
-    if platform.startswith("win"):
-        base = environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
-        return Path(base) / "GreenApiExcel" / FILE_NAME
-    if platform == "darwin":
-        return home / "Library" / "Application Support" / "GreenApiExcel" / FILE_NAME
-    base = environ.get("XDG_STATE_HOME") or str(home / ".local" / "state")
-    return Path(base) / "greenapi-excel" / FILE_NAME
+    return user_folder("state", platform, environ) / FILE_NAME
 
 
 @dataclass(frozen=True)

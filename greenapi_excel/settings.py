@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Mapping
 
 from greenapi_excel.errors import ConfigError
+from greenapi_excel.paths import user_folder
 
 DEFAULT_API_URL = "https://api.green-api.com"
 KEYRING_SERVICE = "GreenApiExcel"
@@ -61,14 +62,7 @@ def _config_path(platform: str, environ: Mapping[str, str]) -> Path:
     configured = environ.get(ENV_CONFIG, "").strip()
     if configured:
         return Path(configured).expanduser()
-    home = Path.home()
-    if platform.startswith("win"):
-        base = environ.get("APPDATA") or str(home / "AppData" / "Roaming")
-        return Path(base) / "GreenApiExcel" / "config.ini"
-    if platform == "darwin":
-        return home / "Library" / "Application Support" / "GreenApiExcel" / "config.ini"
-    base = environ.get("XDG_CONFIG_HOME") or str(home / ".config")
-    return Path(base) / "greenapi-excel" / "config.ini"
+    return user_folder("config", platform, environ) / "config.ini"
 
 
 def load_config(path: str | os.PathLike | None = None) -> dict[str, str]:

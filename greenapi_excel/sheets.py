@@ -27,6 +27,7 @@ from xml.etree import ElementTree
 
 from greenapi_excel import layout, statuses
 from greenapi_excel.errors import BookBusy, ConfigError, WorkbookError
+from greenapi_excel.paths import user_folder
 from greenapi_excel.results import RowResult
 
 BOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
@@ -596,14 +597,7 @@ def lock_folder() -> Path:
     configured = os.environ.get("GREENAPI_LOCK_DIR", "").strip()
     if configured:
         return Path(configured).expanduser()
-    home = Path.home()
-    if sys.platform.startswith("win"):
-        base = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") / "GreenApiExcel"
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Caches" / "GreenApiExcel"
-    else:
-        base = Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state") / "greenapi-excel"
-    return base / "locks"
+    return user_folder("state") / "locks"
 
 
 def lock_path_for(book) -> Path:
