@@ -7,11 +7,11 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import openpyxl
+from cli_helpers import cli_command, run_cli as run_process, sandbox_env
 import pytest
 
 CHATS = [
@@ -28,8 +28,7 @@ CHATS = [
 
 
 def run_cli(*args, env=None, timeout=120, check_code=None):
-    proc = subprocess.run([sys.executable, "-m", "greenapi_excel", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+    proc = run_process(*args, env=env, timeout=timeout)
     if check_code is not None:
         assert proc.returncode == check_code, (proc.returncode, proc.stdout, proc.stderr)
     return proc
@@ -38,17 +37,7 @@ def run_cli(*args, env=None, timeout=120, check_code=None):
 @pytest.fixture
 def env_for(tmp_path):
     def make(sandbox, **extra):
-        env = dict(os.environ)
-        env.update({
-            "GREENAPI_API_URL": sandbox.api_url,
-            "GREENAPI_ID_INSTANCE": str(sandbox.id_instance),
-            "GREENAPI_API_TOKEN_INSTANCE": sandbox.token,
-            "GREENAPI_JOURNAL": str(tmp_path / "journal.sqlite3"),
-            "GREENAPI_CONFIG": str(tmp_path / "config.ini"),
-            "PYTHONIOENCODING": "utf-8",
-        })
-        env.update(extra)
-        return env
+        return sandbox_env(sandbox, tmp_path, **extra)
     return make
 
 
@@ -264,7 +253,7 @@ def test_kill_mid_run_then_rerun_repeats_at_most_the_calls_in_flight(make_sandbo
     with make_sandbox(chats=chats, rps=20, read_rps=1000, latency_ms=100) as sandbox:
         book = make_book(tmp_path / "k.xlsx", ids)
         env = env_for(sandbox)
-        proc = subprocess.Popen([sys.executable, "-m", "greenapi_excel", "archive", str(book), "--no-progress"],
+        proc = subprocess.Popen(cli_command("archive", book, "--no-progress"),
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while len(sandbox.calls("archiveChat")) < 25 and time.monotonic() < deadline:

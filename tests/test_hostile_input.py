@@ -8,17 +8,17 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import openpyxl
+from cli_helpers import run_cli as run_process, sandbox_env
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as hs
 
 from greenapi_excel import statuses as st
-from hostile_server import HostileServer, playing
+from hostile_server import HostileServer
 
 TOKEN = "9f3c2b1a0d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071"
 ID_INSTANCE = "1101000001"
@@ -125,22 +125,11 @@ def test_a_whole_run_over_any_cells_gives_every_non_empty_row_a_status(shared_sa
 
 # --- sheets -------------------------------------------------------------------------------------
 
-def env_for(sandbox, folder: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENAPI_")}
-    env.update({
-        "GREENAPI_API_URL": sandbox.api_url,
-        "GREENAPI_ID_INSTANCE": str(sandbox.id_instance),
-        "GREENAPI_API_TOKEN_INSTANCE": sandbox.token,
-        "GREENAPI_JOURNAL": str(folder / "journal.sqlite3"),
-        "GREENAPI_CONFIG": str(folder / "config.ini"),
-        "PYTHONIOENCODING": "utf-8",
-    })
-    return env
+env_for = sandbox_env
 
 
 def run_cli(*args, env, timeout=90) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "greenapi_excel", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=timeout)
+    proc = run_process(*args, env=env, timeout=timeout)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import openpyxl
+from cli_helpers import cli_command, sandbox_env
 
 MB = 1024 * 1024
 
@@ -25,7 +25,7 @@ def make_book(path: Path, ids) -> Path:
 
 def run_measured(args, env) -> tuple[int, int, str]:
     """Run the CLI; return (exit code, peak RSS in bytes of that process alone, stderr)."""
-    proc = subprocess.Popen([sys.executable, "-m", "greenapi_excel", *map(str, args)], env=env,
+    proc = subprocess.Popen(cli_command(*args), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -39,10 +39,7 @@ def archive_many(make_sandbox, folder: Path, n: int, prefix: str) -> tuple[int, 
     sandbox = make_sandbox(chats=[{"id": f"{i}@c.us", "incoming": 1} for i in ids], rps=3000, read_rps=3000,
                            faults=0.02, slow_reply_s=1.0, seed=3)
     book = make_book(folder / "load.xlsx", ids)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENAPI_")}
-    env.update({"GREENAPI_API_URL": sandbox.api_url, "GREENAPI_ID_INSTANCE": sandbox.id_instance,
-                "GREENAPI_API_TOKEN_INSTANCE": sandbox.token, "GREENAPI_JOURNAL": str(folder / "j.sqlite3"),
-                "GREENAPI_CONFIG": str(folder / "c.ini"), "PYTHONIOENCODING": "utf-8"})
+    env = sandbox_env(sandbox, folder)
     code, peak, err = run_measured(["archive", book, "--no-progress", "--rate", 3000, "--timeout", 0.5], env)
     assert code in (0, 1), err
     assert "Traceback" not in err

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import openpyxl
+from cli_helpers import cli_command, run_cli, sandbox_env
 import pytest
 import requests
 
@@ -37,26 +38,8 @@ def statuses(path: Path) -> dict[int, tuple]:
     return {r: (ws.cell(r, 1).value, ws.cell(r, 2).value, ws.cell(r, 3).value) for r in range(2, ws.max_row + 1)}
 
 
-def env_for(sandbox, folder: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENAPI_")}
-    env.update({
-        "GREENAPI_API_URL": sandbox.api_url,
-        "GREENAPI_ID_INSTANCE": str(sandbox.id_instance),
-        "GREENAPI_API_TOKEN_INSTANCE": sandbox.token,
-        "GREENAPI_JOURNAL": str(folder / "journal.sqlite3"),
-        "GREENAPI_CONFIG": str(folder / "config.ini"),
-        "PYTHONIOENCODING": "utf-8",
-    })
-    env.update(extra)
-    return env
-
-
-def cli(*args) -> list[str]:
-    return [sys.executable, "-m", "greenapi_excel", *map(str, args)]
-
-
-def run_cli(*args, env, timeout=180, preexec_fn=None) -> subprocess.CompletedProcess:
-    return subprocess.run(cli(*args), capture_output=True, text=True, env=env, timeout=timeout, preexec_fn=preexec_fn)
+env_for = sandbox_env
+cli = cli_command
 
 
 def chats_numbered(prefix: str, n: int, **fields) -> tuple[list[str], list[dict]]:

@@ -4,15 +4,14 @@ real books, loopback only (names that must not resolve use the reserved .invalid
 
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import openpyxl
+from cli_helpers import cli_env, run_cli
 
 from hostile_server import SILENT, HostileServer, playing
 
@@ -60,22 +59,10 @@ def run_archive(folder: Path, api_url: str, token: str = TOKEN, id_instance: str
                 timeout: float = 2.0) -> subprocess.CompletedProcess:
     folder.mkdir()
     book = make_book(folder / "book.xlsx")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENAPI_")}
-    env.update({
-        "GREENAPI_API_URL": api_url,
-        "GREENAPI_ID_INSTANCE": id_instance,
-        "GREENAPI_API_TOKEN_INSTANCE": token,
-        "GREENAPI_JOURNAL": str(folder / "journal.sqlite3"),
-        "GREENAPI_CONFIG": str(folder / "config.ini"),
-        "PYTHONIOENCODING": "utf-8",
-        "HOME": str(folder),           # any per-user file the run writes lands here, where we grep it
-        "XDG_STATE_HOME": str(folder / "state"),
-        "XDG_CONFIG_HOME": str(folder / "config"),
-    })
-    return subprocess.run(
-        [sys.executable, "-m", "greenapi_excel", "archive", str(book), "--no-progress", "--timeout", str(timeout)],
-        capture_output=True, text=True, env=env, timeout=120,
-    )
+    env = cli_env(folder, api_url=api_url, id_instance=id_instance, token=token,
+                  HOME=str(folder),  # any per-user file the run writes lands here, where we grep it
+                  XDG_STATE_HOME=str(folder / "state"), XDG_CONFIG_HOME=str(folder / "config"))
+    return run_cli("archive", book, "--no-progress", "--timeout", timeout, env=env, timeout=120)
 
 
 def test_token_appears_in_no_output_on_any_error_path(tmp_path, make_sandbox):
