@@ -164,13 +164,15 @@ def run(
     workers: int = 32,
     block_seconds: float = 0.5,
     preflight: bool = True,
+    stopped_by: GreenApiExcelError | None = None,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
 
     Stopping errors (401, 403, 466, an instance that is not authorized) do not raise: the rows not
     reached get ``Not run`` and ``summary.stopped`` says why; ``summary.stop_error`` holds the error.
-    ``preflight`` checks getStateInstance first (the UDF skips it: one cell is one call, and the 401
-    then comes from the call itself).
+    ``preflight`` checks getStateInstance first (``check_instance``); a caller that already checked
+    passes False (the UDF skips it too: one cell is one call, and a 401 then comes from the call itself),
+    and ``stopped_by`` the error its own check met: every row then gets ``Not run`` without a call.
     """
     started = time.monotonic()
     instance = client.credentials.id_instance
@@ -202,20 +204,21 @@ def run(
     deliver(plan.decided)
     todo = list(plan.todo)
     stop = _Stop()
-    try:
-        if todo and dry_run:
-            deliver(_dry_run(todo, client, words))
-            summary.calls += 1
-            todo = []
-        elif todo:
-            if preflight:
-                _preflight(client)
+    if stopped_by is not None:
+        stop.set(stopped_by)
+    elif todo:
+        try:
+            if dry_run:
+                deliver(_dry_run(todo, client, words))
                 summary.calls += 1
-            todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
-    except (AuthError, InstanceError, NotAuthorized, QuotaExceeded, ConnectionFailed) as error:
-        stop.set(error)
-    except ApiError as error:  # the preflight itself kept failing: nothing was changed
-        stop.set(error)
+                todo = []
+            else:
+                if preflight:
+                    summary.calls += 1
+                    check_instance(client)
+                todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
+        except ApiError as error:  # 401, 403, not authorized, unreachable: nothing was changed
+            stop.set(error)
 
     if todo and not stop.event.is_set():
         # Calls an earlier run sent but never heard back from: if the server now says "already", that
@@ -250,8 +253,11 @@ def _not_run_reason(error: GreenApiExcelError) -> str:
     return f"the run stopped before this row: {error}"
 
 
-def _preflight(client) -> None:
-    """One cheap call before any change: wrong credentials stop here, before a single row is touched."""
+def check_instance(client) -> None:
+    """One cheap call before any change: wrong credentials stop here, before a single row is touched.
+
+    Raises AuthError (401), InstanceError (403), NotAuthorized, ConnectionFailed or another ApiError.
+    """
     state = client.get_state_instance()
     if state != "authorized":
         raise NotAuthorized(

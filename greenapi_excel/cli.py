@@ -155,24 +155,58 @@ def _error(message: str) -> None:
 
 def command_run(args) -> int:
     from greenapi_excel import bulk, chat_ids
-    from greenapi_excel.journal import Journal
     from greenapi_excel.sheets import SheetFile, book_lock
 
     method = bulk.METHODS[args.command]
     region = chat_ids.check_region(args.region)
     book_path = Path(args.book)
     with book_lock(book_path):
+        # When the book cannot change the credentials (flags or environment name the instance), check
+        # the instance before loading the book: a wrong token fails fast, and the first request goes out
+        # without waiting for a large book.
+        credentials = _credentials(args) if _instance_named_outside_book(args) else None
+        client, checked, refusal = None, False, None
+        if credentials is not None:
+            client = _client(args, credentials)
+            if not args.dry_run:
+                checked, refusal = True, _check_early(client)
         sheet = SheetFile.open(book_path, sheet=args.sheet, column=args.column, out=args.out)
-        credentials = _credentials(args, sheet)
+        if client is None:
+            client = _client(args, _credentials(args, sheet))
         planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=sheet.previous)
         _info(f"{book_path.name} [{sheet.sheet_name}] column {sheet.chat_column}: {planned.describe()}")
         if sheet.placement_note:
             _info(sheet.placement_note)
-        journal = Journal(args.journal)
         try:
-            return _execute(args, sheet, planned, credentials, journal, method)
+            return _execute(args, sheet, planned, client, checked, refusal)
         finally:
-            journal.close()
+            client.close()
+
+
+def _instance_named_outside_book(args) -> bool:
+    """The book's Settings sheet ranks below flags and the environment, above the config file."""
+    import os
+
+    return bool((args.api_url or os.environ.get("GREENAPI_API_URL"))
+                and (args.id_instance or os.environ.get("GREENAPI_ID_INSTANCE")))
+
+
+def _client(args, credentials):
+    from greenapi_excel.client import GreenApiClient
+
+    return GreenApiClient(credentials, timeout=(5.0, args.timeout), rate=getattr(args, "rate", 10.0))
+
+
+def _check_early(client):
+    """None when the instance is ready, else the error that must stop the run before any change."""
+    from greenapi_excel import bulk
+    from greenapi_excel.errors import ApiError
+
+    try:
+        bulk.check_instance(client)
+    except ApiError as error:
+        return error
+    return None
 
 
 def _credentials(args, sheet=None):
@@ -183,9 +217,9 @@ def _credentials(args, sheet=None):
                                sheet_settings=sheet_settings)
 
 
-def _execute(args, sheet, planned, credentials, journal, method) -> int:
+def _execute(args, sheet, planned, client, checked: bool, refusal) -> int:
     from greenapi_excel import bulk
-    from greenapi_excel.client import GreenApiClient
+    from greenapi_excel.journal import Journal
 
     out = Path(args.out) if args.out else None
     saver = _PeriodicSaver(sheet, out)
@@ -196,14 +230,14 @@ def _execute(args, sheet, planned, credentials, journal, method) -> int:
         sheet.write(results)
         saver.maybe_save()
 
-    client = GreenApiClient(credentials, timeout=(5.0, args.timeout), rate=args.rate)
+    journal = Journal(args.journal)
     summary = None
     try:
         summary = bulk.run(planned, client, journal, dry_run=args.dry_run, on_progress=progress.update,
-                           on_results=on_results, source="cli")
+                           on_results=on_results, source="cli", preflight=not checked, stopped_by=refusal)
     finally:
         progress.close()
-        client.close()
+        journal.close()
         written = saver.save()  # also on Ctrl+C: what finished is kept
     _print_summary(summary, written, sheet)
     return _exit_code(summary)
@@ -299,10 +333,8 @@ def _print_summary(summary, written: Path, sheet) -> None:
 # --- check ------------------------------------------------------------------------
 
 def command_check(args) -> int:
-    from greenapi_excel.client import GreenApiClient
-
     credentials = _credentials(args)
-    with GreenApiClient(credentials, timeout=(5.0, args.timeout)) as client:
+    with _client(args, credentials) as client:
         state = client.get_state_instance()
     print(f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {state}")
     if state != "authorized":
