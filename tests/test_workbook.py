@@ -7,6 +7,7 @@ Microsoft's customUI14.xsd), and an ANTLR grammar of VBA for a syntax check on W
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -253,8 +254,19 @@ def ribbon_xml() -> bytes:
         return package.read("customUI/customUI14.xml")
 
 
+def customui14_schema() -> xmlschema.XMLSchema:
+    """Microsoft's schema lives in ../shared/schemas, beside the clone in CI; a user's own clone may not
+    have it, and the schema is Microsoft's to publish, not ours to copy."""
+    path = SCHEMAS / "customUI14.xsd"
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI must have ../shared beside the clone")
+        pytest.skip(f"Microsoft's customUI14.xsd is not at {path} (CI has it)")
+    return xmlschema.XMLSchema(str(path))
+
+
 def test_ribbon_is_valid_customui14_with_the_five_buttons():
-    schema = xmlschema.XMLSchema(str(SCHEMAS / "customUI14.xsd"))
+    schema = customui14_schema()
     schema.validate(ribbon_xml().decode("utf-8"))
     assert ribbon_xml() == workbook_build.RIBBON_XML.read_bytes()
     tree = xmlschema.XMLResource(ribbon_xml().decode("utf-8")).root
