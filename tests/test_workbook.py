@@ -232,6 +232,19 @@ def test_build_for_this_python_points_xlwings_conf_at_it(tmp_path):
     assert built_modules(out) == built_modules(BOOK)   # same VBA project, only the settings differ
 
 
+def test_greenapi_excel_workbook_command_writes_a_book_for_this_python(tmp_path):
+    out = tmp_path / "Excel" / "GreenApi.xlsm"
+    out.parent.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "greenapi_excel", "workbook", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert str(out) in proc.stdout and sys.executable in proc.stdout
+    conf = {row[0]: row[1] for row in openpyxl.load_workbook(out)["xlwings.conf"].iter_rows(
+        min_row=1, max_row=9, max_col=2, values_only=True)}
+    assert sys.executable in (conf["Interpreter_Win"], conf["Interpreter_Mac"])
+    assert built_modules(out) == built_modules(BOOK)
+
+
 # --- the package --------------------------------------------------------------------------------
 
 def test_package_is_a_macro_enabled_workbook_with_a_ribbon():
