@@ -325,7 +325,12 @@ def _print_summary(summary, written: Path, sheet) -> None:
     lines.append(f"{summary.calls} calls in {summary.seconds:.1f} s ({rate:.1f}/s)")
     if summary.stopped:
         lines.append(f"Stopped early: {summary.stopped}")
-    columns = f"columns {sheet.result_column}+" if getattr(sheet, "result_column", None) else "the result columns"
+    columns = "the result columns"
+    if getattr(sheet, "result_column", None):
+        from greenapi_excel import layout
+
+        first = layout.column_number(sheet.result_column)
+        columns = f"columns {sheet.result_column}:{layout.column_letter(first + 2)}"
     lines.append(f"Results written to {written} (sheet {sheet.sheet_name}, {columns})")
     print("\n".join(lines))
 

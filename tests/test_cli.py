@@ -176,7 +176,7 @@ def test_results_never_overwrite_the_analysts_columns(make_sandbox, env_for, tmp
     assert [ws.cell(1, c).value for c in range(1, 7)] == ["Chat ID", "Owner", "Note", "Status", "Details", "Updated"]
     assert ws["B2"].value == "Kate" and ws["C2"].value == "vip"
     assert ws["D2"].value == "Archived" and ws["D3"].value == "Archived"
-    assert "D" in proc.stderr + proc.stdout
+    assert "columns D:F" in proc.stdout and "D:F" in proc.stderr  # the summary and the placement note say where
 
 
 def test_out_leaves_the_original_untouched(make_sandbox, env_for, tmp_path):
