@@ -7,9 +7,11 @@ state-changing call in the journal before and after it is sent, and hands finish
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping, Sequence
@@ -27,6 +29,8 @@ from greenapi_excel.errors import (
     RetriesExhausted,
 )
 from greenapi_excel.results import RowResult, RunSummary
+
+log = logging.getLogger(__name__)
 
 ARCHIVE = "archiveChat"
 UNARCHIVE = "unarchiveChat"
@@ -225,17 +229,35 @@ def run(
         # run did it. One query for the whole run, not one per chat.
         uncertain = journal.uncertain_chats(instance, plan.method)
 
-        def work(item: tuple[int, str]) -> RowResult:
-            row, chat_id = item
-            return _call_one(row, chat_id, client, journal, instance, plan.method, words, stop, source,
-                             chat_id in uncertain)
+        finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
 
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))),
-                                thread_name_prefix="greenapi") as pool:
-            futures = {pool.submit(work, item) for item in todo}
-            while futures:
-                finished, futures = wait(futures, timeout=block_seconds, return_when=FIRST_COMPLETED)
-                deliver([f.result() for f in finished])
+        def work(item: tuple[int, str]) -> None:
+            row, chat_id = item
+            try:
+                result = _call_one(row, chat_id, client, journal, instance, plan.method, words, stop, source,
+                                   chat_id in uncertain)
+            except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
+                log.exception("unexpected error for row %d", row)
+                result = RowResult(row, st.FAILED, f"internal error ({type(error).__name__}); a re-run is safe",
+                                   datetime.now())
+            finished.put(result)
+
+        # Results come back through a queue: waiting on thousands of futures at once costs O(n) a wait.
+        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))), thread_name_prefix="greenapi")
+        try:
+            for item in todo:
+                pool.submit(work, item)
+            remaining = len(todo)
+            while remaining:
+                block = _drain(finished, block_seconds)
+                remaining -= len(block)
+                deliver(block)
+        except BaseException:  # Ctrl+C: calls not yet started stay unsent; what finished is delivered
+            stop.set(GreenApiExcelError("interrupted"))
+            pool.shutdown(wait=True, cancel_futures=True)
+            deliver(_drain(finished, 0), force=True)
+            raise
+        pool.shutdown(wait=True)
         todo = []
 
     if stop.error is not None:
@@ -247,6 +269,23 @@ def run(
     summary.calls += stop.calls
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float) -> list[RowResult]:
+    """What finished within ``seconds`` (at least one result unless ``seconds`` is 0)."""
+    block: list[RowResult] = []
+    deadline = time.monotonic() + seconds
+    try:
+        block.append(finished.get(timeout=seconds) if seconds > 0 else finished.get_nowait())
+        while time.monotonic() < deadline:
+            block.append(finished.get(timeout=max(0.0, deadline - time.monotonic())))
+    except queue.Empty:
+        pass
+    while True:
+        try:
+            block.append(finished.get_nowait())
+        except queue.Empty:
+            return block
 
 
 def _not_run_reason(error: GreenApiExcelError) -> str:

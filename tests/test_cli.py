@@ -297,3 +297,24 @@ def test_xlsm_updated_in_place_keeps_vba_and_ribbon(make_sandbox, env_for, tmp_p
     ws = wb["Chats"]
     assert ws.cell(1, 2).value == "Status"
     assert any(ws.cell(r, 2).value for r in range(2, ws.max_row + 1))
+
+
+def test_ctrl_c_stops_promptly_and_keeps_what_finished(make_sandbox, env_for, tmp_path):
+    ids = [f"7900300{i:04d}" for i in range(80)]
+    with make_sandbox(chats=[{"id": f"{i}@c.us"} for i in ids], rps=1000, read_rps=1000, latency_ms=100) as sandbox:
+        book = make_book(tmp_path / "c.xlsx", ids)
+        proc = subprocess.Popen(cli_command("archive", book, "--no-progress"), env=env_for(sandbox),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(sandbox.calls("archiveChat")) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)  # not the 6 seconds the other 60 chats would take
+        on_server = sandbox.archived_ids()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    got, _ = results(book)
+    archived_rows = {ids[r - 2] + "@c.us" for r, v in got.items() if v[0] == "Archived"}
+    assert len(archived_rows) >= 10
+    assert archived_rows <= on_server            # nothing claimed that did not happen
+    assert len(on_server) < len(ids)             # it really stopped
