@@ -23,9 +23,13 @@ _FAILED_WORDS = ("Invalid chat ID", "Chat not found", "No incoming messages", "Q
 SAVE_EVERY_SECONDS = 5.0
 
 EPILOG = """\
-credentials (first found wins): the flags; the environment variables GREENAPI_API_URL (default
-https://api.green-api.com), GREENAPI_ID_INSTANCE, GREENAPI_API_TOKEN_INSTANCE; the user config file
-(see `greenapi-excel check --help`); the OS keychain (set by the workbook's Settings button).
+credentials, first found wins, field by field:
+  1. the flags;
+  2. the environment: GREENAPI_API_URL (default https://api.green-api.com), GREENAPI_ID_INSTANCE,
+     GREENAPI_API_TOKEN_INSTANCE;
+  3. for apiUrl and idInstance only: the book's Settings sheet;
+  4. the user config file, GREENAPI_CONFIG or {config};
+  5. the OS keychain, where the workbook's Settings button puts the token.
 The token is never read from or written to a workbook.
 
 exit codes: 0 all rows done or nothing to do, 1 some rows failed or were invalid,
@@ -54,7 +58,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
                         help="read numbers without country code as this country's (e.g. RU, DE); "
                              "without it local numbers are reported invalid")
     parser.add_argument("--dry-run", action="store_true",
-                        help=f"change nothing: validate, read getChats once and write what would {verb}")
+                        help=f"change nothing: validate, read getChats once and write what {verb} would do")
     parser.add_argument("--journal", metavar="PATH",
                         help="the SQLite journal of every call (default: GREENAPI_JOURNAL or the per-user data folder)")
     parser.add_argument("--rate", type=float, default=10.0, metavar="N",
@@ -65,11 +69,14 @@ def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from greenapi_excel.paths import user_folder
+
+    epilog = EPILOG.format(config=user_folder("config") / "config.ini")
     parser = argparse.ArgumentParser(
         prog="greenapi-excel",
         description="Archive or unarchive the WhatsApp chats listed in an Excel column through GREEN-API, "
                     "writing Status, Details and Updated beside every row.",
-        epilog=EPILOG,
+        epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -79,11 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(verb, help=f"{verb} every chat listed in a workbook column",
                                   description=f"{verb.capitalize()} every chat listed in BOOK and write "
                                               "Status / Details / Updated beside each row.",
-                                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_run_arguments(sub, verb)
 
     check = commands.add_parser("check", help="check the credentials and the instance's state (getStateInstance)",
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_credentials(check)
 
     demo = commands.add_parser("demo", help="try it without an account: a built-in sandbox archives demo.xlsx")
