@@ -161,20 +161,21 @@ def resolve_credentials(
     file_path = config_path()
     file_values: dict[str, str] | None = None
 
-    def from_file() -> dict[str, str]:
+    def pick(candidates, file_key: str) -> tuple[object, str]:
+        """The first value the candidates have, else the config file's (read once, only if needed)."""
         nonlocal file_values
-        if file_values is None:
-            file_values = load_config(file_path)
-        return file_values
+        value, source = _first(candidates)
+        if value is None:
+            if file_values is None:
+                file_values = load_config(file_path)
+            value, source = file_values.get(file_key), f"{file_key} in {file_path}"
+        return value, source
 
-    url_candidates = (
+    url, url_source = pick((
         (api_url, "--api-url"),
         (env.get(ENV_API_URL), ENV_API_URL),
         (_sheet_value(sheet_settings, "api_url"), "the workbook's apiUrl setting"),
-    )
-    url, url_source = _first(url_candidates)
-    if url is None:
-        url, url_source = from_file().get("api_url"), f"api_url in {file_path}"
+    ), "api_url")
     if not _present(url):
         url, url_source = DEFAULT_API_URL, "the default"
     try:
@@ -182,14 +183,11 @@ def resolve_credentials(
     except ConfigError as error:
         raise ConfigError(f"apiUrl from {url_source}: {error}") from None
 
-    id_candidates = (
+    instance, id_source = pick((
         (id_instance, "--id-instance"),
         (env.get(ENV_ID_INSTANCE), ENV_ID_INSTANCE),
         (_sheet_value(sheet_settings, "id_instance"), "the workbook's idInstance setting"),
-    )
-    instance, id_source = _first(id_candidates)
-    if instance is None:
-        instance, id_source = from_file().get("id_instance"), f"id_instance in {file_path}"
+    ), "id_instance")
     if not _present(instance):
         raise ConfigError(
             f"idInstance is not set: pass --id-instance, set {ENV_ID_INSTANCE}, "
@@ -197,10 +195,8 @@ def resolve_credentials(
         )
     instance = normalize_id_instance(instance, id_source)
 
-    token, token_source = _first(((api_token, "--api-token"), (env.get(ENV_API_TOKEN), ENV_API_TOKEN)))
+    token, token_source = pick(((api_token, "--api-token"), (env.get(ENV_API_TOKEN), ENV_API_TOKEN)), "api_token")
     keychain_problem = ""
-    if token is None:
-        token, token_source = from_file().get("api_token"), f"api_token in {file_path}"
     if not _present(token):
         token, keychain_problem = _keychain_token(instance)
         token_source = "the OS keychain"
