@@ -303,8 +303,10 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(make_sandbox, env_for, tm
     ids = [f"7900300{i:04d}" for i in range(80)]
     with make_sandbox(chats=[{"id": f"{i}@c.us"} for i in ids], rps=1000, read_rps=1000, latency_ms=100) as sandbox:
         book = make_book(tmp_path / "c.xlsx", ids)
+        # A shell that runs us in the background ignores SIGINT for its children: give it back, as a terminal would.
         proc = subprocess.Popen(cli_command("archive", book, "--no-progress"), env=env_for(sandbox),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 30
         while len(sandbox.calls("archiveChat")) < 20 and time.monotonic() < deadline:
             time.sleep(0.02)
