@@ -320,3 +320,23 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(make_sandbox, env_for, tm
     assert len(archived_rows) >= 10
     assert archived_rows <= on_server            # nothing claimed that did not happen
     assert len(on_server) < len(ids)             # it really stopped
+
+
+def test_results_are_saved_as_the_run_goes(make_sandbox, env_for, tmp_path):
+    ids = [f"7900400{i:04d}" for i in range(40)]
+    with make_sandbox(chats=[{"id": f"{i}@c.us"} for i in ids], rps=1000, read_rps=1000) as sandbox:
+        book = make_book(tmp_path / "s.xlsx", ids)
+        proc = subprocess.Popen(cli_command("archive", book, "--no-progress", "--rate", "4"), env=env_for(sandbox),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            saved = []
+            while proc.poll() is None and time.monotonic() < deadline and not saved:
+                time.sleep(0.25)
+                got, _ = results(book)
+                saved = [r for r, v in got.items() if v[0] == "Archived"]
+            assert proc.poll() is None, "the run ended before any save could be seen"
+            assert saved  # the book on disk already holds finished rows while the run goes on
+        finally:
+            proc.wait(timeout=60)
+    assert proc.returncode == 0
