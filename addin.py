@@ -19,6 +19,7 @@ import xlwings as xw
 from greenapi_excel import bulk, layout, statuses as st
 from greenapi_excel import settings as config
 from greenapi_excel.errors import ConfigError, GreenApiExcelError
+from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, cell_text
 
 TITLE = "GreenApi"
 CHATS_SHEET = "Chats"
@@ -26,7 +27,7 @@ SETTINGS_SHEET = "Settings"
 SETTINGS_BLOCK = "A1:B20"
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm"
 STATUS_BAR_SECONDS = 0.25  # each status bar update is a round trip to Excel
-MAX_CELL_TEXT = 32767
+CELL_LIMITS = (STATUS_LIMIT, DETAILS_LIMIT, DETAILS_LIMIT)  # Status, Details, Updated
 
 # The strings xlwings gives for cell errors with err_to_str=True.
 EXCEL_ERRORS = frozenset({
@@ -367,15 +368,16 @@ class _ResultWriter:
             updated = self.column + 2
             self.sheet.range((2, updated), (self.bottom, updated)).number_format = UPDATED_FORMAT
             self.format_set = True
-        block = [[_safe(v) for v in self.rows[r]] for r in range(top, bottom + 1)]
+        block = [[_safe(v, limit) for v, limit in zip(self.rows[r], CELL_LIMITS)] for r in range(top, bottom + 1)]
         self.sheet.range((top, self.column), (bottom, self.column + 2)).value = block
 
 
-def _safe(value):
-    """A value ready for a live cell: text never becomes a formula, control characters go."""
+def _safe(value, limit: int = DETAILS_LIMIT):
+    """A value ready for a live cell: the file side's text rule (results.cell_text), and text never
+    becomes a formula."""
     if not isinstance(value, str):
         return value
-    text = _plain(value)[:MAX_CELL_TEXT - 1]
+    text = cell_text(value, limit)
     if text.startswith(FORMULA_STARTS) or text.startswith("'"):
         return "'" + text  # Excel keeps what follows an apostrophe as text, and does not show it
     return text

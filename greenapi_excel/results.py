@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+# How long the text in a result cell may be: a status word and a sentence, never a server's whole page.
+STATUS_LIMIT = 100
+DETAILS_LIMIT = 300
+
+# Control characters, C1 controls, line/paragraph separators and lone surrogates: openpyxl refuses some,
+# a lone surrogate breaks the save, and the rest garble a filter.
+_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def cell_text(value: object, limit: int = DETAILS_LIMIT) -> str:
+    """Plain one-line text for a result cell, the same rule for files and live Excel: control characters
+    out, whitespace folded, at most ``limit`` characters."""
+    text = _UNSAFE_TEXT.sub(" ", "" if value is None else str(value))
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "\u2026"
+    return text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import errno
 import hashlib
 import io
 import os
-import re
 import sys
 import tempfile
 import zipfile
@@ -28,13 +27,11 @@ from xml.etree import ElementTree
 from greenapi_excel import layout, statuses
 from greenapi_excel.errors import BookBusy, ConfigError, WorkbookError
 from greenapi_excel.paths import user_folder
-from greenapi_excel.results import RowResult
+from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, RowResult, cell_text
 
 BOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 MACRO_SUFFIXES = (".xlsm", ".xltm")
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm:ss"
-STATUS_LIMIT = 100
-DETAILS_LIMIT = 300
 EXCEL_ROWS = 1_048_576
 SETTINGS_SHEET = "Settings"
 SETTINGS_ROWS = 20
@@ -52,21 +49,10 @@ CONTENT_TYPES = "[Content_Types].xml"
 RIBBON_PREFIX = "customUI/"
 
 # Control characters, line/paragraph separators and lone surrogates: none belongs in a cell
-# (openpyxl refuses some, a lone surrogate breaks the save, the rest garble a filter).
-_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 
 
 # --- text that goes into a cell ------------------------------------------------------------------
-
-def cell_text(value: object, limit: int = DETAILS_LIMIT) -> str:
-    """Plain one-line text for a cell: control characters out, whitespace folded, at most ``limit`` chars."""
-    text = _UNSAFE_TEXT.sub(" ", "" if value is None else str(value))
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "\u2026"
-    return text
-
 
 def _put_text(ws, row: int, column: int, text: str) -> None:
     """``text`` comes from cell_text (clean and short), so openpyxl's own checks are skipped."""

@@ -19,11 +19,13 @@ from typing import Any
 
 from greenapi_excel import bulk, chat_ids, statuses as st
 from greenapi_excel.errors import GreenApiExcelError
+from greenapi_excel.results import cell_text
 
 # CHATSTATUS reads getChats (1 request per second on GREEN-API) once per this many seconds.
 CHATS_CACHE_SECONDS = 30.0
 
 NOT_ARCHIVED = "Not archived"
+UDF_TEXT_LIMIT = 500  # a status word and its details in one cell
 ANSWERED_WITH_DETAILS = (st.INVALID, st.FAILED, st.CHAT_NOT_FOUND, st.NO_INCOMING, st.QUOTA_EXCEEDED, st.NOT_RUN)
 
 # Excel may evaluate several cells at once: one lock keeps a chat from being sent twice.
@@ -225,7 +227,7 @@ def _failed(error: BaseException) -> str:
 def _clean(text: str, token: str | None) -> str:
     if token:
         text = text.replace(token, "***")
-    return "".join(ch if ch.isprintable() else " " for ch in text)[:500]
+    return cell_text(text, UDF_TEXT_LIMIT)
 
 
 def _quietly(action) -> None:
