@@ -23,8 +23,8 @@ from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, cell_text
 
 TITLE = "GreenApi"
 CHATS_SHEET = "Chats"
-SETTINGS_SHEET = "Settings"
-SETTINGS_BLOCK = "A1:B20"
+SETTINGS_SHEET = layout.SETTINGS_SHEET
+SETTINGS_BLOCK = f"A1:B{layout.SETTINGS_ROWS}"
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm"
 STATUS_BAR_SECONDS = 0.25  # each status bar update is a round trip to Excel
 CELL_LIMITS = (STATUS_LIMIT, DETAILS_LIMIT, DETAILS_LIMIT)  # Status, Details, Updated
@@ -36,7 +36,6 @@ EXCEL_ERRORS = frozenset({
 })
 # Text starting with one of these becomes a formula when written into a live cell.
 FORMULA_STARTS = ("=", "+", "-", "@")
-TOKEN_LABELS = ("token", "apitokeninstance")
 
 
 # --- the macros -------------------------------------------------------------------------
@@ -132,19 +131,8 @@ def _read_settings(book) -> _SheetSettings:
     if SETTINGS_SHEET not in [s.name for s in book.sheets]:
         return _SheetSettings({}, None, None)
     rows = book.sheets[SETTINGS_SHEET].range(SETTINGS_BLOCK).options(ndim=2).value
-    values: dict[str, object] = {}
-    token_row = token = None
-    for number, row in enumerate(rows, start=1):
-        label, value = (row + [None, None])[:2]
-        if not isinstance(label, str) or not label.strip():
-            continue
-        key = label.strip().lower()
-        # The workbook's label explains itself ("Token (moved to the keychain ...)"): match its first word.
-        if key.split(" ", 1)[0] in TOKEN_LABELS:
-            token_row, token = number, value
-        else:
-            values.setdefault(key, value)
-    return _SheetSettings(values, token_row, token)
+    found = layout.read_settings_rows((row + [None, None])[:2] for row in rows)
+    return _SheetSettings(found.values, found.token_row, found.token)
 
 
 def _typed_token(sheet_settings: _SheetSettings) -> str | None:

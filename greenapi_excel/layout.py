@@ -158,3 +158,38 @@ def _moved_note(start: int, wanted: range) -> str:
         f"Status, Details and Updated are in {column_letter(start)}:{column_letter(start + 2)} because "
         f"{column_letter(wanted[0])}:{column_letter(min(wanted[-1], MAX_COLUMN))} hold other data"
     )
+
+
+# --- the Settings sheet ---------------------------------------------------------------------------
+
+SETTINGS_SHEET = "Settings"
+SETTINGS_ROWS = 20                      # labels in A1:A20, values in B1:B20
+TOKEN_LABELS = ("token", "apitokeninstance", "api_token", "apitoken")
+
+
+@dataclass(frozen=True)
+class SettingsRows:
+    """What a Settings sheet holds: lower-case label -> value, and the token's row kept apart."""
+
+    values: dict
+    token_row: int | None = None
+    token: object = None
+
+
+def read_settings_rows(rows) -> SettingsRows:
+    """Labels (any case) and values from the Settings sheet's (label, value) rows, row 1 first.
+
+    A label whose first word is a token label ("Token (moved to the keychain ...)") is the token's row:
+    its value never joins ``values``, so nothing that reads settings for the engine can pick it up.
+    """
+    values: dict = {}
+    token_row = token = None
+    for number, (label, value) in enumerate(rows, start=1):
+        if not isinstance(label, str) or not label.strip():
+            continue
+        key = label.strip().lower()
+        if key.split(" ", 1)[0] in TOKEN_LABELS:
+            token_row, token = number, value
+        else:
+            values.setdefault(key, value)
+    return SettingsRows(values, token_row, token)

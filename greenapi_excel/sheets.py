@@ -33,9 +33,6 @@ BOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 MACRO_SUFFIXES = (".xlsm", ".xltm")
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm:ss"
 EXCEL_ROWS = 1_048_576
-SETTINGS_SHEET = "Settings"
-SETTINGS_ROWS = 20
-TOKEN_LABELS = ("apitokeninstance", "token", "api_token", "apitoken")
 
 # Ribbon relationships in _rels/.rels: Office 2007's customUI.xml and Office 2010's customUI14.xml.
 UI_RELATIONSHIP_TYPES = (
@@ -475,20 +472,17 @@ def _unmerge_result_area(ws, status_column: int) -> None:
 
 def _settings_of(workbook) -> dict:
     """apiUrl and idInstance from a Settings sheet (labels in A, values in B); the token is never read."""
-    sheet = next((ws for ws in workbook.worksheets if ws.title.strip().lower() == SETTINGS_SHEET.lower()), None)
+    wanted = layout.SETTINGS_SHEET.lower()
+    sheet = next((ws for ws in workbook.worksheets if ws.title.strip().lower() == wanted), None)
     if sheet is None:
         return {}
-    found: dict[str, object] = {}
-    for row in range(1, SETTINGS_ROWS + 1):
-        label = sheet._cells.get((row, 1))
-        value = sheet._cells.get((row, 2))
-        if label is None or not isinstance(label.value, str) or not label.value.strip():
-            continue
-        key = label.value.strip().lower()
-        if key in TOKEN_LABELS or value is None or value.data_type in ("f", "e"):
-            continue
-        found.setdefault(key, value.value)
-    return found
+
+    def value_of(cell):  # a formula or an error is no setting
+        return None if cell is None or cell.data_type in ("f", "e") else cell.value
+
+    rows = [(getattr(sheet._cells.get((row, 1)), "value", None), value_of(sheet._cells.get((row, 2))))
+            for row in range(1, layout.SETTINGS_ROWS + 1)]
+    return layout.read_settings_rows([(label, value) for label, value in rows if value is not None]).values
 
 
 # --- the ribbon of an .xlsm ------------------------------------------------------------------------

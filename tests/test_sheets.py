@@ -502,3 +502,20 @@ def test_a_second_run_on_the_same_book_is_busy(tmp_path, monkeypatch):
         assert lock_file.parent == tmp_path / "locks"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy.xlsx", "locks"]   # nothing beside the book
     assert lock_path_for(book) == lock_path_for(tmp_path / "." / "busy.xlsx")
+
+
+def test_the_settings_token_row_is_never_read_whatever_its_label_says(tmp_path):
+    """The built workbook labels it "Token (moved to the keychain by the Settings button)"."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "Chats"
+    wb.active.append(["Chat ID"])
+    wb.active.append(["79001234567"])
+    settings = wb.create_sheet("Settings")
+    for row in (["Setting", "Value"], ["apiUrl", "http://127.0.0.1:7700"], ["idInstance", "1101000001"],
+                ["Token (moved to the keychain by the Settings button)", "secret-token-typed-by-hand"]):
+        settings.append(row)
+    path = tmp_path / "s.xlsx"
+    wb.save(path)
+    found = SheetFile.open(path).settings
+    assert found["apiurl"] == "http://127.0.0.1:7700" and found["idinstance"] == "1101000001"
+    assert "secret-token-typed-by-hand" not in found.values()
