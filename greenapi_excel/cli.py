@@ -376,7 +376,7 @@ def command_journal(args) -> int:
 # --- workbook -------------------------------------------------------------------------
 
 def command_workbook(args) -> int:
-    from workbook.build import build
+    from greenapi_excel.workbook.build import build
 
     path = build(Path(args.path), interpreter=sys.executable)
     print(f"Wrote {path}: its xlwings.conf sheet points at {sys.executable}. Open it in Excel and enable macros.")

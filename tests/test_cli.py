@@ -281,7 +281,7 @@ def test_xlsm_updated_in_place_keeps_vba_and_ribbon(make_sandbox, env_for, tmp_p
 
     source = Path(__file__).resolve().parents[1] / "GreenApi.xlsm"
     if not source.exists():
-        pytest.fail("GreenApi.xlsm is missing: build it with python -m workbook.build")
+        pytest.fail("GreenApi.xlsm is missing: build it with python -m greenapi_excel.workbook.build")
     book = tmp_path / "GreenApi.xlsm"
     shutil.copy(source, book)
     with zipfile.ZipFile(book) as z:
