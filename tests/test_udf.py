@@ -18,7 +18,7 @@ UNKNOWN_CHAT = "79990000000@c.us"
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE"):
+    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE", "GREENAPI_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GREENAPI_JOURNAL", str(tmp_path / "journal.sqlite"))
     monkeypatch.setenv("GREENAPI_CONFIG", str(tmp_path / "config.ini"))
