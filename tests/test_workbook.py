@@ -374,8 +374,10 @@ def test_udf_wrappers_are_what_xlwings_generates_for_udfs_now():
     assert built_modules()["xlwings_udfs"] == lf(workbook_build.udf_wrapper_module("udfs"))
     wrappers = built_modules()["xlwings_udfs"]
     for name in ("ARCHIVECHAT", "UNARCHIVECHAT", "CHATSTATUS"):
-        assert f'{name} = XLPy.CallUDF("udfs", "{name}", Array(chat_id), ThisWorkbook, Application.Caller)' \
+        # Nothing is the slot of the reserved argument caller: xlwings puts the calling cell there.
+        assert f'{name} = XLPy.CallUDF("udfs", "{name}", Array(chat_id, Nothing), ThisWorkbook, Application.Caller)' \
             in wrappers
+        assert re.search(rf"^Function {name}\(chat_id\)$", wrappers, re.M)
     # call_in_wizard=False: the Insert Function dialog must not archive anything; not volatile either.
     assert wrappers.count('If (Not Application.CommandBars("Standard").Controls(1).Enabled) Then Exit Function') == 3
     assert "Application.Volatile" not in wrappers
