@@ -492,3 +492,18 @@ def test_workbook_open_registers_each_function_with_its_help():
 
 def test_function_help_is_generated_from_the_python_declarations():
     assert without_class_header(built_modules()["ThisWorkbook"]) == lf(workbook_build.this_workbook_code("udfs"))
+
+
+def test_help_longer_than_excel_keeps_fails_the_build(tmp_path, monkeypatch):
+    """MacroOptions keeps 255 characters of a description or an argument's help: refuse, never cut in silence."""
+    (tmp_path / "long_udfs.py").write_text(
+        "import xlwings as xw\n\n\n@xw.func\n@xw.arg('x', doc='short')\n"
+        f"def LONGHELP(x, caller=None):\n    \"\"\"{'word ' * 60}\"\"\"\n    return x\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(WorkbookError, match=r"LONGHELP .* 299 characters long; Excel keeps 255"):
+        workbook_build.udf_help("long_udfs")
+    (tmp_path / "short_udfs.py").write_text(
+        "import xlwings as xw\n\n\n@xw.func(category='Mine')\n@xw.arg('x', doc='an \"x\"')\n"
+        "def SHORTHELP(x, caller=None):\n    \"\"\"Gives\n    x back.\"\"\"\n    return x\n", encoding="utf-8")
+    assert workbook_build.udf_help("short_udfs") == [("SHORTHELP", "Gives x back.", "Mine", ['an "x"'])]
+    assert 'ArgumentDescriptions:=Array("an ""x""")' in workbook_build.this_workbook_code("short_udfs")
