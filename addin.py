@@ -170,10 +170,7 @@ def _credentials(book, context: _Context, sheet_settings: _SheetSettings):
 
 
 def _region(sheet_settings: _SheetSettings) -> str | None:
-    from greenapi_excel import chat_ids
-
-    region = _text_or_none(sheet_settings.get("region")) or config.load_config().get("region")
-    return chat_ids.check_region(region or None)
+    return config.resolve_region(None, sheet_settings.values)
 
 
 def _settings(book, context: _Context) -> None:
@@ -291,8 +288,10 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
     grid = _SheetGrid(sheet)  # the one read
     headers = grid.headers()
     chat_column = layout.find_chat_column(
-        headers, setting=sheet_settings.get("chat column"), selection=_selected_column(book, sheet)
+        headers, setting=layout.explicit_chat_column(None, sheet_settings.values),
+        selection=_selected_column(book, sheet),
     )
+    layout.check_header_row(grid.cell(1, chat_column), chat_column)
     values = {c: grid.column(c) for c in range(chat_column + 1, grid.right + 1)}
     placement = layout.place_results(headers, chat_column, values, last_used_column=grid.right)
     status_column = placement.status_column

@@ -52,11 +52,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("--out", metavar="OUT", help="write the results to this file instead of updating BOOK in place")
     parser.add_argument("--sheet", metavar="NAME", help="the sheet to read (default: the first)")
     parser.add_argument("--column", metavar="LETTER|HEADER",
-                        help="the chat column, by letter or header (default: the column headed 'Chat ID', "
-                             "'chatId' or 'Phone', else A)")
+                        help="the chat column, by letter or header (default: the book's Settings sheet's "
+                             "'chat column', else the column headed 'Chat ID', 'chatId' or 'Phone', else A)")
     parser.add_argument("--region", metavar="CC",
-                        help="read numbers without country code as this country's (e.g. RU, DE); "
-                             "without it local numbers are reported invalid")
+                        help="read numbers without country code as this country's (e.g. RU, DE); default: "
+                             "GREENAPI_REGION, else the book's Settings sheet's Region, else region in the "
+                             "config file; without any, local numbers are reported invalid")
     parser.add_argument("--dry-run", action="store_true",
                         help=f"change nothing: validate, read getChats once and write what {verb} would do")
     parser.add_argument("--journal", metavar="PATH",
@@ -161,11 +162,13 @@ def _error(message: str) -> None:
 # --- archive / unarchive ---------------------------------------------------------
 
 def command_run(args) -> int:
-    from greenapi_excel import bulk, chat_ids
+    from greenapi_excel import bulk
+    from greenapi_excel.settings import resolve_region
     from greenapi_excel.sheets import SheetFile, book_lock
 
     method = bulk.METHODS[args.command]
-    region = chat_ids.check_region(args.region)
+    if args.region:
+        resolve_region(args.region)   # a wrong --region fails before the book is read
     book_path = Path(args.book)
     with book_lock(book_path):
         # When the book cannot change the credentials (flags or environment name the instance), check
@@ -180,6 +183,7 @@ def command_run(args) -> int:
         sheet = SheetFile.open(book_path, sheet=args.sheet, column=args.column, out=args.out)
         if client is None:
             client = _client(args, _credentials(args, sheet))
+        region = resolve_region(args.region, sheet.settings)
         planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=sheet.previous)
         _info(f"{book_path.name} [{sheet.sheet_name}] column {sheet.chat_column}: {planned.describe()}")
         if sheet.placement_note:
@@ -376,7 +380,7 @@ def command_journal(args) -> int:
 # --- workbook -------------------------------------------------------------------------
 
 def command_workbook(args) -> int:
-    from workbook.build import build
+    from greenapi_excel.workbook.build import build
 
     path = build(Path(args.path), interpreter=sys.executable)
     print(f"Wrote {path}: its xlwings.conf sheet points at {sys.executable}. Open it in Excel and enable macros.")

@@ -61,14 +61,30 @@ def selected_column(top: int, bottom: int, left: int, right: int) -> int | None:
     return left
 
 
+CHAT_COLUMN_SETTING = "chat column"  # its label on the Settings sheet
+
+
+def explicit_chat_column(flag: object = None, settings: Mapping | None = None) -> str | None:
+    """The analyst's explicit choice of chat column, for ``find_chat_column(setting=...)``: the command
+    line's ``--column``, else a non-empty "chat column" on the book's Settings sheet, else None."""
+    for value in (flag, (settings or {}).get(CHAT_COLUMN_SETTING)):
+        if value is None or isinstance(value, bool):
+            continue
+        text = value.strip() if isinstance(value, str) else str(value)
+        if text:
+            return text
+    return None
+
+
 def find_chat_column(
     headers: Sequence[object],
     *,
     setting: object = None,
     selection: int | None = None,
 ) -> int:
-    """The chat column: the setting (a header or a letter), else the selected column, else the
-    column headed Chat ID / chatId / Phone (case and spaces ignored), else A.
+    """The chat column: the setting (a header or a letter; see explicit_chat_column), else the selected
+    column (see selected_column), else the column headed Chat ID / chatId / Phone (case and spaces
+    ignored), else A. The one rule of the command line, the ribbon and anything else that places chats.
 
     A setting that names neither a header nor a column raises ConfigError.
     """
@@ -89,6 +105,45 @@ def find_chat_column(
         if _header_text(header).casefold() in CHAT_HEADERS:
             return index
     return 1
+
+
+_PHONE_LIKE = re.compile(r"^[\d\s+()\-./]+$")
+
+
+def header_problem(value: object) -> str | None:
+    """Why row 1's value in the chat column is no header, or None when it is one (or empty).
+
+    Row 1 is the header row: the results' headers go there and the chats start in row 2. A value there
+    that no one writes as a label (a number, a date, a chat ID, text made of a phone number's characters)
+    means the header row is missing, and the first chat would be skipped.
+    """
+    from greenapi_excel import chat_ids
+    from greenapi_excel.results import cell_text
+
+    if _blank(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)   # 79001234567.0 as Excel gives a number: shown as typed
+    if not isinstance(value, str):
+        return f"holds {cell_text(getattr(value, 'code', value), 40)}"
+    text = value.strip()
+    try:
+        chat = chat_ids.parse_cell(text).chat_id is not None
+    except Exception:  # a header is never worth a traceback
+        chat = False
+    if chat or (_PHONE_LIKE.match(text) and sum(ch.isdigit() for ch in text) >= 5):
+        return f"holds a chat ({cell_text(text, 40)})"
+    return None
+
+
+def check_header_row(first: object, chat_column: int) -> None:
+    """ConfigError when row 1 of the chat column is no header (header_problem): the run refuses and says to
+    add one, on every edge, rather than skip that row in silence."""
+    problem = header_problem(first)
+    if problem:
+        letter = column_letter(chat_column)
+        raise ConfigError(f"row 1 of column {letter} {problem}, not a header: insert a header row with Chat ID "
+                          f"in {letter}1 above the chats and run again")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ Each of apiUrl, idInstance and apiTokenInstance is taken from the first place th
 
 apiUrl defaults to ``https://api.green-api.com``.
 
+The default region (the country of numbers written without one) follows the same order, in
+``resolve_region``: ``--region``, ``GREENAPI_REGION``, the book's Settings sheet ("region"), ``region`` in
+the config file. The CLI, the ribbon and the worksheet functions all call it.
+
 The config file lives at ``GREENAPI_CONFIG`` if set, else
 Windows ``%APPDATA%\\GreenApiExcel\\config.ini``, macOS ``~/Library/Application Support/GreenApiExcel/config.ini``,
 Linux ``${XDG_CONFIG_HOME:-~/.config}/greenapi-excel/config.ini``. ``save_config`` never writes a token
@@ -41,11 +45,13 @@ ENV_API_URL = "GREENAPI_API_URL"
 ENV_ID_INSTANCE = "GREENAPI_ID_INSTANCE"
 ENV_API_TOKEN = "GREENAPI_API_TOKEN_INSTANCE"
 ENV_CONFIG = "GREENAPI_CONFIG"
+ENV_REGION = "GREENAPI_REGION"
 
 # Keys the workbook's settings area may use for each field (the sheet shows camelCase labels).
 _SHEET_KEYS = {
     "api_url": ("api_url", "apiUrl", "apiurl"),
     "id_instance": ("id_instance", "idInstance", "idinstance"),
+    "region": ("region",),
 }
 _DIGITS = re.compile(r"^[0-9]+$")
 _FLOAT_WHOLE = re.compile(r"^([0-9]+)\.0*$")
@@ -207,6 +213,29 @@ def resolve_credentials(
         )
     token = _clean_token(token, token_source)
     return Credentials(api_url=url, id_instance=instance, api_token=token)
+
+
+def resolve_region(flag: object = None, sheet_settings: Mapping | None = None) -> str | None:
+    """The default region for numbers without a country code, from the first place that has one: ``flag``
+    (``--region``), ``GREENAPI_REGION``, the book's Settings sheet (``sheet_settings``: its lower-case labels
+    -> values), ``region`` in the user config file. Upper-cased; None when none is set. ConfigError naming
+    the place when its value is no region phonenumbers knows."""
+    from greenapi_excel.chat_ids import check_region
+
+    value, source = _first((
+        (flag, "--region"),
+        (os.environ.get(ENV_REGION), ENV_REGION),
+        (_sheet_value(sheet_settings, "region"), "the workbook's Region setting"),
+    ))
+    if value is None:
+        path = config_path()
+        value, source = load_config(path).get("region"), f"region in {path}"
+    if not _present(value):
+        return None
+    try:
+        return check_region(value.strip() if isinstance(value, str) else value)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
 
 
 def _first(candidates) -> tuple[object, str | None]:

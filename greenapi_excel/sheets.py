@@ -355,11 +355,12 @@ def _read_sheet(cls, path: Path, workbook, ws, column: object) -> SheetFile:
     cells = ws._cells  # {(row, column): cell}: only the cells that exist, so row 1,048,576 costs nothing
     last_column = max((c for _, c in cells), default=1)
     headers = [_shown(cells.get((1, c))) for c in range(1, last_column + 1)]
+    settings = _settings_of(workbook)
     try:
-        chat_column = layout.find_chat_column(headers, setting=column)
+        chat_column = layout.find_chat_column(headers, setting=layout.explicit_chat_column(column, settings))
+        layout.check_header_row(headers[chat_column - 1] if chat_column <= len(headers) else None, chat_column)
     except ConfigError as error:
         raise WorkbookError(f"{path.name} [{ws.title}]: {error}") from None
-    _refuse_missing_header(path, ws, chat_column, headers)
 
     # One pass over the existing cells collects the chat column and every column a result block may use.
     wanted = set(range(chat_column, chat_column + 4))
@@ -389,7 +390,7 @@ def _read_sheet(cls, path: Path, workbook, ws, column: object) -> SheetFile:
 
     _unmerge_result_area(ws, placement.status_column)
     return cls(path, workbook, ws, chat_column=chat_column, placement=placement, chat_cells=chat_cells,
-               previous=previous, settings=_settings_of(workbook))
+               previous=previous, settings=settings)
 
 
 def _shown(cell) -> object:
@@ -400,24 +401,6 @@ def _shown(cell) -> object:
 
         return CellError(str(cell.value))
     return cell.value
-
-
-def _refuse_missing_header(path: Path, ws, chat_column: int, headers: list) -> None:
-    """Row 1 is the header: a chat ID there means the header row is missing (it would be skipped silently)."""
-    first = headers[chat_column - 1] if chat_column <= len(headers) else None
-    if first is None or (isinstance(first, str) and not first.strip()):
-        return
-    from greenapi_excel.chat_ids import parse_cell
-
-    try:
-        looks_like_chat = parse_cell(first).chat_id is not None
-    except Exception:  # a header is never worth a traceback
-        looks_like_chat = False
-    if looks_like_chat:
-        letter = layout.column_letter(chat_column)
-        raise WorkbookError(
-            f"{path.name} [{ws.title}]: row 1 of column {letter} holds a chat ({cell_text(first, 40)}), not a "
-            f"header: insert a header row with Chat ID in {letter}1 above the chats and run again")
 
 
 def _chat_values(entries) -> tuple[list[tuple[int, object]], set[int]]:

@@ -35,19 +35,20 @@ _journals: dict[str, Any] = {}
 _chats_cache: dict[tuple, tuple[float, dict[str, dict]]] = {}
 
 
-def archive(value: Any) -> Any:
-    """=ARCHIVECHAT: archive once; a chat already archived by this tool answers from the journal."""
-    return _answer(value, bulk.ARCHIVE)
+def archive(value: Any, sheet_settings: dict | None = None) -> Any:
+    """=ARCHIVECHAT: archive once; a chat already archived by this tool answers from the journal.
+    ``sheet_settings``: the calling book's Settings sheet (lower-case labels -> values), as the ribbon reads it."""
+    return _answer(value, bulk.ARCHIVE, sheet_settings)
 
 
-def unarchive(value: Any) -> Any:
+def unarchive(value: Any, sheet_settings: dict | None = None) -> Any:
     """=UNARCHIVECHAT: unarchive once; a chat already unarchived by this tool answers from the journal."""
-    return _answer(value, bulk.UNARCHIVE)
+    return _answer(value, bulk.UNARCHIVE, sheet_settings)
 
 
-def status(value: Any) -> Any:
+def status(value: Any, sheet_settings: dict | None = None) -> Any:
     """=CHATSTATUS: Archived / Not archived / Chat not found / Invalid chat ID: ..., changing nothing."""
-    return _answer(value, None)
+    return _answer(value, None, sheet_settings)
 
 
 def status_text(status_word: str, details: str = "") -> str:
@@ -71,12 +72,12 @@ def reset() -> None:
 
 # --- shape ---------------------------------------------------------------------------
 
-def _answer(value: Any, method: str | None) -> Any:
+def _answer(value: Any, method: str | None, sheet_settings: dict | None = None) -> Any:
     rows = value if _is_rows(value) else None
     cells = [_one_cell(row) for row in rows] if rows is not None else [(value, None)]
     try:
         with _lock:
-            texts = _statuses([cell for cell, _ in cells], method)
+            texts = _statuses([cell for cell, _ in cells], method, sheet_settings)
     except Exception as error:  # a UDF never raises: Excel would show #VALUE! and no reason
         texts = [_clean(_failed(error), os.environ.get("GREENAPI_API_TOKEN_INSTANCE"))] * len(cells)
     texts = [problem if problem is not None else text for text, (_, problem) in zip(texts, cells)]
@@ -99,11 +100,11 @@ def _one_cell(row) -> tuple[Any, str | None]:
 
 # --- the work ------------------------------------------------------------------------
 
-def _statuses(values: list[Any], method: str | None) -> list[str]:
+def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None = None) -> list[str]:
     from greenapi_excel import settings  # late: a broken config must come back as text, not an import error
 
-    credentials = settings.resolve_credentials()
-    region = _region(settings)
+    credentials = settings.resolve_credentials(sheet_settings=sheet_settings)
+    region = settings.resolve_region(None, sheet_settings)
     parsed = [chat_ids.parse_cell(v, region) for v in values]
     texts: list[str | None] = [None] * len(values)
     wanted: dict[str, list[int]] = {}  # chat ID -> indexes of the cells naming it
@@ -209,11 +210,6 @@ def _journal():
     if journal is None:
         journal = _journals[path] = Journal(path)
     return journal
-
-
-def _region(settings) -> str | None:
-    """The default region for numbers without a country code: ``region`` in the user config file."""
-    return chat_ids.check_region(settings.load_config().get("region") or None)
 
 
 # --- text ----------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The placement rules shared by the add-in and the file side (greenapi_excel/layout.py)."""
 
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import given, strategies as strats
 
@@ -54,6 +57,28 @@ def test_setting_that_names_nothing_is_a_config_error():
 
 def test_blank_setting_is_ignored():
     assert layout.find_chat_column(["x", "Chat ID"], setting="  ") == 2
+
+
+def test_explicit_chat_column_is_the_flag_then_the_settings_sheet():
+    assert layout.explicit_chat_column("B", {"chat column": "Phone"}) == "B"
+    assert layout.explicit_chat_column(None, {"chat column": " Phone "}) == "Phone"
+    assert layout.explicit_chat_column("  ", {"chat column": None}) is None
+    assert layout.explicit_chat_column(None, {}) is None and layout.explicit_chat_column() is None
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", "Chat ID", "Phone", "Телефон", "#", "No.", "=A1&B1", "ID 2024"])
+def test_a_header_is_a_label_or_nothing(value):
+    layout.check_header_row(value, 1)
+
+
+@pytest.mark.parametrize("value,shown", [
+    (79001234567.0, "79001234567"), (79001234567, "79001234567"), ("79001234567@c.us", "79001234567@c.us"),
+    ("+7 900 123-45-67", "+7 900 123-45-67"), ("8 (900) 123-45-67", "8 (900) 123-45-67"), (12.5, "12.5"),
+])
+def test_a_value_no_one_writes_as_a_label_is_no_header(value, shown):
+    with pytest.raises(ConfigError, match=r"row 1 of column C holds .*" + re.escape(shown) + r".*, not a header: "
+                                          r"insert a header row with Chat ID in C1 above the chats"):
+        layout.check_header_row(value, 3)
 
 
 def test_selection_wins_over_header():
@@ -196,7 +221,7 @@ def keychain():
 @pytest.fixture
 def env(tmp_path, monkeypatch, keychain):
     """No credentials anywhere but where a test puts them; journal and config in tmp_path."""
-    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE"):
+    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE", "GREENAPI_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GREENAPI_JOURNAL", str(tmp_path / "journal.sqlite"))
     monkeypatch.setenv("GREENAPI_CONFIG", str(tmp_path / "config.ini"))
@@ -211,12 +236,42 @@ def sandbox_env(env, sandbox):
     return sandbox
 
 
-def make_book(chat_rows, *, settings_rows=None):
-    book = xls.Book()
-    chats = book.add_sheet("Chats", chat_rows)
-    book.add_sheet("Settings", settings_rows or [["apiUrl", None], ["idInstance", None], ["Region", None],
-                                                 ["Chat column", None], ["Token", None]])
+SHIPPED_BOOK = Path(__file__).resolve().parents[1] / "GreenApi.xlsm"
+
+
+def set_setting(book, label: str, value) -> int:
+    """Type ``value`` beside the Settings row whose label starts with ``label`` (any case); its row number."""
+    settings = book.sheets["Settings"]
+    for (row, column), text in settings.cells.items():
+        if column == 1 and isinstance(text, str) and text.lower().startswith(label.lower()):
+            settings.range((row, 2)).value = value
+            return row
+    raise KeyError(label)
+
+
+def make_book(chat_rows, *, settings=None, settings_rows=None):
+    """GreenApi.xlsm as shipped (read from the built file), its example chats replaced by ``chat_rows``
+    (the How-to column stays), ``settings`` (label -> value) typed into its Settings sheet, or the Settings
+    sheet's rows replaced by ``settings_rows``."""
+    book = xls.Book.from_file(SHIPPED_BOOK)
+    chats = book.sheets["Chats"]
+    for key in [key for key in chats.cells if key[1] <= 4]:
+        del chats.cells[key]
+    for r, row in enumerate(chat_rows, start=1):
+        for c, value in enumerate(row, start=1):
+            if value is not None:
+                chats.cells[(r, c)] = value
+    if settings_rows is not None:
+        book.sheets["Settings"].cells.clear()
+        for r, row in enumerate(settings_rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is not None:
+                    book.sheets["Settings"].cells[(r, c)] = value
+    for label, value in (settings or {}).items():
+        set_setting(book, label, value)
     book.sheets._active = chats
+    book.reads.clear()
+    book.writes.clear()
     return book, chats
 
 
@@ -248,7 +303,7 @@ def test_archive_one_read_block_writes_every_row_a_status(sandbox_env):
 
     addin.archive_chats(book)
 
-    assert reads_of(book, "Chats") == ["Chats!$A$1:$D$19"]
+    assert reads_of(book, "Chats") == ["Chats!$A$1:$F$19"]   # the used range: the How-to column F too
     assert len(reads_of(book, "Settings")) == 1
     assert 1 <= len(book.writes) <= 3, book.writes   # a block per burst of results, never per cell
     assert all(w.startswith("Chats!$B$") and ":$D$" in w for w in book.writes)
@@ -301,8 +356,10 @@ def test_user_columns_are_not_overwritten(sandbox_env):
     book, chats = make_book([["Chat ID", "Name", "City"], [OPEN_CHATS[0], "Anna", "Moscow"]])
     addin.archive_chats(book)
     assert chats.stored("B2") == "Anna" and chats.stored("C2") == "Moscow"
-    assert chats.stored("D1") == "Status" and chats.stored("D2") == st.ARCHIVED
-    assert "D:F" in book.app.alerts[-1]["prompt"]
+    # D:F would cover the shipped How-to column F: the results go after the sheet's data.
+    assert chats.stored("G1") == "Status" and chats.stored("G2") == st.ARCHIVED
+    assert str(chats.stored("F1")) == "How to"
+    assert "G:I" in book.app.alerts[-1]["prompt"]
 
 
 def test_formula_like_text_is_written_as_text():
@@ -375,12 +432,13 @@ def test_check_connection(sandbox_env):
 
 
 def test_settings_moves_the_token_to_the_keychain(env, sandbox, keychain, tmp_path):
-    settings_rows = [["apiUrl", sandbox.api_url], ["idInstance", float(sandbox.id_instance)],
-                     ["Region", "ru"], ["Chat column", None], ["Token", sandbox.token]]
-    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]], settings_rows=settings_rows)
+    settings = {"apiUrl": sandbox.api_url, "idInstance": float(sandbox.id_instance), "Region": "ru",
+                "Token": sandbox.token}
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]], settings=settings)
+    token_row = set_setting(book, "Token", sandbox.token)
     addin.settings(book)
     assert keychain.secrets[("GreenApiExcel", sandbox.id_instance)] == sandbox.token
-    assert book.sheets["Settings"].stored("B5") is None
+    assert book.sheets["Settings"].stored(f"B{token_row}") is None
     assert sandbox.token not in all_text(book)
     assert sandbox.token not in (tmp_path / "config.ini").read_text()
     assert "keychain" in book.app.alerts[-1]["prompt"]
@@ -409,26 +467,146 @@ def test_paced_run_writes_one_block_per_burst(env, make_sandbox):
     addin.archive_chats(book)
     assert [sheet.stored(f"B{r}") for r in range(2, 2 + len(chats))] == [st.ARCHIVED] * len(chats)
     assert 2 <= len(book.writes) < len(chats), book.writes
-    assert reads_of(book, "Chats") == ["Chats!$A$1:$A$17"]
+    assert reads_of(book, "Chats") == ["Chats!$A$1:$F$17"]
     progress = [s for s in book.app.status_bar_history if isinstance(s, str)]
     assert progress[-1].startswith(f"GreenApi: {len(chats)} of {len(chats)} rows")
 
 
 def test_settings_button_reads_the_built_workbooks_own_labels(env, sandbox, keychain):
-    """The labels come from workbook/sheets.json, the source of GreenApi.xlsm's Settings sheet."""
-    import json
-    from pathlib import Path
-
-    spec = json.loads((Path(__file__).resolve().parents[1] / "workbook" / "sheets.json").read_text())
-    settings_sheet = next(s for s in spec["sheets"] if s["name"] == "Settings")
-    labels = [row[0] for row in settings_sheet["blocks"][0]["rows"]]  # the header row included, as in the book
-    values = {"apiurl": sandbox.api_url, "idinstance": sandbox.id_instance, "token": sandbox.token}
-    settings_rows = [[label, next((v for k, v in values.items() if label.lower().startswith(k)), None)]
-                     for label in labels]
-    token_row = 1 + next(i for i, label in enumerate(labels) if label.lower().startswith("token"))
-    assert settings_rows[token_row - 1][1] == sandbox.token
-    book, _ = make_book([["Chat ID"], [OPEN_CHATS[0]]], settings_rows=settings_rows)
+    """The labels are the ones the build wrote into GreenApi.xlsm's Settings sheet."""
+    book, _ = make_book([["Chat ID"], [OPEN_CHATS[0]]],
+                        settings={"apiUrl": sandbox.api_url, "idInstance": sandbox.id_instance})
+    token_row = set_setting(book, "Token", sandbox.token)
     addin.settings(book)
     assert keychain.secrets[("GreenApiExcel", sandbox.id_instance)] == sandbox.token
     assert book.sheets["Settings"].stored(f"B{token_row}") is None
     assert sandbox.token not in all_text(book)
+
+
+# --- the analyst's own sheet, in the shipped workbook ------------------------------------------------
+
+def customers_book(rows, *, at="A1"):
+    """The shipped book with the analyst's own sheet added and active (as if pasted in)."""
+    book, _ = make_book([["Chat ID"]])
+    top, left = xls._parse_address(at)[:2]
+    sheet = book.add_sheet("Customers")
+    for r, row in enumerate(rows, start=top):
+        for c, value in enumerate(row, start=left):
+            if value is not None:
+                sheet.cells[(r, c)] = value
+    book.sheets._active = sheet
+    return book, sheet
+
+
+ANALYST_ROWS = [
+    ["Name", "Phone", "Notes"],
+    ["Anna", "+7 900 123-45-67", "VIP"],
+    ["Dmitry", float(OPEN_CHATS[1].split("@")[0]), "call back"],
+    ["Olga", OPEN_CHATS[2], None],
+]
+
+
+def test_phones_selected_on_the_analysts_sheet_are_archived(sandbox_env):
+    book, sheet = customers_book(ANALYST_ROWS)
+    book.select(sheet, "B2:B4")
+    addin.archive_chats(book)
+    assert [sheet.stored(f"D{r}") for r in range(2, 5)] == [st.ARCHIVED] * 3
+    assert {"79001234567@c.us", OPEN_CHATS[1], OPEN_CHATS[2]} <= sandbox_env.archived_ids()
+    # The analyst's columns are as they were; Notes in C keeps the results out of C:E.
+    assert [[sheet.stored(f"{c}{r}") for c in "ABC"] for r in range(1, 5)] == \
+        [[v if not isinstance(v, float) else v for v in row] for row in ANALYST_ROWS]
+    assert [sheet.stored(f"{c}1") for c in "DEF"] == ["Status", "Details", "Updated"]
+    assert "D:F" in book.app.alerts[-1]["prompt"] and "C:E" in book.app.alerts[-1]["prompt"]
+
+
+def test_the_phone_header_names_the_chat_column_without_a_selection(sandbox_env):
+    book, sheet = customers_book(ANALYST_ROWS)
+    book.select(sheet, "A1")   # one cell: where the cursor was left, no choice
+    addin.archive_chats(book)
+    assert [sheet.stored(f"D{r}") for r in range(2, 5)] == [st.ARCHIVED] * 3
+
+
+def test_a_sheet_whose_data_starts_right_of_a_is_read_where_it_is(sandbox_env):
+    book, sheet = customers_book(ANALYST_ROWS, at="C1")
+    assert sheet.used_range.address == "$C$1:$E$4"   # as Excel's UsedRange, not from A1
+    addin.archive_chats(book)
+    assert [sheet.stored(f"F{r}") for r in range(2, 5)] == [st.ARCHIVED] * 3
+    assert reads_of(book, "Customers") == ["Customers!$C$1:$E$4"]
+
+
+def test_a_settings_chat_column_outranks_the_selection(sandbox_env):
+    book, sheet = customers_book([["Name", "Mobile", "Other"], ["Anna", OPEN_CHATS[0], OPEN_CHATS[1]]])
+    set_setting(book, "chat column", "Other")
+    book.select(sheet, "B1:B2")
+    addin.archive_chats(book)
+    assert sandbox_env.archived_ids() >= {OPEN_CHATS[1]} and OPEN_CHATS[0] not in sandbox_env.archived_ids()
+
+
+def test_a_headerless_column_is_refused_as_the_command_line_refuses_it(sandbox_env, tmp_path):
+    from greenapi_excel.errors import WorkbookError
+    from greenapi_excel.sheets import SheetFile
+
+    rows = [[float(chat.split("@")[0])] for chat in OPEN_CHATS[:3]]
+    book, sheet = customers_book(rows)
+    addin.archive_chats(book)
+    [alert] = book.app.alerts
+    assert alert["mode"] == "critical"
+    assert "not a header: insert a header row with Chat ID in A1 above the chats" in alert["prompt"]
+    assert book.writes == [] and sandbox_env.calls("archiveChat") == []   # no row skipped in silence
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.save(tmp_path / "nohead.xlsx")
+    with pytest.raises(WorkbookError, match="not a header: insert a header row with Chat ID in A1 above the chats"):
+        SheetFile.open(tmp_path / "nohead.xlsx")
+
+
+def test_a_local_number_in_row_one_is_no_header_either(sandbox_env):
+    book, sheet = customers_book([["8 (900) 123-45-67"], ["8 (916) 123-45-67"]])
+    addin.archive_chats(book)
+    assert "not a header" in book.app.alerts[-1]["prompt"] and book.writes == []
+
+
+def test_region_from_the_environment_outranks_the_books_settings(env, sandbox_env):
+    book, chats = make_book([["Chat ID"], ["8 (900) 123-45-67"]], settings={"region": "DE"})
+    env.setenv("GREENAPI_REGION", "RU")
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.ARCHIVED
+    assert "79001234567@c.us" in sandbox_env.archived_ids()
+
+
+def test_region_from_the_books_settings_sheet(sandbox_env):
+    book, chats = make_book([["Chat ID"], ["8 (900) 123-45-67"]], settings={"region": "RU"})
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.ARCHIVED
+
+
+# --- the stand-in tells the truth ---------------------------------------------------------------
+
+def test_standin_opens_the_shipped_book_as_excel_shows_it():
+    book = xls.Book.from_file(SHIPPED_BOOK)
+    assert [sheet.name for sheet in book.sheets] == ["Chats", "Settings", "xlwings.conf"]
+    assert book.sheets.active.name == "Chats"
+    settings = book.sheets["Settings"].range("A1:B6").value
+    assert settings[2] == ["idInstance", "1101000001"]   # written as text by the build, read as text
+    assert [row[0] for row in settings] == ["Setting", "apiUrl", "idInstance", "region", "chat column",
+                                            "Token (moved to the keychain by the Settings button)"]
+    assert settings[4][1] is None
+
+
+def test_standin_reads_a_formula_as_its_value(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = 79001234567
+    wb.active["A2"] = "=A1"
+    wb.save(tmp_path / "f.xlsx")
+    book = xls.Book.from_file(tmp_path / "f.xlsx")
+    sheet = book.sheets[0]
+    assert isinstance(sheet.stored("A2"), xls.Formula)
+    assert sheet.range("A2").value is None   # openpyxl never calculated it: no saved value
+    sheet.cells[(2, 1)] = xls.Formula("=A1", 79001234567)
+    assert sheet.range("A1:A2").value == [79001234567.0, 79001234567.0]

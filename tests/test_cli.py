@@ -281,7 +281,7 @@ def test_xlsm_updated_in_place_keeps_vba_and_ribbon(make_sandbox, env_for, tmp_p
 
     source = Path(__file__).resolve().parents[1] / "GreenApi.xlsm"
     if not source.exists():
-        pytest.fail("GreenApi.xlsm is missing: build it with python -m workbook.build")
+        pytest.fail("GreenApi.xlsm is missing: build it with python -m greenapi_excel.workbook.build")
     book = tmp_path / "GreenApi.xlsm"
     shutil.copy(source, book)
     with zipfile.ZipFile(book) as z:
@@ -340,3 +340,51 @@ def test_results_are_saved_as_the_run_goes(make_sandbox, env_for, tmp_path):
         finally:
             proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+# --- one rule for the region and the chat column, as the ribbon has them ------------------------
+
+def book_with_settings(path: Path, chat_rows, settings: dict) -> Path:
+    """A Chats sheet and a Settings sheet (labels in A, values in B), as GreenApi.xlsm has them."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "Chats"
+    for row in chat_rows:
+        wb.active.append(row)
+    sheet = wb.create_sheet("Settings")
+    sheet.append(["Setting", "Value"])
+    for label, value in settings.items():
+        sheet.append([label, value])
+    wb.save(path)
+    return path
+
+
+def test_region_on_the_books_settings_sheet_counts_on_the_command_line(make_sandbox, env_for, tmp_path):
+    book = book_with_settings(tmp_path / "r.xlsx", [["Chat ID"], ["8 (900) 123-45-67"]],
+                              {"apiUrl": None, "region": "RU", "chat column": None})
+    with make_sandbox(chats=CHATS, rps=1000, read_rps=1000) as sandbox:
+        run_cli("archive", book, "--no-progress", env=env_for(sandbox), check_code=0)
+        assert "79001234567@c.us" in sandbox.archived_ids()
+    got, _ = results(book)
+    assert got[2][0] == "Archived"
+
+
+def test_region_flag_then_environment_then_sheet(make_sandbox, env_for, tmp_path):
+    rows = [["Chat ID"], ["8 (900) 123-45-67"]]
+    with make_sandbox(chats=CHATS, rps=1000, read_rps=1000) as sandbox:
+        book = book_with_settings(tmp_path / "e.xlsx", rows, {"region": "DE"})
+        run_cli("archive", book, "--no-progress", env=env_for(sandbox, GREENAPI_REGION="RU"), check_code=0)
+        assert results(book)[0][2][0] == "Archived"
+        book = book_with_settings(tmp_path / "f.xlsx", rows, {"region": "RU"})
+        run_cli("unarchive", book, "--no-progress", "--region", "DE", env=env_for(sandbox, GREENAPI_REGION="RU"))
+        assert results(book)[0][2][0] != "Unarchived"   # the flag read it as a German number
+        proc = run_cli("archive", book, "--no-progress", env=env_for(sandbox, GREENAPI_REGION="XX"), check_code=2)
+        assert "GREENAPI_REGION" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_chat_column_on_the_books_settings_sheet_counts_on_the_command_line(make_sandbox, env_for, tmp_path):
+    book = book_with_settings(tmp_path / "c.xlsx", [["Name", "Mobile"], ["Anna", "79001234567"]],
+                              {"chat column": "Mobile"})
+    with make_sandbox(chats=CHATS, rps=1000, read_rps=1000) as sandbox:
+        run_cli("archive", book, "--no-progress", env=env_for(sandbox), check_code=0)
+    got, header = results(book, first_col=3)
+    assert header == ["Name", "Mobile", "Status", "Details", "Updated"] and got[2][0] == "Archived"

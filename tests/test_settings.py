@@ -43,7 +43,7 @@ class MemoryKeyring(KeyringBackend):
 
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path, monkeypatch):
-    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE"):
+    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE", "GREENAPI_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GREENAPI_CONFIG", str(tmp_path / "cfg" / "config.ini"))
     previous = keyring.get_keyring()
@@ -257,3 +257,39 @@ def test_cli_without_a_token_says_how_in_one_line(tmp_path, no_keychain):
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 2
     assert "GREENAPI_API_TOKEN_INSTANCE" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- the region: one order for every edge ---------------------------------------------------------
+
+def test_region_flag_then_environment_then_sheet_then_config_file(monkeypatch):
+    _write_config("[greenapi]\nregion = kz\n")
+    sheet = {"region": " de "}
+    assert settings.resolve_region(None, None) == "KZ"
+    assert settings.resolve_region(None, sheet) == "DE"
+    monkeypatch.setenv("GREENAPI_REGION", "ru")
+    assert settings.resolve_region(None, sheet) == "RU"
+    assert settings.resolve_region("by", sheet) == "BY"
+    monkeypatch.setenv("GREENAPI_REGION", "  ")
+    assert settings.resolve_region(None, {"region": None}) == "KZ"
+
+
+def test_no_region_anywhere_is_none():
+    assert settings.resolve_region() is None
+    assert settings.resolve_region("", {"region": ""}) is None
+
+
+@pytest.mark.parametrize("where,expected", [("flag", "--region"), ("env", "GREENAPI_REGION"),
+                                            ("sheet", "Region setting"), ("file", "region in ")])
+def test_a_wrong_region_names_where_it_came_from(monkeypatch, where, expected):
+    flag = sheet = None
+    if where == "flag":
+        flag = "XX"
+    elif where == "env":
+        monkeypatch.setenv("GREENAPI_REGION", "XX")
+    elif where == "sheet":
+        sheet = {"region": "XX"}
+    else:
+        _write_config("[greenapi]\nregion = XX\n")
+    with pytest.raises(ConfigError, match=expected) as caught:
+        settings.resolve_region(flag, sheet)
+    assert "unknown region" in str(caught.value)

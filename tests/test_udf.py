@@ -18,15 +18,17 @@ UNKNOWN_CHAT = "79990000000@c.us"
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE"):
+    for name in ("GREENAPI_API_URL", "GREENAPI_ID_INSTANCE", "GREENAPI_API_TOKEN_INSTANCE", "GREENAPI_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GREENAPI_JOURNAL", str(tmp_path / "journal.sqlite"))
     monkeypatch.setenv("GREENAPI_CONFIG", str(tmp_path / "config.ini"))
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())  # never the user's real keychain
     udf.reset()
+    udfs._settings_cache.clear()
     yield monkeypatch
     udf.reset()
+    udfs._settings_cache.clear()
     keyring.set_keyring(previous)
 
 
@@ -146,3 +148,56 @@ def test_status_text_adds_details_only_where_they_explain():
     assert udf.status_text(st.ARCHIVED, "done") == st.ARCHIVED
     assert udf.status_text(st.FAILED, "boom") == "Failed: boom"
     assert udf.status_text(st.QUOTA_EXCEEDED, "pay") == "Quota exceeded: pay"
+
+
+# --- the calling book's Settings: the same region (and instance) as the ribbon ------------------
+
+import itertools  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import xlwings_standin as xls  # noqa: E402
+
+SHIPPED_BOOK = Path(__file__).resolve().parents[1] / "GreenApi.xlsm"
+BOOK_NUMBERS = itertools.count()
+
+
+def shipped_book_with(**settings):
+    """GreenApi.xlsm as built, with values typed beside its Settings labels; the cell a formula is in."""
+    book = xls.Book.from_file(SHIPPED_BOOK)
+    sheet = book.sheets["Settings"]
+    for label, value in settings.items():
+        row = next(r for (r, c), text in sheet.cells.items() if c == 1 and str(text).lower() == label.lower())
+        sheet.cells[(row, 2)] = value
+    book.fullname += f"#{next(BOOK_NUMBERS)}"   # another book for the Settings cache
+    book.reads.clear()
+    return book, book.sheets["Chats"].range("B2")
+
+
+def test_a_local_number_uses_the_region_of_the_calling_books_settings(box):
+    book, caller = shipped_book_with(region="RU")
+    assert udfs.ARCHIVECHAT([["8 (900) 123-45-67"]], caller=caller) == [[st.ARCHIVED]]
+    assert "79001234567@c.us" in box.archived_ids()
+    # Without the book's Region the same cell is invalid, as on the ribbon and the command line.
+    plain, caller = shipped_book_with(region=None)
+    assert udfs.CHATSTATUS("8 (900) 123-45-67", caller=caller).startswith(st.INVALID)
+
+
+def test_the_environment_region_outranks_the_books(env, box):
+    book, caller = shipped_book_with(region="DE")
+    env.setenv("GREENAPI_REGION", "RU")
+    assert udfs.ARCHIVECHAT("8 (900) 123-45-67", caller=caller) == st.ARCHIVED
+    assert "79001234567@c.us" in box.archived_ids()
+
+
+def test_the_books_settings_are_read_once_for_many_cells(box):
+    book, caller = shipped_book_with(region="RU")
+    for chat in OPEN_CHATS[:3]:
+        udfs.CHATSTATUS(chat, caller=caller)
+    assert [r for r in book.reads if r.startswith("Settings!")] == ["Settings!$A$1:$B$20"]
+
+
+def test_the_calling_books_instance_counts_when_the_environment_names_none(env, sandbox):
+    env.setenv("GREENAPI_API_TOKEN_INSTANCE", sandbox.token)
+    book, caller = shipped_book_with(apiUrl=sandbox.api_url, idInstance=sandbox.id_instance)
+    assert udfs.ARCHIVECHAT(OPEN_CHATS[0], caller=caller) == st.ARCHIVED
+    assert OPEN_CHATS[0] in sandbox.archived_ids()

@@ -1,4 +1,4 @@
-"""GreenApi.xlsm: the committed file is what `python -m workbook.build` makes, and what is in it is right.
+"""GreenApi.xlsm: the committed file is what `python -m greenapi_excel.workbook.build` makes, and what is in it is right.
 
 Read back with real tools: zipfile, oletools (VBA), openpyxl (sheets), xmlschema (ribbon against
 Microsoft's customUI14.xsd), and an ANTLR grammar of VBA for a syntax check on Windows and on Mac.
@@ -22,7 +22,7 @@ import xmlschema
 from oletools.olevba import VBA_Parser
 
 from greenapi_excel.errors import WorkbookError
-from workbook import build as workbook_build
+from greenapi_excel.workbook import build as workbook_build
 
 REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "GreenApi.xlsm"
@@ -200,16 +200,16 @@ def vba_syntax_errors(code: str, platform: dict) -> list[str]:
 
 def test_rebuild_in_a_process_gives_the_committed_bytes(tmp_path):
     out = tmp_path / "GreenApi.xlsm"
-    done = subprocess.run([sys.executable, "-m", "workbook.build", str(out)], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "greenapi_excel.workbook.build", str(out)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert out.read_bytes() == BOOK.read_bytes(), "GreenApi.xlsm is stale: run python -m workbook.build"
+    assert out.read_bytes() == BOOK.read_bytes(), "GreenApi.xlsm is stale: run python -m greenapi_excel.workbook.build"
 
 
 def test_build_error_is_one_line_not_a_traceback(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    done = subprocess.run([sys.executable, "-m", "workbook.build", str(blocker / "GreenApi.xlsm")], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "greenapi_excel.workbook.build", str(blocker / "GreenApi.xlsm")], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.startswith("error: cannot write") and "Traceback" not in done.stderr
@@ -222,14 +222,58 @@ def test_vba_text_outside_code_page_1252_fails_the_build():
     workbook_build.check_cp1252("RibbonCallbacks", "Sub A()\r\n    MsgBox \"Grüße\"\r\nEnd Sub\r\n")
 
 
+def xlwings_conf_rows(path) -> list[tuple]:
+    """The (key, value) rows xlwings' GetConfigFromSheet reads: A1 down to the first empty key."""
+    rows = []
+    for key, value in openpyxl.load_workbook(path)["xlwings.conf"].iter_rows(max_col=2, values_only=True):
+        if key is None:
+            break
+        rows.append((key, value))
+    return rows
+
+
 def test_build_for_this_python_points_xlwings_conf_at_it(tmp_path):
     out = workbook_build.build(tmp_path / "mine.xlsm", interpreter=sys.executable)
-    conf = {row[0]: row[1] for row in openpyxl.load_workbook(out)["xlwings.conf"].iter_rows(
-        min_row=1, max_row=9, max_col=2, values_only=True)}
+    conf = dict(xlwings_conf_rows(out))
     key = "Interpreter_Mac" if sys.platform == "darwin" else "Interpreter_Win"
     assert conf[key] == sys.executable
-    assert conf["PYTHONPATH"] == str(REPO)
+    # This Python imports addin and udfs by itself (they are installed): no PYTHONPATH row.
+    assert "PYTHONPATH" not in conf
     assert built_modules(out) == built_modules(BOOK)   # same VBA project, only the settings differ
+
+
+def test_a_python_that_cannot_import_addin_gets_its_folder_as_pythonpath(tmp_path):
+    import venv
+
+    bare = tmp_path / "bare"
+    venv.EnvBuilder(with_pip=False).create(bare)
+    python = bare / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    out = workbook_build.build(tmp_path / "bare.xlsm", interpreter=str(python))
+    conf = dict(xlwings_conf_rows(out))
+    assert conf["PYTHONPATH"] == str(REPO)   # the folder holding addin.py and udfs/
+
+
+def test_xlwings_conf_has_only_rows_with_a_value(tmp_path):
+    """An empty row would hide the key's value from xlwings' other config sources (GetConfig stops at the
+    first source that has the key)."""
+    for path in (BOOK, workbook_build.build(tmp_path / "mine.xlsm", interpreter=sys.executable)):
+        rows = xlwings_conf_rows(path)
+        assert rows, path
+        assert [key for key, value in rows if value is None or value == ""] == [], path
+
+
+def test_every_xlwings_conf_key_is_one_xlwings_reads(tmp_path):
+    standalone = (XLWINGS_PACKAGE / "xlwings.bas").read_text(encoding="cp1252")
+    read = set(re.findall(r'GetConfig\("([^"]+)"', standalone))
+    assert {"INTERPRETER_WIN", "UDF MODULES", "PYTHONPATH"} <= read
+    bare_folder = tmp_path / "bare"
+    import venv
+
+    venv.EnvBuilder(with_pip=False).create(bare_folder)
+    python = bare_folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    for path in (BOOK, workbook_build.build(tmp_path / "bare.xlsm", interpreter=str(python))):
+        keys = {key.upper() for key, _ in xlwings_conf_rows(path)}   # GetConfigFromSheet upper-cases them
+        assert keys - read == set(), path
 
 
 def test_greenapi_excel_workbook_command_writes_a_book_for_this_python(tmp_path):
@@ -239,9 +283,8 @@ def test_greenapi_excel_workbook_command_writes_a_book_for_this_python(tmp_path)
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert str(out) in proc.stdout and sys.executable in proc.stdout
-    conf = {row[0]: row[1] for row in openpyxl.load_workbook(out)["xlwings.conf"].iter_rows(
-        min_row=1, max_row=9, max_col=2, values_only=True)}
-    assert sys.executable in (conf["Interpreter_Win"], conf["Interpreter_Mac"])
+    conf = dict(xlwings_conf_rows(out))
+    assert sys.executable in (conf.get("Interpreter_Win"), conf.get("Interpreter_Mac"))
     assert built_modules(out) == built_modules(BOOK)
 
 
@@ -331,8 +374,10 @@ def test_udf_wrappers_are_what_xlwings_generates_for_udfs_now():
     assert built_modules()["xlwings_udfs"] == lf(workbook_build.udf_wrapper_module("udfs"))
     wrappers = built_modules()["xlwings_udfs"]
     for name in ("ARCHIVECHAT", "UNARCHIVECHAT", "CHATSTATUS"):
-        assert f'{name} = XLPy.CallUDF("udfs", "{name}", Array(chat_id), ThisWorkbook, Application.Caller)' \
+        # Nothing is the slot of the reserved argument caller: xlwings puts the calling cell there.
+        assert f'{name} = XLPy.CallUDF("udfs", "{name}", Array(chat_id, Nothing), ThisWorkbook, Application.Caller)' \
             in wrappers
+        assert re.search(rf"^Function {name}\(chat_id\)$", wrappers, re.M)
     # call_in_wizard=False: the Insert Function dialog must not archive anything; not volatile either.
     assert wrappers.count('If (Not Application.CommandBars("Standard").Controls(1).Enabled) Then Exit Function') == 3
     assert "Application.Volatile" not in wrappers
@@ -369,7 +414,7 @@ def test_sheets_hold_the_chat_table_settings_and_xlwings_conf():
     settings = {row[0]: row[1] for row in book["Settings"].iter_rows(min_row=2, max_col=2, values_only=True)}
     assert settings["apiUrl"].startswith("http")
     assert settings["idInstance"] == "1101000001"
-    assert settings["chat column"] == "A"
+    assert settings["chat column"] is None   # an explicit choice outranks the selection: none by default
     assert "region" in settings
     assert settings["Token (moved to the keychain by the Settings button)"] is None
     names = {name: book.defined_names[name].attr_text for name in ("apiUrl", "idInstance", "region", "chatColumn")}
@@ -377,13 +422,88 @@ def test_sheets_hold_the_chat_table_settings_and_xlwings_conf():
                      "region": "'Settings'!$B$4", "chatColumn": "'Settings'!$B$5"}
 
     # xlwings reads A1 down to the first empty cell, upper-casing the keys.
-    conf_sheet = book["xlwings.conf"]
-    keys = []
-    for (key,) in conf_sheet.iter_rows(min_col=1, max_col=1, values_only=True):
-        if key is None:
-            break
-        keys.append(key)
-    conf = {row[0]: row[1] for row in conf_sheet.iter_rows(max_row=len(keys), max_col=2, values_only=True)}
+    conf = dict(xlwings_conf_rows(BOOK))
     assert conf["UDF Modules"] == "udfs"
-    assert conf["Interpreter_Win"] is None and conf["Interpreter_Mac"] is None   # xlwings' default
-    assert {"PYTHONPATH", "Use UDF Server", "Show Console"} <= set(conf)
+    # No interpreter and no PYTHONPATH: xlwings' own config (add-in, ~/.xlwings/xlwings.conf) decides.
+    assert not {"Interpreter_Win", "Interpreter_Mac", "PYTHONPATH", "Conda Path", "Conda Env"} & set(conf)
+    assert {"Use UDF Server", "Show Console"} <= set(conf)
+
+
+# --- MS-OVBA's on-write form, and the worksheet functions' help ------------------------------------
+
+ON_WRITE_VBA_PROJECT = bytes.fromhex("CC61FFFF000100")
+
+
+def vba_project_stream(path: Path) -> bytes:
+    """VBA/_VBA_PROJECT of a book's vbaProject.bin, read with olefile (oletools' reader of compound files)."""
+    import olefile
+
+    with zipfile.ZipFile(path) as package:
+        ole = olefile.OleFileIO(package.read("xl/vbaProject.bin"))
+    try:
+        return ole.openstream("VBA/_VBA_PROJECT").read()
+    finally:
+        ole.close()
+
+
+def test_vba_project_stream_is_in_the_on_write_form(tmp_path):
+    """MS-OVBA 2.3.4.1: Version MUST be 0xFFFF on write and no performance cache, so every Excel compiles
+    the source; xlwings' own standalone quickstart has the same seven bytes."""
+    assert vba_project_stream(BOOK) == ON_WRITE_VBA_PROJECT
+    quickstart = XLWINGS_PACKAGE / "quickstart_standalone.xlsm"
+    if quickstart.exists():
+        assert vba_project_stream(quickstart) == ON_WRITE_VBA_PROJECT
+    rebuilt = workbook_build.build(tmp_path / "again.xlsm")
+    assert rebuilt.read_bytes() == BOOK.read_bytes()   # still deterministic
+
+
+def udf_declarations() -> dict:
+    """name -> (description, argument help) as udfs/ declares them: the docstring and @xw.arg's doc."""
+    import inspect
+
+    import udfs
+
+    return {name: (" ".join(inspect.getdoc(getattr(udfs, name)).split()), udfs.CHAT_ID_DOC)
+            for name in ("ARCHIVECHAT", "UNARCHIVECHAT", "CHATSTATUS")}
+
+
+def vba_string(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def test_workbook_open_registers_each_function_with_its_help():
+    code = built_modules()["ThisWorkbook"]
+    opened = re.search(r"^Private Sub Workbook_Open\(\)\n(.*?)^End Sub$", code, re.M | re.S)
+    assert opened, code
+    body = opened.group(1)
+    # Excel for Mac and a protected book may refuse MacroOptions: that must never stop the book opening.
+    assert body.index("On Error Resume Next") < body.index("MacroOptions")
+    for name, (description, argument) in udf_declarations().items():
+        assert len(description) <= 255 and len(argument) <= 255
+        call = re.search(rf'MacroOptions Macro:=book & "{name}", _\n((?:.*, _\n)*.*)\n', body)
+        assert call, f"no MacroOptions call for {name}"
+        text = call.group(0)
+        assert f"Description:={vba_string(description)}" in text
+        assert 'Category:="GreenApi"' in text
+        assert f"ArgumentDescriptions:=Array({vba_string(argument)})" in text
+    # The book stays "unchanged" for Excel: registering help is no edit the analyst must save.
+    assert "ThisWorkbook.Saved = " in body
+
+
+def test_function_help_is_generated_from_the_python_declarations():
+    assert without_class_header(built_modules()["ThisWorkbook"]) == lf(workbook_build.this_workbook_code("udfs"))
+
+
+def test_help_longer_than_excel_keeps_fails_the_build(tmp_path, monkeypatch):
+    """MacroOptions keeps 255 characters of a description or an argument's help: refuse, never cut in silence."""
+    (tmp_path / "long_udfs.py").write_text(
+        "import xlwings as xw\n\n\n@xw.func\n@xw.arg('x', doc='short')\n"
+        f"def LONGHELP(x, caller=None):\n    \"\"\"{'word ' * 60}\"\"\"\n    return x\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(WorkbookError, match=r"LONGHELP .* 299 characters long; Excel keeps 255"):
+        workbook_build.udf_help("long_udfs")
+    (tmp_path / "short_udfs.py").write_text(
+        "import xlwings as xw\n\n\n@xw.func(category='Mine')\n@xw.arg('x', doc='an \"x\"')\n"
+        "def SHORTHELP(x, caller=None):\n    \"\"\"Gives\n    x back.\"\"\"\n    return x\n", encoding="utf-8")
+    assert workbook_build.udf_help("short_udfs") == [("SHORTHELP", "Gives x back.", "Mine", ['an "x"'])]
+    assert 'ArgumentDescriptions:=Array("an ""x""")' in workbook_build.this_workbook_code("short_udfs")

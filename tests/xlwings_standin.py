@@ -2,8 +2,10 @@
 
 It follows xlwings' documented conversions on read (``Range.value``, ``Range.options``):
 numbers come back as floats, empty cells as None, dates as datetime, cell errors as None (or as
-"#N/A"-like strings with ``err_to_str=True``); a single cell is a scalar, one row or one column a
-flat list unless ``ndim=2``, anything else a list of rows. On write it behaves like Excel does with
+"#N/A"-like strings with ``err_to_str=True``), a formula cell as its value; a single cell is a
+scalar, one row or one column a flat list unless ``ndim=2``, anything else a list of rows.
+``Sheet.used_range`` spans the cells that hold something, from the first of them (as Excel's
+UsedRange does), not from A1. ``Book.from_file`` opens a real .xlsx/.xlsm as Excel would show it. On write it behaves like Excel does with
 a value assigned through COM: a text starting with "=" (or "+", "-", "@") becomes a formula, a
 leading apostrophe makes the rest plain text (the apostrophe is not part of the value), None
 empties the cell, and a list of rows fills a block from the range's top-left cell.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 MAX_ROWS = 1048576
 MAX_COLUMNS = 16384
@@ -31,9 +34,11 @@ class CellError:
 
 @dataclass(frozen=True)
 class Formula:
-    """What Excel makes of a text that starts like a formula."""
+    """What Excel makes of a text that starts like a formula; ``value`` is its result (None: never calculated
+    here, the stand-in does not calculate)."""
 
     text: str
+    value: object = None
 
 
 def column_number(letters: str) -> int:
@@ -94,12 +99,41 @@ class App:
 class Book:
     def __init__(self, name: str = "GreenApi.xlsm", app: App | None = None) -> None:
         self.name = name
+        self.fullname = name
         self.app = app or App()
         self.sheets = Sheets(self)
         self.reads: list[str] = []    # address of every value read
         self.writes: list[str] = []   # address of every value write
         self.format_writes: list[tuple[str, str]] = []
         self._selection: tuple[str, tuple[int, int, int, int]] | None = None
+
+    @classmethod
+    def from_file(cls, path, app: App | None = None) -> "Book":
+        """The book a file holds, as Excel opens it: its sheets in order, the stored values, each formula with
+        its saved result, error values as errors; its active sheet active. Read with openpyxl."""
+        import openpyxl
+
+        path = Path(path)
+        formulas = openpyxl.load_workbook(path, data_only=False)
+        results = openpyxl.load_workbook(path, data_only=True)
+        book = cls(path.name, app)
+        book.fullname = str(path.resolve())
+        for worksheet in formulas.worksheets:
+            sheet = book.add_sheet(worksheet.title)
+            saved = results[worksheet.title]
+            for (row, column), cell in worksheet._cells.items():
+                if cell.value is None:
+                    continue
+                if cell.data_type == "f":
+                    result = saved.cell(row, column)
+                    value = CellError(str(result.value)) if result.data_type == "e" else result.value
+                    sheet.cells[(row, column)] = Formula(str(cell.value), value)
+                elif cell.data_type == "e":
+                    sheet.cells[(row, column)] = CellError(str(cell.value))
+                else:
+                    sheet.cells[(row, column)] = cell.value
+        book.sheets._active = book.sheets[formulas.active.title]
+        return book
 
     def add_sheet(self, name: str, rows: list[list] | None = None) -> "Sheet":
         sheet = Sheet(self, name)
@@ -251,7 +285,7 @@ class Range:
 
     def _read_one(self, stored):
         if isinstance(stored, Formula):
-            return None  # the stand-in does not calculate; a live formula's result is unknown here
+            return self._read_one(stored.value)   # Range.value gives a formula's result
         if isinstance(stored, CellError):
             return stored.code if self._options.get("err_to_str") else None
         if stored is None or stored == "":

@@ -1,12 +1,17 @@
 """Builds GreenApi.xlsm from the text sources in this folder.
 
-    python -m workbook.build [OUT]        # writes ./GreenApi.xlsm with neutral xlwings settings
+    python -m greenapi_excel.workbook.build [OUT]   # writes ./GreenApi.xlsm with neutral xlwings settings
+
+This folder is the repo's ``workbook/``; it is installed as the package ``greenapi_excel.workbook``.
 
 What goes in, in order:
-- the sheets in ``sheets.json`` (Chats, Settings, xlwings.conf), written by openpyxl;
+- the sheets in ``sheets.json`` (Chats, Settings, xlwings.conf), written by openpyxl; xlwings.conf
+  holds only rows that have a value (an empty row would hide xlwings' other config sources);
 - the VBA project, written by pyopenvba: xlwings' standalone module ``xlwings.bas`` and its Mac
   ``Dictionary.cls``, both taken from the installed xlwings (whose version requirements pin), the
-  modules in ``vba/``, and ``xlwings_udfs``, the wrappers xlwings' own generator makes for ``udfs``;
+  modules in ``vba/``, ``xlwings_udfs``, the wrappers xlwings' own generator makes for ``udfs``, and
+  ``ThisWorkbook``'s Workbook_Open, generated from the same declarations, which gives the functions
+  their help in Insert Function; the ``_VBA_PROJECT`` stream in MS-OVBA's on-write form;
 - the ribbon ``customUI14.xml``.
 
 The output is deterministic: fixed timestamps, fixed entry order and fixed zip metadata, so a rebuild
@@ -15,12 +20,14 @@ gives the committed file byte for byte (tests/test_workbook.py checks it).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import io
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import types
@@ -39,6 +46,13 @@ UDF_PYTHON_MODULE = "udfs"
 UDF_VBA_MODULE = "xlwings_udfs"
 BOOK_NAME = "GreenApi.xlsm"   # the generator only looks at the extension (.xlam or not)
 CONF_SHEET = "xlwings.conf"
+ADDIN_MODULE = "addin"
+FUNCTION_CATEGORY = "GreenApi"
+MACRO_OPTIONS_LIMIT = 255     # Excel keeps at most this many characters of a description
+
+# MS-OVBA 2.3.4.1 on write: Reserved1 0x61CC, Version 0xFFFF, Reserved2 0x00, Reserved3, and no
+# performance cache. Every Excel then compiles the project from its source text.
+VBA_PROJECT_ON_WRITE = bytes.fromhex("CC61FFFF000100")
 
 # One date for every timestamp in the file: a rebuild must not differ from the committed bytes.
 FIXED_DATETIME = dt.datetime(2026, 1, 1, 0, 0, 0)
@@ -107,12 +121,11 @@ def _windows_stand_ins() -> dict[str, types.ModuleType]:
             "win32com": win32com, "win32com.client": win32com_client}
 
 
-def udf_wrapper_module(module_name: str = UDF_PYTHON_MODULE) -> str:
-    """The text of ``xlwings_udfs`` as xlwings' "Import Functions" would write it for ``module_name``, in CRLF.
-
-    On Linux ``xw.func`` and friends are no-ops, so the UDF module is executed once more, privately,
-    with xlwings' real decorators (xlwings.udfs) in their place. sys.modules and xlwings are restored.
-    """
+@contextlib.contextmanager
+def _declared_udfs(module_name: str):
+    """The UDF module executed once more, privately, with xlwings' real decorators (xlwings.udfs), which
+    record each function's declaration in ``__xlfunc__``. On Linux ``xw.func`` and friends are no-ops.
+    sys.modules and xlwings are restored afterwards. Yields (the module, xlwings.udfs)."""
     import xlwings
 
     spec = importlib.util.find_spec(module_name)
@@ -139,15 +152,79 @@ def udf_wrapper_module(module_name: str = UDF_PYTHON_MODULE) -> str:
             added.append("greenapi_excel.udf")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-
-        generated = io.StringIO()
-        real.generate_vba_wrapper(module_name, module, generated, types.SimpleNamespace(Name=BOOK_NAME))
+        yield module, real
     finally:
         for name, decorator in saved_decorators.items():
             setattr(xlwings, name, decorator)
         for name in added:
             sys.modules.pop(name, None)
+
+
+def udf_wrapper_module(module_name: str = UDF_PYTHON_MODULE) -> str:
+    """The text of ``xlwings_udfs`` as xlwings' "Import Functions" would write it for ``module_name``, in CRLF."""
+    with _declared_udfs(module_name) as (module, real):
+        generated = io.StringIO()
+        real.generate_vba_wrapper(module_name, module, generated, types.SimpleNamespace(Name=BOOK_NAME))
     return crlf(UDF_MODULE_HEADER + generated.getvalue())
+
+
+def udf_help(module_name: str = UDF_PYTHON_MODULE) -> list[tuple[str, str, str, list[str]]]:
+    """(name, description, category, argument help) of each worksheet function, in name order, as
+    xlwings' "Import Functions" hands them to MacroOptions: the docstring and each @xw.arg doc.
+    ``caller`` (xlwings passes the calling cell) is no argument the analyst types."""
+    found = []
+    with _declared_udfs(module_name) as (module, _):
+        for name in sorted(dir(module)):
+            declared = getattr(getattr(module, name), "__xlfunc__", None)
+            if declared is None or declared.get("sub"):
+                continue
+            description = " ".join((declared["ret"]["doc"] or "").split())
+            arguments = [" ".join(arg["doc"].split()) for arg in declared["args"]
+                         if arg["name"] != "caller" and not arg["vba"]]
+            for text in [description, *arguments]:
+                if len(text) > MACRO_OPTIONS_LIMIT:
+                    raise WorkbookError(f"the help of {declared['name']} in {module_name} is {len(text)} characters "
+                                        f"long; Excel keeps {MACRO_OPTIONS_LIMIT}: shorten it")
+            found.append((declared["name"], description, declared["category"] or FUNCTION_CATEGORY, arguments))
+    return found
+
+
+def _vba_text(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def this_workbook_code(module_name: str = UDF_PYTHON_MODULE) -> str:
+    """ThisWorkbook's code (after its attribute header), in CRLF: a Workbook_Open that registers each
+    worksheet function of ``module_name`` with Application.MacroOptions, as xlwings' Import Functions does."""
+    lines = [
+        "Option Explicit",
+        f"' Generated by the workbook build from the declarations in {module_name} (docstrings, @xw.arg docs).",
+        "",
+        "Private Sub Workbook_Open()",
+        "    ' Insert Function lists each worksheet function under its category, with its help. Late bound",
+        "    ' and under On Error: Excel for Mac or a protected book may refuse, and the functions work anyway.",
+        "    Dim host As Object",
+        "    Dim book As String",
+        "    Dim wasSaved As Boolean",
+        "    On Error Resume Next",
+        "    wasSaved = ThisWorkbook.Saved",
+        "    Set host = Application",
+        '    book = "\'" & Replace(ThisWorkbook.Name, "\'", "\'\'") & "\'!"',
+    ]
+    for name, description, category, arguments in udf_help(module_name):
+        call = [f"    host.MacroOptions Macro:=book & {_vba_text(name)}",
+                f"        Description:={_vba_text(description)}",
+                f"        Category:={_vba_text(category)}"]
+        if arguments:
+            call.append(f"        ArgumentDescriptions:=Array({', '.join(_vba_text(a) for a in arguments)})")
+        lines.append(", _\n".join(call))
+    lines += [
+        "    ' Registering help is no change the analyst should be asked to save.",
+        "    ThisWorkbook.Saved = wasSaved",
+        "End Sub",
+        "",
+    ]
+    return crlf("\n".join(lines))
 
 
 def own_modules() -> list[tuple[str, str, bool]]:
@@ -167,8 +244,9 @@ def vba_modules() -> list[tuple[str, str, bool]]:
     return modules
 
 
-def vba_project_bin(modules: list[tuple[str, str, bool]]) -> bytes:
-    """xl/vbaProject.bin holding ThisWorkbook, Sheet1 and ``modules``, written by pyopenvba."""
+def vba_project_bin(modules: list[tuple[str, str, bool]], this_workbook: str | None = None) -> bytes:
+    """xl/vbaProject.bin holding ThisWorkbook (with ``this_workbook`` as its code), Sheet1 and ``modules``,
+    written by pyopenvba, with the _VBA_PROJECT stream in its on-write form."""
     try:
         from pyopenvba import ExcelFile, VBAModuleKind
     except ImportError:
@@ -179,26 +257,53 @@ def vba_project_bin(modules: list[tuple[str, str, bool]]) -> bytes:
         with ExcelFile.create_new(str(scratch)) as book:
             project = book.vba_project()
             project.delete_module("Module1")   # the template's empty module
+            if this_workbook is not None:
+                check_cp1252("ThisWorkbook", this_workbook)
+                project.get_module("ThisWorkbook").body = this_workbook
             for name, source, is_class in modules:
                 project.add_module(name, source,
                                    kind=VBAModuleKind.other if is_class else VBAModuleKind.standard)
             book.save()
         with zipfile.ZipFile(scratch) as package:
-            return package.read(VBA_PART)
+            return on_write_form(package.read(VBA_PART))
+
+
+def on_write_form(vba_project: bytes) -> bytes:
+    """The compound file with VBA/_VBA_PROJECT replaced by MS-OVBA's seven on-write bytes.
+
+    pyopenvba keeps its template's Version (0x00B5) and zeroes the performance cache after it; an Excel
+    of that version could trust the zeroed cache instead of compiling the source. pyopenvba's own CFB
+    writer rewrites the file with the shorter stream (olefile can only overwrite a stream of equal size).
+    """
+    from pyopenvba.cfb import CFB
+
+    compound = CFB.from_bytes(vba_project)
+    compound.write_stream_in_storage("VBA", "_VBA_PROJECT", VBA_PROJECT_ON_WRITE)
+    return compound.to_bytes()
 
 
 # --- sheets ---------------------------------------------------------------------------------------
 
 def sheet_contents(*, interpreter: str | None, pythonpath: str | None) -> dict:
-    """sheets.json, with the xlwings.conf values for this build filled in."""
+    """sheets.json, with the xlwings.conf rows for this build put first: the interpreter (Interpreter_Win,
+    or Interpreter_Mac on a Mac) and PYTHONPATH, each only when it has a value."""
     contents = json.loads(SHEETS_JSON.read_text(encoding="utf-8"))
-    values = {"PYTHONPATH": pythonpath}
+    added = []
     if interpreter:
-        values["Interpreter_Mac" if sys.platform == "darwin" else "Interpreter_Win"] = interpreter
+        added.append(["Interpreter_Mac" if sys.platform == "darwin" else "Interpreter_Win", interpreter])
+    if pythonpath:
+        added.append(["PYTHONPATH", pythonpath])
     conf = next(sheet for sheet in contents["sheets"] if sheet["name"] == CONF_SHEET)
-    for row in conf["blocks"][0]["rows"]:
-        if row[0] in values and values[row[0]]:
-            row[1] = values[row[0]]
+    settings_block, *notes = conf["blocks"]
+    rows = settings_block["rows"] = added + settings_block["rows"]
+    empty = [row[0] for row in rows if len(row) < 2 or row[1] is None or row[1] == ""]
+    if empty:
+        raise WorkbookError(f"{CONF_SHEET} rows without a value would hide xlwings' other settings: {empty}")
+    # xlwings reads from A1 down to the first empty key: the notes below must stay apart.
+    from openpyxl.utils.cell import coordinate_from_string
+
+    if any(coordinate_from_string(block["at"])[1] <= len(rows) + 1 for block in notes):
+        raise WorkbookError(f"the {CONF_SHEET} notes must start below an empty row after the settings")
     return contents
 
 
@@ -298,8 +403,38 @@ def zip_bytes(entries: list[tuple[str, bytes]]) -> bytes:
 def workbook_bytes(*, interpreter: str | None = None, pythonpath: str | None = None) -> bytes:
     """The whole GreenApi.xlsm, in memory."""
     sheets = sheets_package(sheet_contents(interpreter=interpreter, pythonpath=pythonpath))
-    entries = macro_enabled_parts(sheets, vba_project_bin(vba_modules()), RIBBON_XML.read_bytes())
+    vba_project = vba_project_bin(vba_modules(), this_workbook_code())
+    entries = macro_enabled_parts(sheets, vba_project, RIBBON_XML.read_bytes())
     return zip_bytes(entries)
+
+
+def addin_folder() -> Path:
+    """The folder holding addin.py and udfs/ for this installation (site-packages, or a clone)."""
+    spec = importlib.util.find_spec(ADDIN_MODULE)
+    if spec is None or spec.origin is None:
+        raise WorkbookError(f"the module {ADDIN_MODULE!r} is not importable: install the package first")
+    return Path(spec.origin).resolve().parent
+
+
+def pythonpath_for(interpreter: str) -> str | None:
+    """PYTHONPATH for xlwings.conf: None when ``interpreter``, started far from here (no PYTHONPATH, another
+    folder), already finds this installation's addin and udfs (an installed package, editable or not);
+    else the folder holding them."""
+    folder = addin_folder()
+    probe = ("import importlib.util as u\n"
+             f"a, b = u.find_spec({ADDIN_MODULE!r}), u.find_spec({UDF_PYTHON_MODULE!r})\n"
+             "print(a.origin if a and b and a.origin else '')")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    try:
+        with tempfile.TemporaryDirectory(prefix="greenapi-probe-") as elsewhere:
+            done = subprocess.run([interpreter, "-c", probe], cwd=elsewhere, env=env, capture_output=True,
+                                  text=True, timeout=60)
+        found = done.stdout.strip() if done.returncode == 0 else ""
+    except (OSError, subprocess.SubprocessError):
+        found = ""
+    if found and Path(found).resolve().parent == folder:
+        return None
+    return str(folder)
 
 
 def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
@@ -307,13 +442,14 @@ def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
     """Writes GreenApi.xlsm to ``out_path`` and returns its absolute path.
 
     ``interpreter`` goes into the xlwings.conf sheet (Interpreter_Win, or Interpreter_Mac on a Mac);
-    None leaves xlwings' default. When an interpreter is given and ``pythonpath`` is not, PYTHONPATH
-    is the folder holding ``addin.py`` and ``udfs``, so that Python finds them wherever the book is.
+    None leaves xlwings' own settings in charge. When an interpreter is given and ``pythonpath`` is not,
+    PYTHONPATH is the folder holding ``addin.py`` and ``udfs`` if that interpreter would not find them by
+    itself (pythonpath_for), and no row at all if it would.
     Raises WorkbookError with a one-line reason (an unwritable path, non-cp1252 VBA text, ...).
     """
     out = Path(out_path).expanduser().resolve()
     if interpreter and pythonpath is None:
-        pythonpath = str(HERE.parent)
+        pythonpath = pythonpath_for(interpreter)
     data = workbook_bytes(interpreter=interpreter, pythonpath=pythonpath)
     temporary = None
     try:
@@ -333,7 +469,7 @@ def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
-        print("usage: python -m workbook.build [OUT.xlsm]   (default ./GreenApi.xlsm)", file=sys.stderr)
+        print("usage: python -m greenapi_excel.workbook.build [OUT.xlsm]   (default ./GreenApi.xlsm)", file=sys.stderr)
         return 2
     try:
         out = build(argv[0] if argv else DEFAULT_OUT)
