@@ -213,6 +213,8 @@ def run(
     elif todo:
         try:
             if dry_run:
+                summary.calls += 1
+                check_incoming_webhook(client)
                 deliver(_dry_run(todo, client, words))
                 summary.calls += 1
                 todo = []
@@ -293,15 +295,59 @@ def _not_run_reason(error: GreenApiExcelError) -> str:
 
 
 def check_instance(client) -> None:
-    """One cheap call before any change: wrong credentials stop here, before a single row is touched.
+    """Cheap calls before any change: wrong credentials, an unlinked instance or the incomingWebhook
+    setting switched off stop here, before a single row is touched.
 
-    Raises AuthError (401), InstanceError (403), NotAuthorized, ConnectionFailed or another ApiError.
+    Raises AuthError (401), InstanceError (403), NotAuthorized, IncomingWebhookOff, ConnectionFailed or
+    another ApiError.
     """
     state = client.get_state_instance()
     if state != "authorized":
         raise NotAuthorized(
             f"the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API console"
         )
+    check_incoming_webhook(client)
+
+
+# The setting archiveChat needs, as the GREEN-API console names it.
+WEBHOOK_SETTING = "Receive webhooks on incoming messages and files"
+WEBHOOK_OFF = (f"the instance's setting \"{WEBHOOK_SETTING}\" (incomingWebhook) is off, and archiveChat works "
+               "only when it is on: switch it on in the instance's settings in the GREEN-API console "
+               "(console.green-api.com), or run greenapi-excel check --fix; it takes up to 5 minutes to apply. "
+               "Nothing was changed")
+
+
+def incoming_webhook(client) -> str | None:
+    """getSettings' incomingWebhook ("yes" / "no"), or None when the answer does not say.
+
+    401/403/466 and an unreachable server raise as any call does; any other failure of getSettings (a
+    gateway that does not know the method, an answer without the field) returns None, so that a run goes
+    ahead as it would without the check: the archive calls' own answers then speak for themselves.
+    """
+    from greenapi_excel.errors import QuotaExceeded
+
+    try:
+        settings = client.get_settings()
+    except (AuthError, InstanceError, QuotaExceeded, ConnectionFailed):
+        raise
+    except ApiError as error:
+        log.info("getSettings gave no answer to go by (%s); incomingWebhook not checked", error)
+        return None
+    value = settings.get("incomingWebhook")
+    return value if value in ("yes", "no") else None
+
+
+def check_incoming_webhook(client) -> None:
+    """IncomingWebhookOff when getSettings says incomingWebhook is "no" (one paced read, 1 a second)."""
+    from greenapi_excel.errors import IncomingWebhookOff
+
+    if incoming_webhook(client) == "no":
+        raise IncomingWebhookOff(WEBHOOK_OFF)
+
+
+def switch_incoming_webhook_on(client) -> None:
+    """setSettings {"incomingWebhook": "yes"}; GREEN-API applies it within 5 minutes."""
+    client.set_settings({"incomingWebhook": "yes"})
 
 
 def _resume_from_journal(todo, journal, instance, method, deliver):

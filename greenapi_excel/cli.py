@@ -89,8 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_run_arguments(sub, verb)
 
-    check = commands.add_parser("check", help="check the credentials and the instance's state (getStateInstance)",
+    check = commands.add_parser("check", help="check the credentials, the instance's state and the incomingWebhook "
+                                              "setting archiveChat needs (getStateInstance, getSettings)",
                                 epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("--fix", action="store_true",
+                       help='switch "Receive webhooks on incoming messages and files" on (setSettings '
+                            'incomingWebhook=yes) when it is off; GREEN-API applies it within 5 minutes')
     _add_credentials(check)
 
     demo = commands.add_parser("demo", help="try it without an account: a built-in sandbox archives demo.xlsx")
@@ -345,13 +349,25 @@ def _print_summary(summary, written: Path, sheet) -> None:
 # --- check ------------------------------------------------------------------------
 
 def command_check(args) -> int:
+    from greenapi_excel import bulk
+
     credentials = _credentials(args)
     with _client(args, credentials) as client:
         state = client.get_state_instance()
-    print(f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {state}")
-    if state != "authorized":
-        _error("the instance is not authorized: link WhatsApp to it in the GREEN-API console")
-        return EXIT_CONFIG
+        print(f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {state}")
+        if state != "authorized":
+            _error("the instance is not authorized: link WhatsApp to it in the GREEN-API console")
+            return EXIT_CONFIG
+        webhook = bulk.incoming_webhook(client)
+        print(f"incomingWebhook ({bulk.WEBHOOK_SETTING}): {webhook or 'unknown (getSettings did not say)'}")
+        if webhook != "no":
+            return EXIT_OK
+        if not getattr(args, "fix", False):
+            _error(bulk.WEBHOOK_OFF)
+            return EXIT_CONFIG
+        bulk.switch_incoming_webhook_on(client)
+    print(f'Switched "{bulk.WEBHOOK_SETTING}" on (setSettings incomingWebhook=yes). GREEN-API applies it within '
+          "5 minutes: wait that long before archiving.")
     return EXIT_OK
 
 
