@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from greenapi_excel import chat_ids, statuses as st
 from greenapi_excel.errors import (
@@ -66,6 +66,7 @@ class Plan:
     todo: list[tuple[int, str]] = field(default_factory=list)  # (row, chat ID): one row per distinct chat
     decided: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
     kept: dict[int, str] = field(default_factory=dict)  # row -> status an earlier run wrote (left as is)
+    hidden: int = 0  # non-empty rows skipped because the sheet hides them
 
     @property
     def rows(self) -> int:
@@ -82,6 +83,8 @@ class Plan:
             parts.append(f"{invalid} invalid")
         if dupes:
             parts.append(f"{dupes} duplicates")
+        if self.hidden:
+            parts.append(f"{self.hidden} hidden rows skipped")
         return ", ".join(parts)
 
 
@@ -91,11 +94,14 @@ def plan(
     method: str,
     region: str | None = None,
     previous: Mapping[int, str] | None = None,
+    hidden: Collection[int] = (),
 ) -> Plan:
     """Parse every cell, keep the first row of each chat, and set aside rows already done in the book.
 
     ``previous`` maps a row to the Status text an earlier run left there; a row whose status says the
-    job is done for this method is kept as it is and makes no call.
+    job is done for this method is kept as it is and makes no call. Rows in ``hidden`` (hidden by a
+    filter or by hand: in Excel the filter is the rule) are skipped without a status and counted in
+    ``Plan.hidden``.
     """
     if method not in WORDS:
         raise ValueError(f"unknown method {method!r}")
@@ -107,6 +113,9 @@ def plan(
     for row, value in cells:
         parsed = chat_ids.parse_cell(value, region)
         if parsed.empty:
+            continue
+        if row in hidden:
+            result.hidden += 1
             continue
         if parsed.chat_id is None:
             result.decided.append(RowResult(row, st.INVALID, parsed.reason or "not a chat ID", now))
@@ -169,6 +178,10 @@ def run(
     block_seconds: float = 0.5,
     preflight: bool = True,
     stopped_by: GreenApiExcelError | None = None,
+    book: str | None = None,
+    sheet: str | None = None,
+    undo_of: str | None = None,
+    record_run: bool = True,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
 
@@ -177,11 +190,19 @@ def run(
     ``preflight`` checks getStateInstance first (``check_instance``); a caller that already checked
     passes False (the UDF skips it too: one cell is one call, and a 401 then comes from the call itself),
     and ``stopped_by`` the error its own check met: every row then gets ``Not run`` without a call.
+
+    Every run is recorded in the journal's runs table (``record_run``) with ``book``, ``sheet`` and, for
+    an undo, the run it undoes (``undo_of``); its calls carry its id, ``summary.run_id``.
     """
     started = time.monotonic()
     instance = client.credentials.id_instance
     words = WORDS[plan.method]
     summary = RunSummary()
+    summary.hidden = plan.hidden
+    if record_run:
+        summary.run_id = journal.start_run(instance=instance, method=plan.method, source=source, book=book,
+                                           sheet=sheet, dry_run=dry_run, undo_of=undo_of)
+        journal = RunJournal(journal, summary.run_id)
     for status in plan.kept.values():
         word = next((w for w in st.ALL if status.startswith(w)), status)
         summary.counts[word] = summary.counts.get(word, 0) + 1
@@ -270,7 +291,24 @@ def run(
     deliver([], force=True)
     summary.calls += stop.calls
     summary.seconds = time.monotonic() - started
+    if summary.run_id is not None:
+        journal.finish_run(summary.run_id, summary.counts)
     return summary
+
+
+class RunJournal:
+    """The journal as one run sees it: every call the run begins carries the run's id."""
+
+    def __init__(self, journal, run_id: str):
+        self._journal = journal
+        self.run_id = run_id
+
+    def begin(self, **kwargs) -> int:
+        kwargs.setdefault("run_id", self.run_id)
+        return self._journal.begin(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._journal, name)
 
 
 def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float) -> list[RowResult]:

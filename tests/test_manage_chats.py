@@ -98,3 +98,176 @@ def test_webhook_off_stops_the_run_then_check_fix_then_the_run_works(make_sandbo
     assert sandbox.archived_ids() >= {"79001234567@c.us", "79001234568@c.us"}
     ws = openpyxl.load_workbook(book).active
     assert [ws.cell(r, 2).value for r in (2, 3)] == [st.ARCHIVED, st.ARCHIVED]
+
+
+# --- 2. Load chats, a filter, archive on the visible rows only -------------------------------
+
+
+def test_load_chats_writes_one_row_per_chat_with_times_from_two_journal_reads(account, env, tmp_path):
+    book = tmp_path / "account.xlsx"
+    proc = cli("chats", book, env=env, code=0)
+    assert "8 chats" in proc.stdout
+    assert len(account.calls("getChats")) == 1
+    assert [c["method"] for c in account.log if c["method"].startswith("last")] == [
+        "lastIncomingMessages", "lastOutgoingMessages"]          # two journal reads for the whole list
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Chats"]
+    assert [c.value for c in ws[1]] == LOADED_HEADERS
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:G")
+    rows = {ws.cell(r, 1).value: [ws.cell(r, c).value for c in range(1, 8)] for r in range(2, ws.max_row + 1)}
+    assert set(rows) == {c["id"] for c in CHATS}
+    anna = rows["79001234567@c.us"]
+    assert anna[1:4] == ["Anna", "person", "no"]
+    assert isinstance(anna[4], datetime) and abs((datetime.now() - anna[4]) - timedelta(days=0.2)) < timedelta(minutes=5)
+    assert ws.cell(2, 5).number_format == "yyyy-mm-dd hh:mm"
+    assert anna[6] == 0
+    assert rows["79001234569@c.us"][5] == "none in 30 days"   # Vera: no outgoing message in the window
+    assert rows["77011234567@c.us"][4:] == ["none in 30 days", "none in 30 days", 30]
+    assert rows["12025550123@c.us"][3] == "yes" and rows["120363043968066561@g.us"][2] == "group"
+    assert rows["79001234568@c.us"][6] == 30                  # Boris: last message 45 days ago, shown "over 30"
+    assert ws.cell(2, 7).number_format == '[<30]0;"over "0'
+    assert {str(cf.sqref) for cf in ws.conditional_formatting} >= {"D2:D9", "G2:G9"}
+
+
+def test_reload_refreshes_in_place_keeps_analyst_columns_and_marks_gone_chats(account, env, tmp_path):
+    book = tmp_path / "account.xlsx"
+    cli("chats", book, env=env, code=0)
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Chats"]
+    ws.cell(1, 8).value = "My note"
+    row_of = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
+    for chat_id, row in row_of.items():
+        ws.cell(row, 8).value = f"note for {chat_id}"
+    wb.save(book)
+
+    del account.chats["79001234569@c.us"]                     # Vera's chat is gone
+    account.chats["79001234567@c.us"].archive = True           # Anna archived elsewhere
+    from greenapi_excel.sandbox import chats_from_dicts
+    account.chats.update(chats_from_dicts([{"id": "79005550000@c.us", "name": "New"}]))
+    proc = cli("chats", book, env=env, code=0)
+    assert "1 new" in proc.stdout and "1 gone" in proc.stdout
+
+    ws = openpyxl.load_workbook(book)["Chats"]
+    assert ws.cell(1, 8).value == "My note"
+    after = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
+    for chat_id, row in row_of.items():
+        assert after[chat_id] == row and ws.cell(row, 8).value == f"note for {chat_id}"
+    assert ws.cell(row_of["79001234567@c.us"], 4).value == "yes"
+    assert ws.cell(row_of["79001234569@c.us"], 4).value == "gone"
+    assert ws.cell(row_of["79001234569@c.us"], 2).value == "Vera"      # marked, not deleted
+    assert after["79005550000@c.us"] == max(row_of.values()) + 1
+    assert len(list(ws.conditional_formatting)) == 3                      # replaced, not piled up
+
+
+def libreoffice_round_trip(book: Path, out_dir: Path) -> Path:
+    """Have LibreOffice Calc open and save the book: a book saved with a filter by another program."""
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed")
+    out_dir.mkdir()
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{out_dir}/profile", "--convert-to",
+                    "xlsx:Calc MS Excel 2007 XML", "--outdir", str(out_dir), str(book)],
+                   check=True, capture_output=True, timeout=120)
+    return out_dir / book.name
+
+
+def test_filtered_book_acts_on_visible_rows_only(account, env, tmp_path):
+    book = tmp_path / "account.xlsx"
+    cli("chats", book, env=env, code=0)
+    # The analyst filters Type = person and hides one more row by hand; groups are hidden by the filter.
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Chats"]
+    hidden, visible = set(), set()
+    for r in range(2, ws.max_row + 1):
+        chat_id = ws.cell(r, 1).value
+        if ws.cell(r, 3).value == "group" or chat_id == "79001234568@c.us":
+            ws.row_dimensions[r].hidden = True
+            hidden.add(chat_id)
+        else:
+            visible.add(chat_id)
+    ws.auto_filter.add_filter_column(2, ["person"])
+    wb.save(book)
+    saved = libreoffice_round_trip(book, tmp_path / "lo")
+    assert {openpyxl.load_workbook(saved)["Chats"].cell(r, 1).value
+            for r, d in openpyxl.load_workbook(saved)["Chats"].row_dimensions.items() if d.hidden} == hidden
+
+    proc = cli("archive", saved, "--sheet", "Chats", "--no-progress", env=env, code=0)
+    assert "Skipped 3 hidden rows" in proc.stdout
+    archived = {c["chatId"] for c in account.calls("archiveChat")}
+    assert archived == visible                                   # Emily too: she answers "already archived"
+    assert not archived & hidden
+    statuses = column_values(saved, "Chats", "Status")
+    assert all(statuses[chat] is None for chat in hidden)         # hidden rows get no status
+    assert statuses["79001234567@c.us"] == st.ARCHIVED and statuses["12025550123@c.us"] == st.ALREADY_ARCHIVED
+
+    proc = cli("unarchive", saved, "--sheet", "Chats", "--include-hidden", "--dry-run", "--no-progress",
+               env=env, code=0)
+    statuses = column_values(saved, "Chats", "Status")
+    assert statuses["120363043968066561@g.us"] == st.ALREADY_UNARCHIVED and "hidden" not in proc.stdout
+
+
+# --- 3. --all-chats --idle-days ----------------------------------------------------------------
+
+
+def test_all_chats_idle_days_acts_on_the_idle_people_and_writes_a_report(account, env, tmp_path):
+    report = tmp_path / "report.xlsx"
+    proc = cli("archive", "--all-chats", "--type", "person", "--idle-days", "30", "--report", report,
+               "--no-progress", env=env, code=0)
+    idle_people = {c for c in IDLE_30 if c.endswith("@c.us")}
+    assert {c["chatId"] for c in account.calls("archiveChat")} == idle_people
+    assert account.archived_ids() == idle_people
+    assert len(account.calls("lastIncomingMessages")) == 1 and len(account.calls("lastOutgoingMessages")) == 1
+    ws = openpyxl.load_workbook(report)["Report"]
+    headers = [c.value for c in ws[1]]
+    assert headers[:7] == LOADED_HEADERS and headers[7:10] == ["Status", "Details", "Updated"]
+    statuses = column_values(report, "Report", "Status")
+    assert set(statuses) == idle_people
+    assert statuses["12025550123@c.us"] == st.ALREADY_ARCHIVED and statuses["79001234568@c.us"] == st.ARCHIVED
+    assert "4917012345670@c.us" in proc.stdout
+
+
+# --- 4. undo, and undo of the undo ------------------------------------------------------------
+
+
+def test_undo_a_run_then_undo_the_undo(account, env, tmp_path):
+    book = tmp_path / "account.xlsx"
+    cli("chats", book, env=env, code=0)
+    before = account.archived_ids()
+    cli("archive", book, "--sheet", "Chats", "--no-progress", env=env, code=0)
+    changed = {c["chatId"] for c in account.calls("archiveChat") if c["status"] == 200}
+    assert changed and account.archived_ids() == before | changed
+
+    runs = cli("journal", "--runs", env=env, code=0).stdout
+    assert "archive" in runs and "account.xlsx [Chats]" in runs and "Archived" in runs
+
+    # Without a terminal and without --yes it refuses, changing nothing.
+    proc = cli("undo", "--last", env=env, code=2)
+    assert "--yes" in proc.stderr and account.calls("unarchiveChat") == []
+
+    proc = cli("undo", "--last", "--dry-run", env=env, code=0)
+    assert account.calls("unarchiveChat") == [] and st.WOULD_UNARCHIVE in proc.stdout
+
+    proc = cli("undo", "--last", "--yes", "--no-progress", env=env, code=0)
+    assert f"unarchive those {len(changed)} chats" in proc.stderr
+    assert {c["chatId"] for c in account.calls("unarchiveChat")} == changed   # exactly the chats it changed
+    assert account.archived_ids() == before                                   # Emily stays archived
+    statuses = column_values(book, "Chats", "Status")
+    assert {c for c, s in statuses.items() if s == st.UNARCHIVED} == changed
+    assert statuses["12025550123@c.us"] == st.ALREADY_ARCHIVED                 # untouched by the undo
+
+    # The undo is a run too: undo it, and the chats are archived again.
+    first_run_calls = len(account.calls("archiveChat"))
+    proc = cli("undo", "--last", "--yes", "--no-progress", env=env, code=0)
+    assert account.archived_ids() == before | changed
+    assert {c["chatId"] for c in account.calls("archiveChat")[first_run_calls:]} == changed
+    assert len(account.calls("archiveChat")) == first_run_calls + len(changed)
+    statuses = column_values(book, "Chats", "Status")
+    assert {c for c, s in statuses.items() if s == st.ARCHIVED} == changed
+
+    # The first run was undone already: undoing it again is refused with what to do.
+    first = [line.split()[0] for line in cli("journal", "--runs", env=env).stdout.splitlines()[1:]][-1]
+    proc = cli("undo", "--run", first, "--yes", env=env, code=2)
+    assert "undone already" in proc.stderr
