@@ -271,3 +271,120 @@ def test_undo_a_run_then_undo_the_undo(account, env, tmp_path):
     first = [line.split()[0] for line in cli("journal", "--runs", env=env).stdout.splitlines()[1:]][-1]
     proc = cli("undo", "--run", first, "--yes", env=env, code=2)
     assert "undone already" in proc.stderr
+
+
+# --- 5. the sandbox's new methods, the client's paced reads, the journal's runs ------------------------
+
+import requests  # noqa: E402
+
+from greenapi_excel.client import Credentials, GreenApiClient  # noqa: E402
+from greenapi_excel.errors import ConfigError  # noqa: E402
+from greenapi_excel.sandbox import DEFAULT_CHATS, Sandbox, builtin_chats, chats_from_dicts  # noqa: E402
+
+
+def test_get_and_set_settings_answer_with_the_docs_fields(account):
+    settings = requests.get(account.method_url("getSettings"), timeout=10).json()
+    assert {"wid", "webhookUrl", "outgoingWebhook", "incomingWebhook", "stateWebhook"} <= set(settings)
+    assert settings["incomingWebhook"] == "yes"
+    answer = requests.post(account.method_url("setSettings"), json={"incomingWebhook": "no"}, timeout=10)
+    assert (answer.status_code, answer.json()) == (200, {"saveSettings": True})
+    assert account.incoming_webhook == "no"
+    assert requests.post(account.method_url("setSettings"), json={}, timeout=10).status_code == 400
+    assert requests.post(account.method_url("setSettings"), json={"incomingWebhook": "on"}, timeout=10).status_code == 400
+    # While it is off: archiveChat fails (the assumed answer), and the incoming journal is empty.
+    answer = requests.post(account.method_url("archiveChat"), json={"chatId": "79001234567@c.us"}, timeout=10)
+    assert (answer.status_code, answer.text) == (
+        400, "ArchiveChatError: cannot archive chat cause last message not found in chat")
+    assert requests.get(account.method_url("lastIncomingMessages"), timeout=10).json() == []
+
+
+def test_journals_have_the_docs_fields_and_honour_minutes(account):
+    url = account.method_url("lastIncomingMessages")
+    day = requests.get(url, timeout=10).json()                     # default: 1440 minutes
+    assert {m["chatId"] for m in day} == {"79001234567@c.us"}
+    month = requests.get(url + "?minutes=43200", timeout=10).json()
+    assert {m["chatId"] for m in month} == {"79001234567@c.us", "79001234569@c.us", "120363043968066561@g.us"}
+    message = month[0]
+    assert {"type", "idMessage", "timestamp", "typeMessage", "chatId", "senderName"} <= set(message)
+    assert message["type"] == "incoming" and isinstance(message["timestamp"], int)
+    assert [m["timestamp"] for m in month] == sorted((m["timestamp"] for m in month), reverse=True)
+    out = requests.get(account.method_url("lastOutgoingMessages") + "?minutes=144000", timeout=10).json()
+    assert {m["type"] for m in out} == {"outgoing"} and {"statusMessage", "sendByApi"} <= set(out[0])
+    assert requests.get(url + "?minutes=soon", timeout=10).status_code == 400
+
+
+def test_journal_reads_are_limited_to_one_a_second_and_the_client_keeps_that_pace(make_sandbox):
+    sandbox = make_sandbox(CHATS)                                   # default limits: 1 a second for reads
+    burst = [requests.get(sandbox.method_url("lastOutgoingMessages"), timeout=10).status_code for _ in range(3)]
+    assert burst.count(200) == 1 and burst.count(429) == 2
+    client = GreenApiClient(Credentials(sandbox.api_url, sandbox.id_instance, sandbox.token))
+    started = time.monotonic()
+    for _ in range(3):
+        client.last_incoming_messages(60)
+    assert time.monotonic() - started >= 1.9
+    assert [c["status"] for c in sandbox.calls("lastIncomingMessages")] == [200, 200, 200]
+    assert client.get_settings()["incomingWebhook"] == "yes"
+    client.close()
+
+
+def test_state_file_times_and_the_builtin_book(tmp_path):
+    book = chats_from_dicts([{"id": "79001234567@c.us", "last_incoming": "2026-10-01T12:00:00Z"}])
+    assert book["79001234567@c.us"].last_incoming == datetime(2026, 10, 1, 12).replace(
+        tzinfo=__import__("datetime").timezone.utc).timestamp()
+    for bad in ({"id": "79001234567@c.us", "last_incoming": "yesterday"},
+                {"id": "79001234567@c.us", "incoming": 0, "last_incoming": "2026-10-01T12:00:00Z"}):
+        with pytest.raises(ConfigError):
+            chats_from_dicts([bad])
+    now = time.time()
+    builtin = chats_from_dicts(builtin_chats(now))
+    assert len(builtin) == len(DEFAULT_CHATS)
+    idle = {c.id: (now - max(t for t in (c.last_incoming, c.last_outgoing) if t is not None)) / DAY
+            for c in builtin.values() if c.last_incoming or c.last_outgoing}
+    assert sum(days < 1 for days in idle.values()) >= 8            # some active today
+    assert sum(days > 90 for days in idle.values()) >= 8           # some idle for months
+    assert all(c.last_incoming is None for c in builtin.values() if c.incoming == 0)
+
+
+def test_sandbox_command_takes_incoming_webhook_no(tmp_path):
+    import subprocess
+    import sys
+
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"chats": CHATS}), encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "greenapi_excel", "sandbox", "--port", "0", "--api-token",
+                             "tok123", "--state", str(state), "--incoming-webhook", "no"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        api_url = line.split("apiUrl=")[1].split()[0]
+        settings = requests.get(f"{api_url}/waInstance1101000001/getSettings/tok123", timeout=10).json()
+        assert settings["incomingWebhook"] == "no"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_an_old_journal_without_runs_keeps_working(tmp_path):
+    import sqlite3
+
+    from greenapi_excel.journal import Journal
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE calls (id INTEGER PRIMARY KEY AUTOINCREMENT, sent_at REAL NOT NULL, updated_at REAL NOT NULL,
+            instance TEXT NOT NULL, method TEXT NOT NULL, chat_id TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('sent', 'answered', 'uncertain')), status TEXT,
+            details TEXT NOT NULL DEFAULT '', http_status INTEGER, source TEXT NOT NULL DEFAULT '', run_id TEXT);
+        INSERT INTO calls (sent_at, updated_at, instance, method, chat_id, state, status)
+            VALUES (1, 2, '1101000001', 'archiveChat', '79001234567@c.us', 'answered', 'Archived');
+    """)
+    conn.commit()
+    conn.close()
+    with Journal(path) as journal:
+        assert journal.runs() == [] and len(journal.entries()) == 1
+        run_id = journal.start_run(instance="1101000001", method="archiveChat", source="test")
+        journal.finish_run(run_id, {"Archived": 1})
+        assert journal.get_run(run_id).counts == {"Archived": 1}
+    with Journal(path) as journal:                                   # and it opens again, schema and all
+        assert [r.id for r in journal.runs()] == [run_id] and len(journal.entries()) == 1
