@@ -521,14 +521,26 @@ def _load_chats(book, context: _Context) -> None:
     existing = [(r, [grid.cell(r, c) for c in range(1, width + 1)]) for r in range(2, grid.bottom + 1)]
     laid = chatlist.refresh(existing, rows, days)
     last = max(laid.last_row, 2)
-    block = [list(chatlist.HEADERS)]
-    block += [laid.cells.get(r) or [grid.cell(r, c) for c in range(1, width + 1)] for r in range(2, last + 1)]
-    sheet.range((1, 1), (last, width)).value = [[_safe(v) for v in row] for row in block]   # one write
+    rows_to_write = {1: list(chatlist.HEADERS), **laid.cells}
+    for top, bottom in _runs(sorted(rows_to_write)):   # one write, unless rows without a chat lie between
+        block = [[_safe(v) for v in rows_to_write[r]] for r in range(top, bottom + 1)]
+        sheet.range((top, 1), (bottom, width)).value = block
     _format_chat_list(sheet, last, days)
     sheet.activate()
     _alert(book, context, f"Loaded {laid.describe()} into sheet {sheet.name} (message times over the last "
                           f"{days} days). Filter it, then press Dry run or Archive chats: they act on the "
                           "visible rows only.")
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted row numbers -> (top, bottom) runs of consecutive rows."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
 
 
 def _chat_list_sheet(book):

@@ -406,6 +406,9 @@ def _print_summary(summary, written: Path, sheet) -> None:
         lines.append(f"Run {summary.run_id} (greenapi-excel undo --run {summary.run_id} takes it back)")
     if summary.stopped:
         lines.append(f"Stopped early: {summary.stopped}")
+    if written is None:   # no book: the statuses were printed above
+        print("\n".join(lines))
+        return
     columns = "the result columns"
     if getattr(sheet, "result_column", None):
         from greenapi_excel import layout
@@ -561,15 +564,10 @@ def command_all_chats(args) -> int:
                     sheet.save()
         for result in sorted(printed, key=lambda r: r.row):
             print(f"{by_row.get(result.row, ''):<28}  {result.status:<18}  {result.details}")
-        _print_summary(summary, report or Path("(no report)"), sheet or _NoSheet())
+        _print_summary(summary, report, sheet)
         return _exit_code(summary)
     finally:
         client.close()
-
-
-class _NoSheet:
-    sheet_name = "-"
-    result_column = None
 
 
 # --- journal --runs ------------------------------------------------------------------------------
@@ -656,10 +654,7 @@ def command_undo(args) -> int:
                 written = sheet.save() if sheet is not None else None
         for result in sorted(printed, key=lambda r: (r.row < 0, abs(r.row))):
             print(f"{by_row.get(result.row, ''):<28}  {result.status:<18}  {result.details}")
-        if written is not None:
-            _print_summary(summary, written, sheet)
-        else:
-            _print_summary(summary, Path("(printed above)"), _NoSheet())
+        _print_summary(summary, written, sheet)
         return _exit_code(summary)
     finally:
         journal.close()

@@ -388,3 +388,34 @@ def test_an_old_journal_without_runs_keeps_working(tmp_path):
         assert journal.get_run(run_id).counts == {"Archived": 1}
     with Journal(path) as journal:                                   # and it opens again, schema and all
         assert [r.id for r in journal.runs()] == [run_id] and len(journal.entries()) == 1
+
+
+def test_undo_asks_in_a_terminal_with_the_count(account, env, tmp_path):
+    """A terminal: the question names the count; "n" changes nothing, "y" goes ahead."""
+    import os
+    import pty
+    import subprocess
+
+    from cli_helpers import cli_command
+
+    cli("archive", "--all-chats", "--type", "group", "--no-progress", env=env, code=0)
+    groups = {c["id"] for c in CHATS if c["id"].endswith("@g.us")}
+    assert groups <= account.archived_ids()
+
+    def undo_answering(answer: str) -> str:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(cli_command("undo", "--no-progress"), stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, text=True)
+        os.close(slave)
+        os.write(master, answer.encode() + b"\n")
+        out, err = proc.communicate(timeout=60)
+        os.close(master)
+        assert proc.returncode == 0, (out, err)
+        return out + err
+
+    text = undo_answering("n")
+    assert "Unarchive 2 chats? [y/N]" in text and "Nothing was changed" in text
+    assert account.calls("unarchiveChat") == []
+    undo_answering("y")
+    assert {c["chatId"] for c in account.calls("unarchiveChat")} == groups
+    assert not groups & account.archived_ids()
