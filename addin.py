@@ -519,7 +519,8 @@ def _load_chats(book, context: _Context) -> None:
     sheet, grid = _chat_list_sheet(book)
     width = len(chatlist.HEADERS)
     existing = [(r, [grid.cell(r, c) for c in range(1, width + 1)]) for r in range(2, grid.bottom + 1)]
-    laid = chatlist.refresh(existing, rows, days)
+    laid = chatlist.refresh(existing, rows)
+    days = chatlist.window_of(rows, days)
     last = max(laid.last_row, 2)
     rows_to_write = {1: list(chatlist.HEADERS), **laid.cells}
     for top, bottom in _runs(sorted(rows_to_write)):   # one write, unless rows without a chat lie between
@@ -527,8 +528,10 @@ def _load_chats(book, context: _Context) -> None:
         sheet.range((top, 1), (bottom, width)).value = block
     _format_chat_list(sheet, last, days)
     sheet.activate()
+    cut = (f" GREEN-API's journals hold its last {chatlist.JOURNAL_LIMIT:,} messages, which reach back only "
+           f"{days} days." if days < chatlist.DEFAULT_DAYS else "")
     _alert(book, context, f"Loaded {laid.describe()} into sheet {sheet.name} (message times over the last "
-                          f"{days} days). Filter it, then press Dry run or Archive chats: they act on the "
+                          f"{days} days).{cut} Filter it, then press Dry run or Archive chats: they act on the "
                           "visible rows only.")
 
 
@@ -591,7 +594,8 @@ def _autofilter_on(sheet, table) -> None:
     """Show the filter buttons on the header, keeping a filter the analyst set."""
     if _is_mac():
         try:
-            table.api.autofilter_range(field=1)
+            if not sheet.api.autofilter_mode.get():   # never disturb a filter the analyst set
+                table.api.autofilter_range(field=1)
         except Exception:  # noqa: BLE001 - the buttons are a convenience; Data > Filter does the same
             pass
         return

@@ -21,6 +21,9 @@ PERSON, GROUP = "person", "group"
 YES, NO, GONE = "yes", "no", "gone"
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 WIDTHS = (28, 28, 9, 10, 17, 17, 10)   # characters, one per header
+# The docs: a journal answer holds at most the last 10,000 messages. A full answer reaches back less far than
+# asked, and then the window is cut to what both journals cover: "none in N days" must stay true.
+JOURNAL_LIMIT = 10_000
 
 # Column numbers (1-based) of the cells whose look depends on their value.
 ARCHIVED_COLUMN = HEADERS.index("Archived") + 1
@@ -58,27 +61,48 @@ class ChatRow:
     last_incoming: datetime | None
     last_outgoing: datetime | None
     idle_days: int | None              # whole days since the newest message; None: none in the window
+    window: int = DEFAULT_DAYS         # the days the journals cover (the days asked for, or fewer when full)
 
-    def cells(self, days: int) -> list:
+    def cells(self) -> list:
         """The seven cell values, in HEADERS order."""
         return [
             self.chat_id, self.name, self.type, YES if self.archived else NO,
-            self.last_incoming if self.last_incoming is not None else none_text(days),
-            self.last_outgoing if self.last_outgoing is not None else none_text(days),
-            self.idle_days if self.idle_days is not None else days,
+            self.last_incoming if self.last_incoming is not None else none_text(self.window),
+            self.last_outgoing if self.last_outgoing is not None else none_text(self.window),
+            self.idle_days if self.idle_days is not None else self.window,
         ]
 
     def idle_for(self, days: int) -> bool:
-        """No message, in or out, within the last ``days`` days (the journals were read over at least that)."""
-        return self.idle_days is None or self.idle_days >= days
+        """Known to have no message, in or out, within the last ``days`` days."""
+        if self.idle_days is not None:
+            return self.idle_days >= days
+        return self.window >= days
 
 
-def build_rows(chats: Iterable[dict], incoming: Iterable[dict], outgoing: Iterable[dict], *,
-               now: datetime | None = None) -> list[ChatRow]:
-    """getChats' list and the two journals -> one row per chat, in getChats' order (pure)."""
+def window_of(rows: Sequence[ChatRow], days: int) -> int:
+    """The days the rows' journals cover: ``days``, or fewer when a journal answer was full."""
+    return min((row.window for row in rows), default=days)
+
+
+def build_rows(chats: Iterable[dict], incoming: Sequence[dict], outgoing: Sequence[dict], *,
+               days: int = DEFAULT_DAYS, now: datetime | None = None) -> list[ChatRow]:
+    """getChats' list and the two journals over ``days`` days -> one row per chat, in getChats' order (pure).
+
+    When a journal answer is full (JOURNAL_LIMIT messages), it reaches back only to its oldest message: the
+    window shrinks to the whole days both journals cover, and messages older than that are left out, so
+    that "none in N days" and "over N" stay true.
+    """
     now = now or datetime.now()
-    newest_in = _newest(incoming)
-    newest_out = _newest(outgoing)
+    window = days
+    for journal in (incoming, outgoing):
+        if len(journal) >= JOURNAL_LIMIT:
+            oldest = min((m["timestamp"] for m in journal if _stamp(m) is not None), default=None)
+            if oldest is not None:
+                covered = int((now - datetime.fromtimestamp(int(oldest))).total_seconds() // 86_400)
+                window = max(0, min(window, covered))
+    since = now.timestamp() - window * 86_400
+    newest_in = _newest(m for m in incoming if (_stamp(m) or 0) >= since)
+    newest_out = _newest(m for m in outgoing if (_stamp(m) or 0) >= since)
     rows, seen = [], set()
     for chat in chats:
         if not isinstance(chat, dict):
@@ -94,8 +118,14 @@ def build_rows(chats: Iterable[dict], incoming: Iterable[dict], outgoing: Iterab
         rows.append(ChatRow(
             chat_id=chat_id, name=name if isinstance(name, str) else "",
             type=GROUP if chat_id.endswith("@g.us") or chat.get("type") == "group" else PERSON,
-            archived=bool(chat.get("archive")), last_incoming=last_in, last_outgoing=last_out, idle_days=idle))
+            archived=bool(chat.get("archive")), last_incoming=last_in, last_outgoing=last_out, idle_days=idle,
+            window=window))
     return rows
+
+
+def _stamp(message) -> float | None:
+    stamp = message.get("timestamp") if isinstance(message, dict) else None
+    return None if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) else float(stamp)
 
 
 def _newest(messages: Iterable[dict]) -> dict[str, datetime]:
@@ -104,8 +134,8 @@ def _newest(messages: Iterable[dict]) -> dict[str, datetime]:
     for message in messages:
         if not isinstance(message, dict):
             continue
-        chat_id, stamp = message.get("chatId"), message.get("timestamp")
-        if not isinstance(chat_id, str) or isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+        chat_id, stamp = message.get("chatId"), _stamp(message)
+        if not isinstance(chat_id, str) or stamp is None:
             continue
         if stamp > newest.get(chat_id, float("-inf")):
             newest[chat_id] = float(stamp)
@@ -120,7 +150,7 @@ def fetch(client, days: int = DEFAULT_DAYS) -> list[ChatRow]:
     minutes = days * 1440
     incoming = client.last_incoming_messages(minutes)
     outgoing = client.last_outgoing_messages(minutes)
-    return build_rows(chats, incoming, outgoing)
+    return build_rows(chats, incoming, outgoing, days=days)
 
 
 def choose(rows: Sequence[ChatRow], *, chat_type: str | None = None, idle_days: int | None = None) -> list[ChatRow]:
@@ -156,7 +186,7 @@ def is_loaded_header(first_row: Sequence) -> bool:
     return cells == [h.casefold() for h in HEADERS]
 
 
-def refresh(existing: Sequence[tuple[int, Sequence]], rows: Sequence[ChatRow], days: int) -> Refresh:
+def refresh(existing: Sequence[tuple[int, Sequence]], rows: Sequence[ChatRow]) -> Refresh:
     """Lay ``rows`` over a sheet loaded before (pure).
 
     ``existing`` holds (sheet row, its first seven values) for the rows below the header. A chat already
@@ -173,7 +203,7 @@ def refresh(existing: Sequence[tuple[int, Sequence]], rows: Sequence[ChatRow], d
         chat_id = values[0].strip() if isinstance(values[0], str) else values[0]
         row = by_id.get(chat_id) if isinstance(chat_id, str) else None
         if row is not None:
-            result.cells[sheet_row] = row.cells(days)
+            result.cells[sheet_row] = row.cells()
             if chat_id not in placed:
                 result.updated += 1
             placed.add(chat_id)
@@ -185,6 +215,6 @@ def refresh(existing: Sequence[tuple[int, Sequence]], rows: Sequence[ChatRow], d
     for row in rows:
         if row.chat_id not in placed:
             last += 1
-            result.cells[last] = row.cells(days)
+            result.cells[last] = row.cells()
             result.added += 1
     return result

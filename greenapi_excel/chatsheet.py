@@ -46,8 +46,8 @@ def write(path, rows, days: int, *, sheet: str | None = None) -> tuple[str, chat
     worksheet = _choose_sheet(workbook, sheet, path.name)
     existing = [(r, [worksheet.cell(r, c).value for c in range(1, len(chatlist.HEADERS) + 1)])
                 for r in range(2, worksheet.max_row + 1)]
-    laid = chatlist.refresh(existing, rows, days)
-    _lay_out(worksheet, laid, days)
+    laid = chatlist.refresh(existing, rows)
+    _lay_out(worksheet, laid, chatlist.window_of(rows, days))
     _save(workbook, path, source)
     return worksheet.title, laid
 

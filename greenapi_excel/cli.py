@@ -496,7 +496,11 @@ def command_chats(args) -> int:
             bulk.check_instance(client)   # with incomingWebhook off the journals would be empty: say so instead
             rows = chatlist.fetch(client, days)
         sheet_name, laid = chatsheet.write(book_path, rows, days, sheet=args.sheet)
-    print(f"Loaded {laid.describe()} into {book_path} (sheet {sheet_name}); message times over the last {days} days.")
+    window = chatlist.window_of(rows, days)
+    print(f"Loaded {laid.describe()} into {book_path} (sheet {sheet_name}); message times over the last {window} days.")
+    if window < days:
+        print(f"GREEN-API's journals hold its last {chatlist.JOURNAL_LIMIT:,} messages: they reach back {window} "
+              f"days, not {days}, so the sheet says what is known for {window} days.")
     print(f"Filter it, then: greenapi-excel archive {book_path} --sheet {_quoted(sheet_name)} --dry-run")
     return EXIT_OK
 
@@ -527,7 +531,11 @@ def command_all_chats(args) -> int:
             _error(str(refusal))
             return EXIT_CONFIG
         days = args.idle_days or chatlist.DEFAULT_DAYS
-        chosen = chatlist.choose(chatlist.fetch(client, days), chat_type=args.type, idle_days=args.idle_days)
+        fetched = chatlist.fetch(client, days)
+        if chatlist.window_of(fetched, days) < days:
+            _info(f"GREEN-API's journals reach back only {chatlist.window_of(fetched, days)} days (their last "
+                  f"{chatlist.JOURNAL_LIMIT:,} messages): chats not known to be idle {days} days are left alone")
+        chosen = chatlist.choose(fetched, chat_type=args.type, idle_days=args.idle_days)
         rule = ", ".join(p for p in (args.type and f"type {args.type}",
                                      args.idle_days is not None and f"idle {args.idle_days}+ days") if p)
         _info(f"instance {credentials.id_instance}: {len(chosen)} chats chosen{' (' + rule + ')' if rule else ''}")

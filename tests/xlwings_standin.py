@@ -515,9 +515,21 @@ class _MacRange:
         sheet.book.structure_changes.append(f"autofilter {sheet.name}!{self._range.address}")
 
 
+class _MacProperty:
+    def __init__(self, value) -> None:
+        self._value = value
+
+    def get(self):
+        return self._value
+
+
 class _MacSheet:
     def __init__(self, sheet: "Sheet") -> None:
         self._sheet = sheet
+
+    @property
+    def autofilter_mode(self) -> _MacProperty:
+        return _MacProperty(self._sheet.autofilter_on)
 
 
 class _FreezePanes:
