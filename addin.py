@@ -583,10 +583,10 @@ def _format_chat_list(sheet, last: int, days: int) -> None:
                                          fill_color="#f2f2f2", font_color="#808080", font_italic=True,
                                          stop_if_true=True)
     archived = sheet.range((2, chatlist.ARCHIVED_COLUMN), (last, chatlist.ARCHIVED_COLUMN))
-    archived.conditional_formats.add_cell_value("equal", f'="{chatlist.YES}"', fill_color="#d9d9d9",
+    archived.conditional_formats.add_cell_value("equal_to", f'="{chatlist.YES}"', fill_color="#d9d9d9",
                                                 font_color="#595959")
     idle.conditional_formats.add_color_scale(["#63be7b", "#ffeb84", "#f8696b"],
-                                             thresholds=[0, max(1, days // 2), days])
+                                             thresholds=list(chatlist.color_scale(days)))
     _autofilter_on(sheet, table)
 
 

@@ -42,6 +42,12 @@ def idle_format(days: int) -> str:
     return f'[<{days}]0;"over "0'
 
 
+def color_scale(days: int) -> tuple[float, float, float]:
+    """Idle days' colour thresholds (green, yellow, red): 0, half the window, the window; strictly increasing."""
+    end = max(days, 2)
+    return 0, end / 2, end
+
+
 def check_days(days) -> int:
     from greenapi_excel.errors import ConfigError
 

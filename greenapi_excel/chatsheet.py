@@ -128,9 +128,10 @@ def _lay_out(ws, laid: chatlist.Refresh, days: int) -> None:
         fill=PatternFill("solid", start_color=GONE_FILL, end_color=GONE_FILL), stopIfTrue=True))
     ws.conditional_formatting.add(archived, FormulaRule(
         formula=['$D2="yes"'], font=Font(color="FF595959"), fill=PatternFill("solid", start_color=GREY, end_color=GREY)))
+    low, mid, high = chatlist.color_scale(days)
     ws.conditional_formatting.add(f"G2:G{last}", ColorScaleRule(
-        start_type="num", start_value=0, start_color="FF63BE7B", mid_type="num", mid_value=max(1, days // 2),
-        mid_color="FFFFEB84", end_type="num", end_value=days, end_color="FFF8696B"))
+        start_type="num", start_value=low, start_color="FF63BE7B", mid_type="num", mid_value=mid,
+        mid_color="FFFFEB84", end_type="num", end_value=high, end_color="FFF8696B"))
 
 
 def _save(workbook, path: Path, source: bytes | None) -> None:

@@ -62,3 +62,9 @@ def test_refresh_keeps_rows_adds_new_ones_below_and_marks_gone_ones():
     assert laid.cells[6][0] == "79005550000@c.us"
     assert (laid.updated, laid.added, laid.gone) == (2, 1, 1)
     assert chatlist.is_loaded_header(chatlist.HEADERS) and not chatlist.is_loaded_header(["Chat ID", "Status"])
+
+
+def test_colour_thresholds_rise_strictly_for_any_window():
+    for days in (0, 1, 2, 30, 3650):
+        low, mid, high = chatlist.color_scale(days)
+        assert low < mid < high and high >= days

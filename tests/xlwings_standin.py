@@ -556,12 +556,17 @@ class _Font:
 
 
 class _ConditionalFormats:
-    """Range.conditional_formats (xlwings 0.37.5+): the rules are kept on the sheet, for assertions."""
+    """Range.conditional_formats (xlwings 0.37.5+): the rules are kept on the sheet, for assertions. The
+    arguments are checked by xlwings' own validators, so a rule the stand-in takes is one xlwings takes."""
 
     def __init__(self, rng: "Range") -> None:
         self._range = rng
 
     def _add(self, kind: str, **spec) -> dict:
+        from xlwings import main
+
+        style = {k: spec.get(k) for k in ("fill_color", "font_color", "font_bold", "font_italic")}
+        main._add_conditional_format_creation_style({}, **style)
         rule = {"range": self._range.address, "kind": kind, **spec}
         self._range.sheet.conditional_formats.append(rule)
         self._range.sheet.book.format_writes.append((f"{self._range.sheet.name}!{self._range.address}", kind))
@@ -572,13 +577,28 @@ class _ConditionalFormats:
         sheet.conditional_formats = [r for r in sheet.conditional_formats
                                      if not _inside(r["range"], self._range)]
 
-    def add_custom(self, formula: str, **style) -> dict:
-        return self._add("custom", formula=formula, **style)
+    def add_custom(self, formula: str, *, stop_if_true: bool = False, **style) -> dict:
+        from xlwings import main
 
-    def add_cell_value(self, operator: str, formula1, formula2=None, **style) -> dict:
+        main._conditional_format_formula(formula)
+        return self._add("custom", formula=formula, stop_if_true=stop_if_true, **style)
+
+    def add_cell_value(self, operator: str, formula1, formula2=None, *, stop_if_true: bool = False, **style) -> dict:
+        from xlwings import main
+
+        operator = main._conditional_format_operator(operator)
+        first = main._conditional_format_value(formula1, "formula1")
+        second = None if formula2 is None else main._conditional_format_value(formula2, "formula2")
+        main._validate_cell_value_rule(operator, first, second)
         return self._add("cell_value", operator=operator, formula1=formula1, formula2=formula2, **style)
 
     def add_color_scale(self, colors, *, thresholds=None, threshold_type="number") -> dict:
+        from xlwings import main
+
+        colors = main._conditional_format_colors(colors)
+        main._conditional_format_threshold_type(threshold_type)
+        if thresholds is not None and (len(thresholds) != len(colors) or list(thresholds) != sorted(set(thresholds))):
+            raise ValueError("thresholds must match the colors and be strictly increasing")
         return self._add("color_scale", colors=list(colors), thresholds=thresholds, threshold_type=threshold_type)
 
 
