@@ -596,7 +596,7 @@ def command_runs(args) -> int:
         what = ("dry run " if run.dry_run else "") + {"archiveChat": "archive", "unarchiveChat": "unarchive"}.get(
             run.method, run.method)
         if run.undo_of:
-            what += f" (undo)"
+            what += " (undo)"
         where = f"{Path(run.book).name} [{run.sheet}]" if run.book else "-"
         counts = ", ".join(f"{word} {n}" for word, n in run.counts.items()) or \
             ("(did not finish)" if run.finished is None else "nothing")

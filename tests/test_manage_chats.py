@@ -279,7 +279,7 @@ import requests  # noqa: E402
 
 from greenapi_excel.client import Credentials, GreenApiClient  # noqa: E402
 from greenapi_excel.errors import ConfigError  # noqa: E402
-from greenapi_excel.sandbox import DEFAULT_CHATS, Sandbox, builtin_chats, chats_from_dicts  # noqa: E402
+from greenapi_excel.sandbox import DEFAULT_CHATS, builtin_chats, chats_from_dicts  # noqa: E402
 
 
 def test_get_and_set_settings_answer_with_the_docs_fields(account):
