@@ -1,4 +1,4 @@
-"""The ribbon's macros: Archive, Unarchive, Dry run, Check connection, Settings.
+"""The ribbon's macros: Archive, Unarchive, Dry run, Load chats, Undo last run, Check connection, Settings.
 
 The ribbon calls ``RunPython "import addin; addin.archive_chats()"``. Each macro works on the book
 that called it (``book`` is there for tests). This layer only reads and writes Excel; the engine
@@ -11,6 +11,8 @@ Open-source xlwings only: ``Book.caller()``, ``Range.value``/``options``, ``App.
 from __future__ import annotations
 
 import os
+import re
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -64,6 +66,16 @@ def settings(book=None) -> None:
     """Move a token typed into the Settings sheet into the OS keychain, empty its cell, and save
     apiUrl / idInstance / Region to the user config file."""
     _macro(book, _settings)
+
+
+def load_chats(book=None) -> None:
+    """One row per chat of the instance on the Chats sheet (getChats and two journal reads)."""
+    _macro(book, _load_chats)
+
+
+def undo_last_run(book=None) -> None:
+    """Take the newest run that changed a chat back, after a Yes/No prompt with the count."""
+    _macro(book, _undo_last_run)
 
 
 # --- shared frame ---------------------------------------------------------------------------
@@ -215,12 +227,30 @@ def _check_connection(book, context: _Context) -> None:
     book.app.status_bar = f"{TITLE}: asking instance {credentials.id_instance}..."
     with GreenApiClient(credentials) as client:
         state = client.get_state_instance()
-    if state == "authorized":
-        _alert(book, context, f"Connected: instance {credentials.id_instance} at {credentials.api_url} "
-                              "is authorized and ready.")
-    else:
-        _alert(book, context, f"Instance {credentials.id_instance} answers, but its state is {state!r}: "
-                              "link WhatsApp to it in the GREEN-API console.", critical=True)
+        if state != "authorized":
+            _alert(book, context, f"Instance {credentials.id_instance} answers, but its state is {state!r}: "
+                                  "link WhatsApp to it in the GREEN-API console.", critical=True)
+            return
+        if bulk.incoming_webhook(client) == "no":
+            _offer_webhook_fix(book, context, client, credentials)
+            return
+    _alert(book, context, f"Connected: instance {credentials.id_instance} at {credentials.api_url} "
+                          "is authorized and ready.")
+
+
+def _offer_webhook_fix(book, context: _Context, client, credentials) -> None:
+    """incomingWebhook is off: say so, and switch it on (setSettings) when the analyst says Yes."""
+    question = (f"Instance {credentials.id_instance} is authorized, but {_sentence(bulk.WEBHOOK_OFF)}\n\n"
+                f"Switch \"{bulk.WEBHOOK_SETTING}\" on now?")
+    answer = book.app.alert(context.redact(_plain(question, lines=True)), title=TITLE, buttons="yes_no",
+                            mode="critical")
+    if str(answer).lower() != "yes":
+        _alert(book, context, f"Left off. Archive chats will stop before changing anything until "
+                              f"\"{bulk.WEBHOOK_SETTING}\" is on.", critical=True)
+        return
+    bulk.switch_incoming_webhook_on(client)
+    _alert(book, context, f"\"{bulk.WEBHOOK_SETTING}\" is switched on for instance {credentials.id_instance}. "
+                          "GREEN-API applies it within 5 minutes: wait that long before archiving.")
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -300,8 +330,13 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
     previous = {}
     if placement.reuses_earlier:
         previous = {r: v for r in range(2, grid.bottom + 1) if isinstance(v := grid.cell(r, status_column), str)}
-    plan = bulk.plan(cells, method=method, region=region, previous=previous)
+    hidden = hidden_rows(sheet, chat_column, grid.bottom)  # the one read of which rows the filter hides
+    plan = bulk.plan(cells, method=method, region=region, previous=previous, hidden=hidden)
     where = f"column {layout.column_letter(chat_column)} of sheet {sheet.name}"
+    if plan.rows == 0 and plan.hidden:
+        _alert(book, context, f"Every row with a chat in {where} is hidden ({plan.hidden} rows): clear the "
+                              "filter, or show the rows, to act on them.")
+        return
     if plan.rows == 0:
         _alert(book, context, f"No chat IDs found in {where}. Select the chat IDs, or head their column Chat ID.")
         return
@@ -310,7 +345,7 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
     progress = _StatusBar(book)
     with GreenApiClient(credentials) as client, Journal() as journal:
         summary = bulk.run(plan, client, journal, dry_run=dry_run, on_progress=progress.show,
-                           on_results=writer.write, source="addin")
+                           on_results=writer.write, source="addin", book=_book_path(book), sheet=sheet.name)
     _alert(book, context, _summary_text(summary, plan, method, dry_run, where, placement.note, moved),
            critical=summary.stopped is not None)
 
@@ -387,8 +422,247 @@ def _summary_text(summary, plan, method, dry_run, where, note, moved) -> str:
     lines = [f"{verb}: {plan.rows} rows in {where}, {summary.seconds:.1f} s, {summary.calls} call{'' if summary.calls == 1 else 's'} to GREEN-API.", counts + "."]
     if summary.stopped:
         lines.append(f"Stopped early: {_sentence(summary.stopped)} Rows not reached say Not run; run again to finish.")
+    if getattr(plan, "hidden", 0):
+        lines.append(f"Skipped {plan.hidden} hidden row{'s' if plan.hidden != 1 else ''} (filtered out or hidden); "
+                     "clear the filter to include them.")
     if note:
         lines.append(_sentence(note))
     if moved:
         lines.append(f"The token typed in Settings is now in the OS keychain for instance {moved}; its cell is empty.")
     return "\n".join(lines)
+
+
+# --- which rows the sheet hides: one read ------------------------------------------------------------
+
+XL_CELL_TYPE_VISIBLE = 12          # Excel's xlCellTypeVisible
+ADDRESS_LIMIT = 250                # a multi-area Address may be cut near 255 characters: then ask the Areas
+_AREA = re.compile(r"\$?[A-Za-z]{1,3}\$?(\d+)(?::\$?[A-Za-z]{1,3}\$?(\d+))?")
+
+
+def _is_mac() -> bool:
+    return sys.platform == "darwin"
+
+
+def hidden_rows(sheet, column: int, bottom: int) -> set[int]:
+    """Rows 2..bottom the sheet hides (a filter or by hand), from one query of the visible cells.
+
+    Windows: ``SpecialCells(xlCellTypeVisible)`` through ``.api`` and its ``Address``; Mac: AppleScript's
+    ``special cells ... type cell type visible`` and ``get address``, as xlwings' own Mac code does. The
+    query covers rows 1..bottom of the chat column: at least two cells, because SpecialCells sent to one
+    cell searches the whole sheet. Never a call per row.
+    """
+    if bottom < 2:
+        return set()
+    cells = sheet.range((1, column), (bottom, column))
+    address = _visible_address(cells)
+    visible = visible_rows(address) if address else set()
+    return set(range(2, bottom + 1)) - visible
+
+
+def _visible_address(cells) -> str | None:
+    """The visible cells' address ("$A$1:$A$4,$A$9"), or None when no cell is visible."""
+    if _is_mac():
+        from appscript import k
+        from appscript.reference import CommandError
+
+        try:
+            return cells.api.special_cells(type=k.cell_type_visible).get_address()
+        except CommandError as error:
+            if getattr(error, "errornumber", None) == -50:   # what Excel for Mac answers when none is visible
+                return None
+            raise
+    try:
+        visible = cells.api.SpecialCells(XL_CELL_TYPE_VISIBLE)
+    except Exception as error:  # pywintypes.com_error: "No cells were found." when every row is hidden
+        if "no cells were found" in str(error).lower():
+            return None
+        raise
+    address = visible.Address
+    if len(address) >= ADDRESS_LIMIT:
+        areas = visible.Areas
+        count = areas.Count
+        if count != address.count(",") + 1:   # cut short: one read per visible block, still never per row
+            address = ",".join(areas.Item(i).Address for i in range(1, count + 1))
+    return address
+
+
+def visible_rows(address: str) -> set[int]:
+    """Row numbers covered by an address such as "$A$1:$A$4,$A$9" or "Chats!$A$2:$A$3"."""
+    rows: set[int] = set()
+    for part in address.split(","):
+        match = _AREA.fullmatch(part.strip().split("!")[-1])
+        if not match:
+            raise ValueError(f"Excel gave an address this add-in cannot read: {part!r}")
+        top = int(match.group(1))
+        rows.update(range(top, int(match.group(2) or top) + 1))
+    return rows
+
+
+def _book_path(book) -> str:
+    return str(getattr(book, "fullname", "") or book.name)
+
+
+# --- Load chats --------------------------------------------------------------------------------------
+
+def _load_chats(book, context: _Context) -> None:
+    from greenapi_excel import chatlist
+    from greenapi_excel.client import GreenApiClient
+
+    sheet_settings = _read_settings(book)
+    credentials, _ = _credentials(book, context, sheet_settings)
+    days = chatlist.DEFAULT_DAYS
+    book.app.status_bar = f"{TITLE}: reading the chats of instance {credentials.id_instance}..."
+    with GreenApiClient(credentials) as client:
+        bulk.check_instance(client)
+        rows = chatlist.fetch(client, days)
+    sheet, grid = _chat_list_sheet(book)
+    width = len(chatlist.HEADERS)
+    existing = [(r, [grid.cell(r, c) for c in range(1, width + 1)]) for r in range(2, grid.bottom + 1)]
+    laid = chatlist.refresh(existing, rows)
+    days = chatlist.window_of(rows, days)
+    last = max(laid.last_row, 2)
+    rows_to_write = {1: list(chatlist.HEADERS), **laid.cells}
+    for top, bottom in _runs(sorted(rows_to_write)):   # one write, unless rows without a chat lie between
+        block = [[_safe(v) for v in rows_to_write[r]] for r in range(top, bottom + 1)]
+        sheet.range((top, 1), (bottom, width)).value = block
+    _format_chat_list(sheet, last, days)
+    sheet.activate()
+    cut = (f" GREEN-API's journals hold its last {chatlist.JOURNAL_LIMIT:,} messages, which reach back only "
+           f"{days} days." if days < chatlist.DEFAULT_DAYS else "")
+    _alert(book, context, f"Loaded {laid.describe()} into sheet {sheet.name} (message times over the last "
+                          f"{days} days).{cut} Filter it, then press Dry run or Archive chats: they act on the "
+                          "visible rows only.")
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    """Sorted row numbers -> (top, bottom) runs of consecutive rows."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs
+
+
+def _chat_list_sheet(book):
+    """The sheet Load chats writes, and its used range (one read): Chats when it was loaded before or holds
+    nothing below its header, else a "Chat list" sheet (made when missing)."""
+    from greenapi_excel import chatlist
+
+    for name in (chatlist.DEFAULT_SHEET, chatlist.FALLBACK_SHEET):
+        if name not in [s.name for s in book.sheets]:
+            sheet = book.sheets.add(name, after=book.sheets[len(book.sheets) - 1])
+            return sheet, _SheetGrid(sheet)
+        sheet = book.sheets[name]
+        grid = _SheetGrid(sheet)
+        first = [grid.cell(1, c) for c in range(1, len(chatlist.HEADERS) + 1)]
+        if chatlist.is_loaded_header(first) or grid.bottom <= 1:
+            return sheet, grid
+    raise ConfigError(f"the sheets {chatlist.DEFAULT_SHEET} and {chatlist.FALLBACK_SHEET} both hold lists "
+                      "Load chats did not make: rename one of them and press Load chats again")
+
+
+def _format_chat_list(sheet, last: int, days: int) -> None:
+    """Header, widths, dates, frozen first row, autofilter, conditional formats: a handful of calls."""
+    from greenapi_excel import chatlist
+
+    width = len(chatlist.HEADERS)
+    sheet.range((1, 1), (1, width)).font.bold = True
+    first_date, last_date = chatlist.DATE_COLUMNS[0], chatlist.DATE_COLUMNS[-1]
+    sheet.range((2, first_date), (last, last_date)).number_format = chatlist.DATE_FORMAT
+    idle = sheet.range((2, chatlist.IDLE_COLUMN), (last, chatlist.IDLE_COLUMN))
+    idle.number_format = chatlist.idle_format(days)
+    for column, characters in enumerate(chatlist.WIDTHS, start=1):
+        sheet.range((1, column)).column_width = characters
+    sheet.freeze_panes.freeze_at("1:1")
+    table = sheet.range((1, 1), (last, width))
+    table.conditional_formats.clear()
+    table.conditional_formats.add_custom(f'=${layout.column_letter(chatlist.ARCHIVED_COLUMN)}2="{chatlist.GONE}"',
+                                         fill_color="#f2f2f2", font_color="#808080", font_italic=True,
+                                         stop_if_true=True)
+    archived = sheet.range((2, chatlist.ARCHIVED_COLUMN), (last, chatlist.ARCHIVED_COLUMN))
+    archived.conditional_formats.add_cell_value("equal_to", f'="{chatlist.YES}"', fill_color="#d9d9d9",
+                                                font_color="#595959")
+    idle.conditional_formats.add_color_scale(["#63be7b", "#ffeb84", "#f8696b"],
+                                             thresholds=list(chatlist.color_scale(days)))
+    _autofilter_on(sheet, table)
+
+
+def _autofilter_on(sheet, table) -> None:
+    """Show the filter buttons on the header, keeping a filter the analyst set."""
+    if _is_mac():
+        try:
+            if not sheet.api.autofilter_mode.get():   # never disturb a filter the analyst set
+                table.api.autofilter_range(field=1)
+        except Exception:  # noqa: BLE001 - the buttons are a convenience; Data > Filter does the same
+            pass
+        return
+    if not sheet.api.AutoFilterMode:
+        table.api.AutoFilter()
+
+
+# --- Undo last run -----------------------------------------------------------------------------------
+
+def _undo_last_run(book, context: _Context) -> None:
+    from greenapi_excel import undo as undoing
+    from greenapi_excel.client import GreenApiClient
+    from greenapi_excel.journal import Journal
+
+    sheet_settings = _read_settings(book)
+    credentials, _ = _credentials(book, context, sheet_settings)
+    region = _region(sheet_settings)
+    with Journal() as journal:
+        found = undoing.find(journal, credentials.id_instance)
+        count = len(found.chats)
+        question = (f"Undo the last run? {_sentence(found.describe())}\n\n"
+                    f"This will {found.verb} {'those' if count != 1 else 'that'} {count} chat{'s' if count != 1 else ''}.")
+        if str(book.app.alert(_plain(question, lines=True), title=TITLE, buttons="yes_no")).lower() != "yes":
+            _alert(book, context, "Nothing was changed.")
+            return
+        sheet = _run_sheet(book, found.run)
+        writer, cells, where = None, (), "printed here (the run's book is not this one)"
+        if sheet is not None:
+            grid = _SheetGrid(sheet)  # the one read
+            headers = grid.headers()
+            chat_column = layout.find_chat_column(headers, setting=sheet_settings.get("chat column"))
+            values = {c: grid.column(c) for c in range(chat_column + 1, grid.right + 1)}
+            placement = layout.place_results(headers, chat_column, values, last_used_column=grid.right)
+            cells = [(r, _as_cell_value(grid.cell(r, chat_column))) for r in range(2, grid.bottom + 1)]
+            writer = _ResultWriter(sheet, grid, placement.status_column)
+            where = f"sheet {sheet.name}"
+        planned = undoing.plan(found, cells, region=region)
+        elsewhere = []
+
+        def on_results(results):
+            in_sheet = [r for r in results if r.row >= 2]
+            if writer is not None and in_sheet:
+                writer.write(in_sheet)
+            elsewhere.extend(r for r in results if writer is None or r.row < 2)
+
+        with GreenApiClient(credentials) as client:
+            summary = bulk.run(planned, client, journal, on_progress=_StatusBar(book).show, on_results=on_results,
+                               source="addin undo", book=_book_path(book) if sheet is not None else None,
+                               sheet=sheet.name if sheet is not None else None, undo_of=found.run.id)
+    counts = ", ".join(f"{word} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
+    lines = [f"Undo of run {found.run.id}: {counts or 'nothing done'}. Statuses are {where}."]
+    chats = dict(planned.todo)
+    lines += [f"{chats.get(r.row, '')}: {r.status}" for r in elsewhere[:20]]
+    if len(elsewhere) > 20:
+        lines.append(f"... and {len(elsewhere) - 20} more (greenapi-excel journal lists them all)")
+    if summary.stopped:
+        lines.append(f"Stopped early: {_sentence(summary.stopped)}")
+    _alert(book, context, "\n".join(lines), critical=summary.stopped is not None)
+
+
+def _run_sheet(book, run):
+    """The run's sheet when the run was made on this book, else None."""
+    if not run.book or not run.sheet:
+        return None
+    from pathlib import PurePath
+
+    mine = _book_path(book)
+    same = run.book == mine or PurePath(run.book).name == PurePath(mine).name
+    if not same or run.sheet not in [s.name for s in book.sheets]:
+        return None
+    return book.sheets[run.sheet]

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from greenapi_excel import chat_ids, statuses as st
 from greenapi_excel.errors import (
@@ -66,6 +66,7 @@ class Plan:
     todo: list[tuple[int, str]] = field(default_factory=list)  # (row, chat ID): one row per distinct chat
     decided: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
     kept: dict[int, str] = field(default_factory=dict)  # row -> status an earlier run wrote (left as is)
+    hidden: int = 0  # non-empty rows skipped because the sheet hides them
 
     @property
     def rows(self) -> int:
@@ -82,6 +83,8 @@ class Plan:
             parts.append(f"{invalid} invalid")
         if dupes:
             parts.append(f"{dupes} duplicates")
+        if self.hidden:
+            parts.append(f"{self.hidden} hidden rows skipped")
         return ", ".join(parts)
 
 
@@ -91,11 +94,14 @@ def plan(
     method: str,
     region: str | None = None,
     previous: Mapping[int, str] | None = None,
+    hidden: Collection[int] = (),
 ) -> Plan:
     """Parse every cell, keep the first row of each chat, and set aside rows already done in the book.
 
     ``previous`` maps a row to the Status text an earlier run left there; a row whose status says the
-    job is done for this method is kept as it is and makes no call.
+    job is done for this method is kept as it is and makes no call. Rows in ``hidden`` (hidden by a
+    filter or by hand: in Excel the filter is the rule) are skipped without a status and counted in
+    ``Plan.hidden``.
     """
     if method not in WORDS:
         raise ValueError(f"unknown method {method!r}")
@@ -107,6 +113,9 @@ def plan(
     for row, value in cells:
         parsed = chat_ids.parse_cell(value, region)
         if parsed.empty:
+            continue
+        if row in hidden:
+            result.hidden += 1
             continue
         if parsed.chat_id is None:
             result.decided.append(RowResult(row, st.INVALID, parsed.reason or "not a chat ID", now))
@@ -169,6 +178,10 @@ def run(
     block_seconds: float = 0.5,
     preflight: bool = True,
     stopped_by: GreenApiExcelError | None = None,
+    book: str | None = None,
+    sheet: str | None = None,
+    undo_of: str | None = None,
+    record_run: bool = True,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
 
@@ -177,11 +190,19 @@ def run(
     ``preflight`` checks getStateInstance first (``check_instance``); a caller that already checked
     passes False (the UDF skips it too: one cell is one call, and a 401 then comes from the call itself),
     and ``stopped_by`` the error its own check met: every row then gets ``Not run`` without a call.
+
+    Every run is recorded in the journal's runs table (``record_run``) with ``book``, ``sheet`` and, for
+    an undo, the run it undoes (``undo_of``); its calls carry its id, ``summary.run_id``.
     """
     started = time.monotonic()
     instance = client.credentials.id_instance
     words = WORDS[plan.method]
     summary = RunSummary()
+    summary.hidden = plan.hidden
+    if record_run:
+        summary.run_id = journal.start_run(instance=instance, method=plan.method, source=source, book=book,
+                                           sheet=sheet, dry_run=dry_run, undo_of=undo_of)
+        journal = RunJournal(journal, summary.run_id)
     for status in plan.kept.values():
         word = next((w for w in st.ALL if status.startswith(w)), status)
         summary.counts[word] = summary.counts.get(word, 0) + 1
@@ -213,6 +234,8 @@ def run(
     elif todo:
         try:
             if dry_run:
+                summary.calls += 1
+                check_incoming_webhook(client)
                 deliver(_dry_run(todo, client, words))
                 summary.calls += 1
                 todo = []
@@ -268,7 +291,24 @@ def run(
     deliver([], force=True)
     summary.calls += stop.calls
     summary.seconds = time.monotonic() - started
+    if summary.run_id is not None:
+        journal.finish_run(summary.run_id, summary.counts)
     return summary
+
+
+class RunJournal:
+    """The journal as one run sees it: every call the run begins carries the run's id."""
+
+    def __init__(self, journal, run_id: str):
+        self._journal = journal
+        self.run_id = run_id
+
+    def begin(self, **kwargs) -> int:
+        kwargs.setdefault("run_id", self.run_id)
+        return self._journal.begin(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._journal, name)
 
 
 def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float) -> list[RowResult]:
@@ -293,15 +333,59 @@ def _not_run_reason(error: GreenApiExcelError) -> str:
 
 
 def check_instance(client) -> None:
-    """One cheap call before any change: wrong credentials stop here, before a single row is touched.
+    """Cheap calls before any change: wrong credentials, an unlinked instance or the incomingWebhook
+    setting switched off stop here, before a single row is touched.
 
-    Raises AuthError (401), InstanceError (403), NotAuthorized, ConnectionFailed or another ApiError.
+    Raises AuthError (401), InstanceError (403), NotAuthorized, IncomingWebhookOff, ConnectionFailed or
+    another ApiError.
     """
     state = client.get_state_instance()
     if state != "authorized":
         raise NotAuthorized(
             f"the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API console"
         )
+    check_incoming_webhook(client)
+
+
+# The setting archiveChat needs, as the GREEN-API console names it.
+WEBHOOK_SETTING = "Receive webhooks on incoming messages and files"
+WEBHOOK_OFF = (f"the instance's setting \"{WEBHOOK_SETTING}\" (incomingWebhook) is off, and archiveChat works "
+               "only when it is on: switch it on in the instance's settings in the GREEN-API console "
+               "(console.green-api.com), or run greenapi-excel check --fix; it takes up to 5 minutes to apply. "
+               "Nothing was changed")
+
+
+def incoming_webhook(client) -> str | None:
+    """getSettings' incomingWebhook ("yes" / "no"), or None when the answer does not say.
+
+    401/403/466 and an unreachable server raise as any call does; any other failure of getSettings (a
+    gateway that does not know the method, an answer without the field) returns None, so that a run goes
+    ahead as it would without the check: the archive calls' own answers then speak for themselves.
+    """
+    from greenapi_excel.errors import QuotaExceeded
+
+    try:
+        settings = client.get_settings()
+    except (AuthError, InstanceError, QuotaExceeded, ConnectionFailed):
+        raise
+    except ApiError as error:
+        log.info("getSettings gave no answer to go by (%s); incomingWebhook not checked", error)
+        return None
+    value = settings.get("incomingWebhook")
+    return value if value in ("yes", "no") else None
+
+
+def check_incoming_webhook(client) -> None:
+    """IncomingWebhookOff when getSettings says incomingWebhook is "no" (one paced read, 1 a second)."""
+    from greenapi_excel.errors import IncomingWebhookOff
+
+    if incoming_webhook(client) == "no":
+        raise IncomingWebhookOff(WEBHOOK_OFF)
+
+
+def switch_incoming_webhook_on(client) -> None:
+    """setSettings {"incomingWebhook": "yes"}; GREEN-API applies it within 5 minutes."""
+    client.set_settings({"incomingWebhook": "yes"})
 
 
 def _resume_from_journal(todo, journal, instance, method, deliver):

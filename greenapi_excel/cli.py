@@ -8,6 +8,7 @@ configuration error (missing credentials, refused apiUrl, unreadable book, 401/4
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,8 @@ def _add_credentials(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
-    parser.add_argument("book", metavar="BOOK", help="the .xlsx or .xlsm workbook with a column of chat IDs")
+    parser.add_argument("book", metavar="BOOK", nargs="?",
+                        help="the .xlsx or .xlsm workbook with a column of chat IDs (not with --all-chats)")
     parser.add_argument("--out", metavar="OUT", help="write the results to this file instead of updating BOOK in place")
     parser.add_argument("--sheet", metavar="NAME", help="the sheet to read (default: the first)")
     parser.add_argument("--column", metavar="LETTER|HEADER",
@@ -66,7 +68,24 @@ def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
                         help="archive/unarchive calls per second, GREEN-API's limit per instance (default 10)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every retry and slow-down on stderr")
+    parser.add_argument("--include-hidden", action="store_true",
+                        help="also act on rows the book hides (a filter, or hidden by hand); by default they "
+                             "are skipped, as in Excel")
+    _add_all_chats_arguments(parser)
     _add_credentials(parser)
+
+
+def _add_all_chats_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("without a book: the instance's own chat list (getChats)")
+    group.add_argument("--all-chats", action="store_true",
+                       help="act on the instance's chats instead of a book's column (then BOOK is not given)")
+    group.add_argument("--type", choices=("person", "group"), help="with --all-chats: only people, or only groups")
+    group.add_argument("--idle-days", type=int, metavar="N",
+                       help="with --all-chats: only chats with no message, in or out, in the last N days "
+                            "(lastIncomingMessages / lastOutgoingMessages)")
+    group.add_argument("--report", metavar="REPORT.xlsx",
+                       help="with --all-chats: write the chosen chats, as Load chats lays them out, with Status, "
+                            "Details and Updated beside each")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,8 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
         _add_run_arguments(sub, verb)
 
-    check = commands.add_parser("check", help="check the credentials and the instance's state (getStateInstance)",
+    check = commands.add_parser("check", help="check the credentials, the instance's state and the incomingWebhook "
+                                              "setting archiveChat needs (getStateInstance, getSettings)",
                                 epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("--fix", action="store_true",
+                       help='switch "Receive webhooks on incoming messages and files" on (setSettings '
+                            'incomingWebhook=yes) when it is off; GREEN-API applies it within 5 minutes')
     _add_credentials(check)
 
     demo = commands.add_parser("demo", help="try it without an account: a built-in sandbox archives demo.xlsx")
@@ -109,6 +132,39 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--journal", metavar="PATH", help="the journal file (default: see archive --help)")
     journal.add_argument("--chat", metavar="CHAT_ID", help="only this chat")
     journal.add_argument("--limit", type=int, default=50, help="newest N entries (default 50)")
+    journal.add_argument("--runs", action="store_true",
+                         help="list the runs instead: when, from where, which book, the count of each status")
+
+    undo = commands.add_parser(
+        "undo", help="take a run back: the opposite call for exactly the chats that run changed",
+        description="Send the opposite call (unarchive for an archive run, and the other way) for exactly the "
+                    "chats a run changed, never for rows that were already so. Statuses go into the run's "
+                    "book when it had one, else they are printed. An undo is a run too: it can be undone.",
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = undo.add_mutually_exclusive_group()
+    which.add_argument("--last", action="store_true",
+                       help="the newest run on this instance that changed a chat (the default)")
+    which.add_argument("--run", metavar="ID", help="this run (greenapi-excel journal --runs lists them)")
+    undo.add_argument("--dry-run", action="store_true", help="say what the undo would do, change nothing")
+    undo.add_argument("--yes", action="store_true", help="do not ask before acting (for scripts)")
+    undo.add_argument("--region", metavar="CC", help="as for archive: to find the chats in the run's book")
+    undo.add_argument("--journal", metavar="PATH", help="the journal file (default: see archive --help)")
+    undo.add_argument("--rate", type=float, default=10.0, metavar="N", help=argparse.SUPPRESS)
+    undo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_credentials(undo)
+
+    chats = commands.add_parser(
+        "chats", help="load the instance's chats into a sheet (one row per chat, with last message times)",
+        description="Write one row per chat of the instance (getChats) into a sheet: Chat ID, Name, Type, "
+                    "Archived, Last incoming, Last outgoing, Idle days. Loading again refreshes the rows in "
+                    "place by Chat ID and keeps your own columns to the right. The sheet is ready as the "
+                    "input of archive, unarchive and --dry-run.",
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    chats.add_argument("book", metavar="BOOK", help="the .xlsx or .xlsm book to write (made when it does not exist)")
+    chats.add_argument("--sheet", metavar="NAME", default=None, help="the sheet (default Chats)")
+    chats.add_argument("--days", type=int, default=30, metavar="N",
+                       help="how many days of message journals to read (default 30)")
+    _add_credentials(chats)
     return parser
 
 
@@ -136,8 +192,14 @@ def main(argv: list[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.INFO, format="greenapi-excel: %(message)s", stream=sys.stderr)
     try:
+        if args.command in ("archive", "unarchive") and args.all_chats:
+            return command_all_chats(args)
         if args.command in ("archive", "unarchive"):
             return command_run(args)
+        if args.command == "undo":
+            return command_undo(args)
+        if args.command == "chats":
+            return command_chats(args)
         if args.command == "check":
             return command_check(args)
         if args.command == "demo":
@@ -163,12 +225,17 @@ def _error(message: str) -> None:
 
 def command_run(args) -> int:
     from greenapi_excel import bulk
+    from greenapi_excel.errors import ConfigError
     from greenapi_excel.settings import resolve_region
     from greenapi_excel.sheets import SheetFile, book_lock
 
     method = bulk.METHODS[args.command]
     if args.region:
         resolve_region(args.region)   # a wrong --region fails before the book is read
+    if not args.book:
+        raise ConfigError(f"give the BOOK to {args.command}, or --all-chats for the instance's own chat list")
+    if args.type or args.idle_days is not None or args.report:
+        raise ConfigError("--type, --idle-days and --report go with --all-chats")
     book_path = Path(args.book)
     with book_lock(book_path):
         # When the book cannot change the credentials (flags or environment name the instance), check
@@ -184,7 +251,8 @@ def command_run(args) -> int:
         if client is None:
             client = _client(args, _credentials(args, sheet))
         region = resolve_region(args.region, sheet.settings)
-        planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=sheet.previous)
+        hidden = () if args.include_hidden else sheet.hidden_rows
+        planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=sheet.previous, hidden=hidden)
         _info(f"{book_path.name} [{sheet.sheet_name}] column {sheet.chat_column}: {planned.describe()}")
         if sheet.placement_note:
             _info(sheet.placement_note)
@@ -245,7 +313,8 @@ def _execute(args, sheet, planned, client, checked: bool, refusal) -> int:
     summary = None
     try:
         summary = bulk.run(planned, client, journal, dry_run=args.dry_run, on_progress=progress.update,
-                           on_results=on_results, source="cli", preflight=not checked, stopped_by=refusal)
+                           on_results=on_results, source="cli", preflight=not checked, stopped_by=refusal,
+                           book=str(Path(out or sheet.path).resolve()), sheet=sheet.sheet_name)
     finally:
         progress.close()
         journal.close()
@@ -334,8 +403,16 @@ def _print_summary(summary, written: Path, sheet) -> None:
     rate = summary.calls / summary.seconds if summary.seconds > 0 else 0.0
     lines.append("")
     lines.append(f"{summary.calls} calls in {summary.seconds:.1f} s ({rate:.1f}/s)")
+    if getattr(summary, "hidden", 0):
+        lines.append(f"Skipped {summary.hidden} hidden row{'s' if summary.hidden != 1 else ''} "
+                     "(a filter, or hidden by hand); --include-hidden acts on them too")
+    if getattr(summary, "run_id", None):
+        lines.append(f"Run {summary.run_id} (greenapi-excel undo --run {summary.run_id} takes it back)")
     if summary.stopped:
         lines.append(f"Stopped early: {summary.stopped}")
+    if written is None:   # no book: the statuses were printed above
+        print("\n".join(lines))
+        return
     columns = "the result columns"
     if getattr(sheet, "result_column", None):
         from greenapi_excel import layout
@@ -349,13 +426,25 @@ def _print_summary(summary, written: Path, sheet) -> None:
 # --- check ------------------------------------------------------------------------
 
 def command_check(args) -> int:
+    from greenapi_excel import bulk
+
     credentials = _credentials(args)
     with _client(args, credentials) as client:
         state = client.get_state_instance()
-    print(f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {state}")
-    if state != "authorized":
-        _error("the instance is not authorized: link WhatsApp to it in the GREEN-API console")
-        return EXIT_CONFIG
+        print(f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {state}")
+        if state != "authorized":
+            _error("the instance is not authorized: link WhatsApp to it in the GREEN-API console")
+            return EXIT_CONFIG
+        webhook = bulk.incoming_webhook(client)
+        print(f"incomingWebhook ({bulk.WEBHOOK_SETTING}): {webhook or 'unknown (getSettings did not say)'}")
+        if webhook != "no":
+            return EXIT_OK
+        if not getattr(args, "fix", False):
+            _error(bulk.WEBHOOK_OFF)
+            return EXIT_CONFIG
+        bulk.switch_incoming_webhook_on(client)
+    print(f'Switched "{bulk.WEBHOOK_SETTING}" on (setSettings incomingWebhook=yes). GREEN-API applies it within '
+          "5 minutes: wait that long before archiving.")
     return EXIT_OK
 
 
@@ -364,6 +453,8 @@ def command_check(args) -> int:
 def command_journal(args) -> int:
     from greenapi_excel.journal import Journal
 
+    if args.runs:
+        return command_runs(args)
     journal = Journal(args.journal)
     try:
         entries = journal.entries(chat_id=args.chat, limit=args.limit)
@@ -393,3 +484,194 @@ def command_demo(args) -> int:
     from greenapi_excel import demo
 
     return demo.run_demo(Path(args.out), progress=not args.no_progress)
+
+
+# --- chats: load the instance's chat list into a sheet -----------------------------------------
+
+def command_chats(args) -> int:
+    from greenapi_excel import bulk, chatlist, chatsheet
+    from greenapi_excel.sheets import book_lock
+
+    days = chatlist.check_days(args.days)
+    book_path = Path(args.book)
+    with book_lock(book_path):
+        credentials = _credentials(args)
+        with _client(args, credentials) as client:
+            bulk.check_instance(client)   # with incomingWebhook off the journals would be empty: say so instead
+            rows = chatlist.fetch(client, days)
+        sheet_name, laid = chatsheet.write(book_path, rows, days, sheet=args.sheet)
+    window = chatlist.window_of(rows, days)
+    print(f"Loaded {laid.describe()} into {book_path} (sheet {sheet_name}); message times over the last {window} days.")
+    if window < days:
+        print(f"GREEN-API's journals hold its last {chatlist.JOURNAL_LIMIT:,} messages: they reach back {window} "
+              f"days, not {days}, so the sheet says what is known for {window} days.")
+    print(f"Filter it, then: greenapi-excel archive {book_path} --sheet {_quoted(sheet_name)} --dry-run")
+    return EXIT_OK
+
+
+def _quoted(text: str) -> str:
+    return f'"{text}"' if " " in text else text
+
+
+# --- archive / unarchive --all-chats ----------------------------------------------------------
+
+def command_all_chats(args) -> int:
+    from greenapi_excel import bulk, chatlist, chatsheet
+    from greenapi_excel.errors import ConfigError
+    from greenapi_excel.journal import Journal
+    from greenapi_excel.results import RowResult
+    from greenapi_excel.sheets import SheetFile, book_lock
+
+    if args.book:
+        raise ConfigError("--all-chats acts on the instance's own chat list: give no BOOK (use --report to keep one)")
+    if args.idle_days is not None:
+        chatlist.check_days(args.idle_days)
+    method = bulk.METHODS[args.command]
+    credentials = _credentials(args)
+    client = _client(args, credentials)
+    try:
+        refusal = _check_early(client) if not args.dry_run else None
+        if refusal is not None:
+            _error(str(refusal))
+            return EXIT_CONFIG
+        days = args.idle_days or chatlist.DEFAULT_DAYS
+        fetched = chatlist.fetch(client, days)
+        if chatlist.window_of(fetched, days) < days:
+            _info(f"GREEN-API's journals reach back only {chatlist.window_of(fetched, days)} days (their last "
+                  f"{chatlist.JOURNAL_LIMIT:,} messages): chats not known to be idle {days} days are left alone")
+        chosen = chatlist.choose(fetched, chat_type=args.type, idle_days=args.idle_days)
+        rule = ", ".join(p for p in (args.type and f"type {args.type}",
+                                     args.idle_days is not None and f"idle {args.idle_days}+ days") if p)
+        _info(f"instance {credentials.id_instance}: {len(chosen)} chats chosen{' (' + rule + ')' if rule else ''}")
+        cells = [(row_number, row.chat_id) for row_number, row in enumerate(chosen, start=2)]
+        planned = bulk.plan(cells, method=method)
+        sheet = None
+        report = Path(args.report) if args.report else None
+        lock = book_lock(report) if report else contextlib.nullcontext()
+        with lock:
+            if report is not None:
+                sheet_name, _ = chatsheet.write(report, chosen, days, sheet=args.sheet or "Report")
+                sheet = SheetFile.open(report, sheet=sheet_name, column="Chat ID")
+            by_row = dict(cells)
+            printed: list[RowResult] = []
+
+            def on_results(results):
+                if sheet is not None:
+                    sheet.write(results)
+                printed.extend(results)
+
+            progress = _Progress(total=len(planned.todo), enabled=not args.no_progress,
+                                 label="dry run" if args.dry_run else args.command)
+            journal = Journal(args.journal)
+            summary = None
+            try:
+                summary = bulk.run(planned, client, journal, dry_run=args.dry_run, on_progress=progress.update,
+                                   on_results=on_results, source="cli --all-chats", preflight=False,
+                                   book=str(report.resolve()) if report else None,
+                                   sheet=sheet.sheet_name if sheet else None)
+            finally:
+                progress.close()
+                journal.close()
+                if sheet is not None:
+                    sheet.save()
+        for result in sorted(printed, key=lambda r: r.row):
+            print(f"{by_row.get(result.row, ''):<28}  {result.status:<18}  {result.details}")
+        _print_summary(summary, report, sheet)
+        return _exit_code(summary)
+    finally:
+        client.close()
+
+
+# --- journal --runs ------------------------------------------------------------------------------
+
+def command_runs(args) -> int:
+    from greenapi_excel.journal import Journal
+
+    journal = Journal(args.journal)
+    try:
+        runs = journal.runs(limit=args.limit)
+    finally:
+        journal.close()
+    if not runs:
+        print("the journal holds no runs yet")
+        return EXIT_OK
+    print(f"{'run':<21}  {'started':<16}  {'source':<16}  {'what':<17}  {'book [sheet]':<30}  counts")
+    for run in runs:
+        what = ("dry run " if run.dry_run else "") + {"archiveChat": "archive", "unarchiveChat": "unarchive"}.get(
+            run.method, run.method)
+        if run.undo_of:
+            what += " (undo)"
+        where = f"{Path(run.book).name} [{run.sheet}]" if run.book else "-"
+        counts = ", ".join(f"{word} {n}" for word, n in run.counts.items()) or \
+            ("(did not finish)" if run.finished is None else "nothing")
+        undo = f"  undoes {run.undo_of}" if run.undo_of else ""
+        print(f"{run.id:<21}  {run.started:%Y-%m-%d %H:%M}  {run.source[:16]:<16}  {what:<17}  {where[:30]:<30}  "
+              f"{counts}{undo}")
+    return EXIT_OK
+
+
+# --- undo ------------------------------------------------------------------------------------------
+
+def command_undo(args) -> int:
+    from greenapi_excel import bulk, undo as undoing
+    from greenapi_excel.errors import ConfigError, WorkbookError
+    from greenapi_excel.journal import Journal
+    from greenapi_excel.settings import resolve_region
+    from greenapi_excel.sheets import SheetFile, book_lock
+
+    if args.region:
+        resolve_region(args.region)   # a wrong --region fails before anything is asked
+    credentials = _credentials(args)
+    journal = Journal(args.journal)
+    client = None
+    try:
+        found = undoing.find(journal, credentials.id_instance, args.run)
+        _info(f"Undo {found.describe()}: {found.verb} {'those' if len(found.chats) != 1 else 'that'} "
+              f"{len(found.chats)} chat{'s' if len(found.chats) != 1 else ''}.")
+        if not args.dry_run and not args.yes:
+            if not sys.stdin.isatty():
+                raise ConfigError("undo asks before it acts, and there is no terminal to ask in: "
+                                  "add --yes to go ahead (or --dry-run to see what it would do)")
+            answer = input(f"{found.verb.capitalize()} {len(found.chats)} chats? [y/N] ").strip().lower()
+            if answer not in ("y", "yes"):
+                print("Nothing was changed.")
+                return EXIT_OK
+        client = _client(args, credentials)
+        book = Path(found.run.book) if found.run.book else None
+        lock = book_lock(book) if book and not args.dry_run else contextlib.nullcontext()
+        with lock:
+            sheet = None
+            if book is not None and not args.dry_run:
+                try:
+                    sheet = SheetFile.open(book, sheet=found.run.sheet)
+                except WorkbookError as error:
+                    _info(f"the run's book cannot take the statuses ({error}); they are printed instead")
+            region = resolve_region(args.region, sheet.settings if sheet else None)
+            planned = undoing.plan(found, sheet.chat_cells if sheet else (), region=region)
+            by_row = dict(planned.todo)
+            printed = []
+
+            def on_results(results):
+                in_book = [r for r in results if r.row >= 2]
+                if sheet is not None and in_book:
+                    sheet.write(in_book)
+                printed.extend(r for r in results if sheet is None or r.row < 2)
+
+            progress = _Progress(total=len(planned.todo), enabled=not args.no_progress, label="undo")
+            summary = None
+            try:
+                summary = bulk.run(planned, client, journal, dry_run=args.dry_run, on_progress=progress.update,
+                                   on_results=on_results, source="cli undo",
+                                   book=str(book) if sheet is not None else None,
+                                   sheet=sheet.sheet_name if sheet is not None else None, undo_of=found.run.id)
+            finally:
+                progress.close()
+                written = sheet.save() if sheet is not None else None
+        for result in sorted(printed, key=lambda r: (r.row < 0, abs(r.row))):
+            print(f"{by_row.get(result.row, ''):<28}  {result.status:<18}  {result.details}")
+        _print_summary(summary, written, sheet)
+        return _exit_code(summary)
+    finally:
+        journal.close()
+        if client is not None:
+            client.close()

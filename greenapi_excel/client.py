@@ -43,6 +43,10 @@ UNARCHIVE = "unarchiveChat"
 GET_CHATS = "getChats"
 GET_CONTACT_INFO = "getContactInfo"
 GET_STATE_INSTANCE = "getStateInstance"
+GET_SETTINGS = "getSettings"
+SET_SETTINGS = "setSettings"
+LAST_INCOMING = "lastIncomingMessages"
+LAST_OUTGOING = "lastOutgoingMessages"
 
 RETRY_STATUSES = {429, 499, 500, 502, 503, 504}
 CONNECT_TRIES = 3                 # a refused or unresolvable address rarely heals within seconds
@@ -265,6 +269,39 @@ class GreenApiClient:
             raise ApiError("GREEN-API's getStateInstance answer has no stateInstance", status=200)
         return clean_text(redact(state, self._token), 60)
 
+    def get_settings(self) -> dict:
+        """The instance's settings (getSettings), e.g. ``{"incomingWebhook": "yes", ...}``."""
+        value = self._read(GET_SETTINGS, "GET")
+        if not isinstance(value, dict):
+            raise ApiError("GREEN-API's getSettings answer is not a JSON object", status=200)
+        return value
+
+    def set_settings(self, settings: dict) -> dict:
+        """setSettings with only the given fields; GREEN-API applies them within 5 minutes.
+
+        Repeating it is harmless (it sets, it does not toggle), so it is retried like a read.
+        """
+        value = self._read(SET_SETTINGS, "POST", dict(settings))
+        if not isinstance(value, dict) or value.get("saveSettings") is not True:
+            raise ApiError("GREEN-API did not confirm setSettings (no saveSettings: true)", status=200)
+        return value
+
+    def last_incoming_messages(self, minutes: int = 1440) -> list[dict]:
+        """The journal of incoming messages of the last ``minutes`` (lastIncomingMessages), all chats at once."""
+        return self._journal(LAST_INCOMING, minutes)
+
+    def last_outgoing_messages(self, minutes: int = 1440) -> list[dict]:
+        """The journal of outgoing messages of the last ``minutes`` (lastOutgoingMessages), all chats at once."""
+        return self._journal(LAST_OUTGOING, minutes)
+
+    def _journal(self, method: str, minutes: int) -> list[dict]:
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
+            raise ConfigError("minutes must be a whole number of at least 1")
+        value = self._read(method, "GET", query=f"?minutes={minutes}")
+        if not isinstance(value, list):
+            raise ApiError(f"GREEN-API's {method} answer is not a list of messages", status=200)
+        return [message for message in value if isinstance(message, dict)]
+
     def close(self) -> None:
         self._session.close()
 
@@ -298,8 +335,8 @@ class GreenApiClient:
         raise ApiError(f"GREEN-API answered HTTP {answer.status} to {self.display_url(method)}"
                        + (f": {text}" if text else ""), status=answer.status, text=text)
 
-    def _read(self, method: str, verb: str, body: dict | None = None):
-        answer, _, _ = self._send(method, verb, body, state_changing=False)
+    def _read(self, method: str, verb: str, body: dict | None = None, *, query: str = ""):
+        answer, _, _ = self._send(method, verb, body, state_changing=False, query=query)
         text = answer.body.decode("utf-8", "replace")
         if not 200 <= answer.status < 300:
             shown = _safe(text, self._token)
@@ -311,9 +348,9 @@ class GreenApiClient:
             raise ApiError(f"GREEN-API's {method} answer is not JSON", status=answer.status,
                            text=_safe(text, self._token)) from None
 
-    def _send(self, method: str, verb: str, body: dict | None, *, state_changing: bool):
+    def _send(self, method: str, verb: str, body: dict | None, *, state_changing: bool, query: str = ""):
         """Paced tries until an answer that is final; returns (answer, attempts, uncertain_attempts)."""
-        url = f"{self.api_url}/waInstance{self.id_instance}/{method}/{self._token}"
+        url = f"{self.api_url}/waInstance{self.id_instance}/{method}/{self._token}{query}"
         shown_url = self.display_url(method)
         pacer = self._pacer(method)
         limit = MAX_ANSWER_BYTES if state_changing else MAX_READ_BYTES

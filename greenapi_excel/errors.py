@@ -49,6 +49,10 @@ class NotAuthorized(ApiError):
     """The instance answers but its WhatsApp account is not linked (stateInstance != authorized)."""
 
 
+class IncomingWebhookOff(NotAuthorized):
+    """getSettings says incomingWebhook is "no": archiveChat cannot work until it is switched on."""
+
+
 class ConnectionFailed(ApiError):
     """The request never reached the server: name not resolved, port closed, TLS failure, connect timeout."""
 

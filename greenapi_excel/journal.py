@@ -25,8 +25,10 @@ Guarantees
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
+import secrets
 import sqlite3
 import sys
 import threading
@@ -70,6 +72,21 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE INDEX IF NOT EXISTS calls_by_chat ON calls (instance, method, chat_id, updated_at);
 CREATE INDEX IF NOT EXISTS calls_by_time ON calls (instance, method, updated_at);
+CREATE TABLE IF NOT EXISTS runs (
+    id          TEXT    PRIMARY KEY,  -- e.g. 20261202-070512-3fa1
+    started     REAL    NOT NULL,     -- epoch seconds
+    finished    REAL,                 -- NULL: still running, or stopped by a kill
+    instance    TEXT    NOT NULL DEFAULT '',
+    source      TEXT    NOT NULL DEFAULT '',   -- "cli", "addin", "udf", "undo", ...
+    book        TEXT,                 -- the book's full path, when the run had one
+    sheet       TEXT,
+    method      TEXT    NOT NULL,
+    dry_run     INTEGER NOT NULL DEFAULT 0,
+    counts      TEXT    NOT NULL DEFAULT '{}', -- JSON: status word -> rows
+    undo_of     TEXT                  -- the run this one undid
+);
+CREATE INDEX IF NOT EXISTS calls_by_run ON calls (run_id);
+CREATE INDEX IF NOT EXISTS runs_by_undo ON runs (undo_of);
 """
 
 _COLUMNS = "id, sent_at, updated_at, instance, method, chat_id, state, status, details, http_status, source, run_id"
@@ -103,6 +120,38 @@ class JournalEntry:
     source: str              # "cli", "addin", "udf", ...
     run_id: str | None
     sent_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run (archive, unarchive, dry run, undo) as the runs table keeps it. Times are local."""
+
+    id: str
+    started: datetime
+    finished: datetime | None
+    instance: str
+    source: str
+    book: str | None
+    sheet: str | None
+    method: str
+    dry_run: bool
+    counts: dict
+    undo_of: str | None
+
+
+_RUN_COLUMNS = "id, started, finished, instance, source, book, sheet, method, dry_run, counts, undo_of"
+
+
+def _run_record(row: tuple) -> RunRecord:
+    (id_, started, finished, instance, source, book, sheet, method, dry_run, counts, undo_of) = row
+    try:
+        parsed = json.loads(counts or "{}")
+    except ValueError:
+        parsed = {}
+    return RunRecord(id=id_, started=datetime.fromtimestamp(started),
+                     finished=None if finished is None else datetime.fromtimestamp(finished),
+                     instance=instance or "", source=source or "", book=book, sheet=sheet, method=method,
+                     dry_run=bool(dry_run), counts=parsed if isinstance(parsed, dict) else {}, undo_of=undo_of)
 
 
 def _entry(row: tuple) -> JournalEntry:
@@ -324,6 +373,59 @@ class Journal:
         except OSError as error:
             raise ConfigError(f"cannot write {target}: {error.strerror or error}") from None
         return len(rows)
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    def start_run(self, *, instance, method: str, source: str = "", book: str | None = None,
+                  sheet: str | None = None, dry_run: bool = False, undo_of: str | None = None) -> str:
+        """Record a run as it starts; returns its id (time-ordered and readable, e.g. 20261202-070512-3fa1)."""
+        now = time.time()
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{secrets.token_hex(2)}"
+        self._write(
+            "INSERT INTO runs (id, started, instance, source, book, sheet, method, dry_run, undo_of) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, now, str(instance), source or "", book, sheet, method, int(bool(dry_run)), undo_of),
+        )
+        return run_id
+
+    def finish_run(self, run_id: str, counts: Mapping[str, int]) -> None:
+        """Record the run's end and its count of rows per status word."""
+        self._write("UPDATE runs SET finished = ?, counts = ? WHERE id = ?",
+                    (time.time(), json.dumps(dict(counts), ensure_ascii=False), run_id))
+
+    def runs(self, *, instance=None, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        sql, params = f"SELECT {_RUN_COLUMNS} FROM runs", []
+        if instance is not None:
+            sql += " WHERE instance = ?"
+            params.append(str(instance))
+        sql += " ORDER BY started DESC, rowid DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(0, int(limit)))
+        return [_run_record(row) for row in self._read(sql, tuple(params))]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (str(run_id),))
+        return _run_record(rows[0]) if rows else None
+
+    def changed_chats(self, run_id: str, done_status: str) -> list[str]:
+        """The chats a run changed: its calls answered with ``done_status`` ("Archived" / "Unarchived"),
+        in the order they were sent. Rows that were already so ("Already ...") are not among them."""
+        rows = self._read(
+            "SELECT chat_id, MIN(id) FROM calls WHERE run_id = ? AND state = 'answered' AND status = ? "
+            "GROUP BY chat_id ORDER BY MIN(id)",
+            (str(run_id), done_status),
+        )
+        return [row[0] for row in rows]
+
+    def undone_by(self, run_id: str) -> RunRecord | None:
+        """The newest real (not dry) run that undid ``run_id``, if any."""
+        rows = self._read(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE undo_of = ? AND dry_run = 0 ORDER BY started DESC LIMIT 1",
+            (str(run_id),),
+        )
+        return _run_record(rows[0]) if rows else None
 
     def close(self) -> None:
         with self._lock:

@@ -44,6 +44,8 @@ class RunSummary:
     calls: int = 0
     stopped: str | None = None
     stop_error: Exception | None = None
+    run_id: str | None = None   # the run's id in the journal (journal --runs, undo --run)
+    hidden: int = 0             # rows skipped because the sheet hides them (filter or by hand)
 
     @property
     def rows(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import json
 import random
 import re
@@ -23,10 +24,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from greenapi_excel.errors import ConfigError
 
@@ -37,10 +39,17 @@ UNARCHIVE = "unarchiveChat"
 GET_CHATS = "getChats"
 GET_CONTACT_INFO = "getContactInfo"
 GET_STATE_INSTANCE = "getStateInstance"
+GET_SETTINGS = "getSettings"
+SET_SETTINGS = "setSettings"
+LAST_INCOMING = "lastIncomingMessages"
+LAST_OUTGOING = "lastOutgoingMessages"
+READ_METHODS = (GET_CHATS, GET_CONTACT_INFO, GET_STATE_INSTANCE, GET_SETTINGS, SET_SETTINGS, LAST_INCOMING,
+                LAST_OUTGOING)
 
 # Docs' spelling by lower-case name: the real service matches method names without case.
-METHODS = {name.lower(): name for name in (ARCHIVE, UNARCHIVE, GET_CHATS, GET_CONTACT_INFO, GET_STATE_INSTANCE)}
-HTTP_VERBS = {ARCHIVE: "POST", UNARCHIVE: "POST", GET_CONTACT_INFO: "POST", GET_CHATS: "GET", GET_STATE_INSTANCE: "GET"}
+METHODS = {name.lower(): name for name in (ARCHIVE, UNARCHIVE) + READ_METHODS}
+HTTP_VERBS = {ARCHIVE: "POST", UNARCHIVE: "POST", GET_CONTACT_INFO: "POST", GET_CHATS: "GET", GET_STATE_INSTANCE: "GET",
+              GET_SETTINGS: "GET", SET_SETTINGS: "POST", LAST_INCOMING: "GET", LAST_OUTGOING: "GET"}
 STATE_CHANGING = (ARCHIVE, UNARCHIVE)
 
 # --- faults ----------------------------------------------------------------------
@@ -123,14 +132,79 @@ DEFAULT_CHATS: list[dict] = [
 ]
 
 
+# Days since each built-in chat's last incoming and last outgoing message (None: no such message in the
+# journals), in DEFAULT_CHATS order: some chats are active today, some have been idle for months.
+DEFAULT_ACTIVITY: list[tuple[float | None, float | None]] = [
+    (0.2, 0.1), (1.5, 2), (45, 44), (130, 131), (0.05, 0.3), (None, 60), (8, 9),          # Russia
+    (3, 3.2), (75, 80), (0.4, None), (200, 199),                                          # Kazakhstan
+    (0.7, 0.6), (33, 40), (95, 96), (12, 11), (160, None),                                # Germany
+    (0.02, 0.01), (21, 25), (61, 61.5), (5, 6), (110, None),                              # United Kingdom
+    (2.2, 2.1), (38, 52), (15, 16), (88, 90), (0.9, 1.1),                                 # United States
+    (0.1, 0.15), (29, 31), (140, 141), (7, 7.5), (55, None),                              # Brazil
+    (0.3, 0.5), (19, 18), (67, 70), (180, 185), (4, 4.5),                                 # India
+    (1, 1.2), (100, 101), (26, 27), (150, None),                                          # United Arab Emirates
+    (0.01, 0.05), (0.6, 3), (42, 50), (120, 125), (64, 70), (0.08, 0.2), (210, 220),      # Groups
+]
+
+# What getSettings answers (the docs' fields); incomingWebhook follows the sandbox's flag.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "wid": "11001234567@c.us", "countryInstance": "", "typeAccount": "", "webhookUrl": "", "webhookUrlToken": "",
+    "delaySendMessagesMilliseconds": 1000, "markIncomingMessagesReaded": "no",
+    "markIncomingMessagesReadedOnReply": "no", "sharedSession": "no", "outgoingWebhook": "yes",
+    "outgoingMessageWebhook": "yes", "outgoingAPIMessageWebhook": "yes", "incomingWebhook": "yes",
+    "deviceWebhook": "no", "statusInstanceWebhook": "no", "stateWebhook": "no", "enableMessagesHistory": "no",
+    "keepOnlineStatus": "no", "pollMessageWebhook": "no", "incomingBlockWebhook": "no", "incomingCallWebhook": "no",
+}
+YES_NO_SETTINGS = frozenset(k for k, v in DEFAULT_SETTINGS.items() if v in ("yes", "no"))
+
+# The docs: the journals hold at most the last 10,000 messages.
+JOURNAL_LIMIT = 10_000
+DAY_SECONDS = 86_400.0
+
+
+def builtin_chats(now: float | None = None) -> list[dict]:
+    """DEFAULT_CHATS with message times (the --state format) relative to ``now`` (epoch seconds)."""
+    now = time.time() if now is None else now
+    chats = []
+    for chat, (incoming_days, outgoing_days) in zip(DEFAULT_CHATS, DEFAULT_ACTIVITY):
+        entry = dict(chat)
+        if incoming_days is not None and chat.get("incoming", 1) > 0:
+            entry["last_incoming"] = _iso(now - incoming_days * DAY_SECONDS)
+        if outgoing_days is not None:
+            entry["last_outgoing"] = _iso(now - outgoing_days * DAY_SECONDS)
+        chats.append(entry)
+    return chats
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value: Any, chat_id: str, field: str) -> float | None:
+    """An ISO time such as "2026-10-01T12:00:00Z" (UTC when no offset is given) -> epoch seconds."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f'chat {chat_id}: {field} must be a time like "2026-10-01T12:00:00Z"')
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f'chat {chat_id}: {field} {value!r} is not a time like "2026-10-01T12:00:00Z"') from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
 @dataclass
 class Chat:
-    """One chat of the sandbox's address book."""
+    """One chat of the sandbox's address book; message times are epoch seconds (None: none in the journals)."""
 
     id: str
     name: str = ""
     incoming: int = 1
     archive: bool = False
+    last_incoming: float | None = None
+    last_outgoing: float | None = None
 
     @property
     def type(self) -> str:
@@ -155,7 +229,11 @@ def chats_from_dicts(chats: Iterable[dict]) -> dict[str, Chat]:
             raise ConfigError(f"chat {chat_id}: incoming must be a whole number >= 0")
         if not isinstance(archive, bool):
             raise ConfigError(f"chat {chat_id}: archive must be true or false")
-        book[chat_id] = Chat(chat_id, name, incoming, archive)
+        last_incoming = _parse_time(entry.get("last_incoming"), chat_id, "last_incoming")
+        last_outgoing = _parse_time(entry.get("last_outgoing"), chat_id, "last_outgoing")
+        if last_incoming is not None and incoming == 0:
+            raise ConfigError(f"chat {chat_id}: incoming is 0, so it cannot have a last_incoming time")
+        book[chat_id] = Chat(chat_id, name, incoming, archive, last_incoming, last_outgoing)
     return book
 
 
@@ -245,7 +323,7 @@ class Sandbox:
                  id_instance: str = "1101000001", api_token: str | None = None, latency_ms: float = 0,
                  rps: float = 10, read_rps: float = 1, faults: float = 0.0, seed: int | None = None,
                  log_path: str | Path | None = None, slow_reply_s: float = 40.0, quota: int | None = None,
-                 state_instance: str = "authorized"):
+                 state_instance: str = "authorized", incoming_webhook: str = "yes"):
         if not 0.0 <= faults <= 1.0:
             raise ConfigError(f"faults must be a fraction between 0 and 1, got {faults}")
         if rps <= 0 or read_rps <= 0:
@@ -256,12 +334,17 @@ class Sandbox:
             raise ConfigError("quota cannot be negative")
         if not str(id_instance).isdigit():
             raise ConfigError(f"idInstance must be digits, got {id_instance!r}")
+        if incoming_webhook not in ("yes", "no"):
+            raise ConfigError(f"incoming_webhook must be yes or no, got {incoming_webhook!r}")
         self.host = host
         self.port = port
         self.id_instance = str(id_instance)
         self.generated_token = api_token is None
         self.token = api_token if api_token is not None else secrets.token_hex(25)
-        self.chats: dict[str, Chat] = chats_from_dicts(DEFAULT_CHATS if chats is None else chats)
+        self.chats: dict[str, Chat] = chats_from_dicts(builtin_chats() if chats is None else chats)
+        # The instance's settings (getSettings / setSettings); setSettings applies at once here, where the
+        # real service takes up to 5 minutes.
+        self.settings: dict[str, Any] = {**DEFAULT_SETTINGS, "incomingWebhook": incoming_webhook}
         self.latency_s = latency_ms / 1000.0
         self.faults = faults
         self.seed = seed
@@ -271,8 +354,7 @@ class Sandbox:
         self.log: list[dict] = []
         self.log_path = Path(log_path) if log_path is not None else None
 
-        self._limiter = RateLimiter({ARCHIVE: rps, UNARCHIVE: rps, GET_CHATS: read_rps,
-                                     GET_CONTACT_INFO: read_rps, GET_STATE_INSTANCE: read_rps})
+        self._limiter = RateLimiter({ARCHIVE: rps, UNARCHIVE: rps, **{name: read_rps for name in READ_METHODS}})
         self._rng = random.Random(seed)
         self._injected: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._state_lock = threading.Lock()      # the address book and the quota count
@@ -361,6 +443,12 @@ class Sandbox:
         with self._fault_lock:
             self._injected[canonical].extend(fault_names)
 
+    @property
+    def incoming_webhook(self) -> str:
+        """The instance's incomingWebhook setting: "yes" or "no"."""
+        with self._state_lock:
+            return self.settings["incomingWebhook"]
+
     def archived_ids(self) -> set[str]:
         with self._state_lock:
             return {chat_id for chat_id, chat in self.chats.items() if chat.archive}
@@ -436,18 +524,25 @@ class Sandbox:
         if fault == "slow" and not self._wait(self.slow_reply_s):
             return DROP, entry
 
-        reply = self._call(canonical, body or b"")
+        reply = self._call(canonical, body or b"", urlsplit(path).query)
         if fault == "applied_502":
             return _Reply.reason(502), entry
         if fault == "applied_drop":
             return DROP, entry
         return reply, entry
 
-    def _call(self, method: str, body: bytes) -> _Reply:
+    def _call(self, method: str, body: bytes, query: str = "") -> _Reply:
         if method == GET_STATE_INSTANCE:
             return _Reply.json(200, {"stateInstance": self.state_instance})
+        if method == GET_SETTINGS:
+            with self._state_lock:
+                return _Reply.json(200, dict(self.settings))
+        if method == SET_SETTINGS:
+            return self._set_settings(body)
         if self.state_instance != "authorized":
             return _Reply(400, "instance account not authorized")
+        if method in (LAST_INCOMING, LAST_OUTGOING):
+            return self._journal(method, query)
         if method == GET_CHATS:
             with self._state_lock:
                 book = [{"id": c.id, "name": c.name, "type": c.type, "archive": c.archive} for c in self.chats.values()]
@@ -477,12 +572,47 @@ class Sandbox:
                     "messageExpiration": 0, "muteExpiration": None, "isBusiness": False}
         return _Reply.json(200, info)
 
+    def _set_settings(self, body: bytes) -> _Reply:
+        try:
+            value = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _Reply(400, "Validation failed")
+        if value == {}:
+            return _Reply(400, "Validation failed. Details: 'value' must have at least 1 key")
+        if not isinstance(value, dict):
+            return _Reply(400, "Validation failed")
+        for key, setting in value.items():
+            if key in YES_NO_SETTINGS and setting not in ("yes", "no"):
+                return _Reply(400, f"Validation failed. Details: '{key}' must be one of [yes, no]")
+        with self._state_lock:
+            self.settings.update({k: v for k, v in value.items() if k in DEFAULT_SETTINGS})
+        return _Reply.json(200, {"saveSettings": True})
+
+    def _journal(self, method: str, query: str) -> _Reply:
+        """lastIncomingMessages / lastOutgoingMessages: each chat's last message within ``minutes``."""
+        minutes_text = parse_qs(query).get("minutes", ["1440"])[-1]
+        if not minutes_text.isdigit():
+            return _Reply(400, "Validation failed. Details: 'minutes' must be a number")
+        since = time.time() - int(minutes_text) * 60
+        incoming = method == LAST_INCOMING
+        with self._state_lock:
+            if incoming and self.settings["incomingWebhook"] != "yes":
+                return _Reply.json(200, [])   # the instance does not see incoming messages
+            chats = [(c.last_incoming if incoming else c.last_outgoing, c) for c in self.chats.values()]
+        messages = [_message(chat, when, incoming) for when, chat in chats if when is not None and when >= since]
+        messages.sort(key=lambda m: m["timestamp"], reverse=True)
+        return _Reply.json(200, messages[:JOURNAL_LIMIT])
+
     def _set_archive(self, chat_id: str, *, archive: bool) -> _Reply:
         prefix, verb = ("ArchiveChatError", "archive") if archive else ("UnarchiveChatError", "unarchive")
         with self._state_lock:
             chat = self.chats.get(chat_id)
             if chat is None:
                 return _Reply(400, f"{prefix}: chat with id {chat_id} not found")
+            if self.settings["incomingWebhook"] != "yes":
+                # The docs say the method needs incomingWebhook on but not what it answers without it;
+                # an assumption: the same answer as a chat with no incoming message.
+                return _Reply(400, f"{prefix}: cannot {verb} chat cause last message not found in chat")
             if chat.archive == archive:
                 return _Reply(400, f"{prefix}: chat with id {chat_id} already archive={'true' if archive else 'false'}")
             if chat.incoming <= 0:
@@ -490,6 +620,28 @@ class Sandbox:
             chat.archive = archive
             self._changes_done += 1
         return _Reply(200, b"")
+
+
+def _message(chat: Chat, when: float, incoming: bool) -> dict:
+    """One journal entry with the docs' fields."""
+    stamp = int(when)
+    kind = "incoming" if incoming else "outgoing"
+    message = {
+        "type": kind,
+        "idMessage": hashlib.md5(f"{chat.id}/{kind}/{stamp}".encode()).hexdigest().upper(),
+        "timestamp": stamp,
+        "typeMessage": "textMessage",
+        "chatId": chat.id,
+    }
+    if incoming:
+        sender = chat.id if chat.type == "user" else "79001234567@c.us"
+        message.update(senderId=sender, senderName=chat.name if chat.type == "user" else "Anna",
+                       senderContactName=chat.name if chat.type == "user" else "", textMessage="Hello!",
+                       isForwarded=False, forwardingScore=0)
+    else:
+        message.update(statusMessage="read", sendByApi=False, textMessage="Thank you, see you soon",
+                       isForwarded=False, forwardingScore=0)
+    return message
 
 
 def _chat_id_for_log(body: bytes) -> str | None:
@@ -633,7 +785,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="greenapi-excel sandbox",
         description="A local GREEN-API emulator for demos, tests and benchmarks (archiveChat, unarchiveChat, "
-                    "getChats, getContactInfo, getStateInstance).")
+                    "getChats, getContactInfo, getStateInstance, getSettings, setSettings, lastIncomingMessages, "
+                    "lastOutgoingMessages).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7700, help="port (default 7700; 0 picks a free one)")
     parser.add_argument("--id-instance", default="1101000001", help="the idInstance it answers to")
@@ -645,12 +798,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rps", type=float, default=10,
                         help="archiveChat / unarchiveChat requests per second accepted (default 10)")
     parser.add_argument("--read-rps", type=float, default=1,
-                        help="getChats / getContactInfo / getStateInstance per second (default 1)")
+                        help="getChats / getContactInfo / getStateInstance / getSettings / setSettings / "
+                             "lastIncomingMessages / lastOutgoingMessages per second, each (default 1)")
     parser.add_argument("--faults", type=float, default=0.0, help="fraction of requests that fail (0..1)")
     parser.add_argument("--seed", type=int, default=None, help="makes the fault sequence repeatable")
     parser.add_argument("--quota", type=int, default=None,
                         help="after this many archive/unarchive changes, answer 466 (quota used up)")
     parser.add_argument("--slow-reply-s", type=float, default=40.0, help="how late a 'slow' fault replies")
+    parser.add_argument("--incoming-webhook", choices=("yes", "no"), default="yes",
+                        help="the instance's 'Receive webhooks on incoming messages and files' setting "
+                             "(incomingWebhook; default yes). With no, archiveChat fails as on a fresh instance")
     return parser
 
 
@@ -665,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = Sandbox(chats, host=args.host, port=args.port, id_instance=args.id_instance,
                           api_token=args.api_token, latency_ms=args.latency_ms, rps=args.rps,
                           read_rps=args.read_rps, faults=args.faults, seed=args.seed, log_path=args.log,
-                          slow_reply_s=args.slow_reply_s, quota=args.quota)
+                          slow_reply_s=args.slow_reply_s, quota=args.quota, incoming_webhook=args.incoming_webhook)
         sandbox.start()
     except ConfigError as exc:
         print(f"greenapi-excel sandbox: {exc}", file=sys.stderr)

@@ -144,6 +144,7 @@ class SheetFile:
         self.chat_cells = chat_cells
         self.previous = previous
         self.settings = settings  # apiUrl / idInstance from a Settings sheet; never the token
+        self.hidden_rows: set[int] = set()  # rows the book hides (a filter, or by hand): row_dimensions' hidden flag
         self.written = 0
         self._headers_written = False
         self._date_styles: dict[tuple, object] = {}
@@ -188,6 +189,7 @@ class SheetFile:
         worksheet = _choose_sheet(workbook, sheet, path.name)
         sheet_file = _read_sheet(cls, path, workbook, worksheet, column)
         sheet_file._source_bytes = source_bytes if macro else None
+        sheet_file.hidden_rows = {row for row, dimension in worksheet.row_dimensions.items() if dimension.hidden}
         return sheet_file
 
     # -- writing --

@@ -303,7 +303,8 @@ def test_archive_one_read_block_writes_every_row_a_status(sandbox_env):
 
     addin.archive_chats(book)
 
-    assert reads_of(book, "Chats") == ["Chats!$A$1:$F$19"]   # the used range: the How-to column F too
+    # the used range (the How-to column F too), then which rows are hidden
+    assert reads_of(book, "Chats") == ["Chats!$A$1:$F$19", "Chats!$A$1:$A$19 visible"]
     assert len(reads_of(book, "Settings")) == 1
     assert 1 <= len(book.writes) <= 3, book.writes   # a block per burst of results, never per cell
     assert all(w.startswith("Chats!$B$") and ":$D$" in w for w in book.writes)
@@ -467,7 +468,7 @@ def test_paced_run_writes_one_block_per_burst(env, make_sandbox):
     addin.archive_chats(book)
     assert [sheet.stored(f"B{r}") for r in range(2, 2 + len(chats))] == [st.ARCHIVED] * len(chats)
     assert 2 <= len(book.writes) < len(chats), book.writes
-    assert reads_of(book, "Chats") == ["Chats!$A$1:$F$17"]
+    assert reads_of(book, "Chats") == ["Chats!$A$1:$F$17", "Chats!$A$1:$A$17 visible"]
     progress = [s for s in book.app.status_bar_history if isinstance(s, str)]
     assert progress[-1].startswith(f"GreenApi: {len(chats)} of {len(chats)} rows")
 
@@ -531,7 +532,7 @@ def test_a_sheet_whose_data_starts_right_of_a_is_read_where_it_is(sandbox_env):
     assert sheet.used_range.address == "$C$1:$E$4"   # as Excel's UsedRange, not from A1
     addin.archive_chats(book)
     assert [sheet.stored(f"F{r}") for r in range(2, 5)] == [st.ARCHIVED] * 3
-    assert reads_of(book, "Customers") == ["Customers!$C$1:$E$4"]
+    assert reads_of(book, "Customers") == ["Customers!$C$1:$E$4", "Customers!$D$1:$D$4 visible"]
 
 
 def test_a_settings_chat_column_outranks_the_selection(sandbox_env):

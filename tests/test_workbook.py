@@ -31,6 +31,7 @@ XLWINGS_PACKAGE = Path(xlwings.__file__).resolve().parent
 CUSTOMUI_NS = "{http://schemas.microsoft.com/office/2009/07/customui}"
 BUTTONS = {
     "Archive chats": "archive_chats", "Unarchive chats": "unarchive_chats", "Dry run": "dry_run",
+    "Load chats": "load_chats", "Undo last run": "undo_last_run",
     "Check connection": "check_connection", "Settings / token": "settings",
 }
 
@@ -321,7 +322,7 @@ def customui14_schema() -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(str(path))
 
 
-def test_ribbon_is_valid_customui14_with_the_five_buttons():
+def test_ribbon_is_valid_customui14_with_its_buttons():
     schema = customui14_schema()
     schema.validate(ribbon_xml().decode("utf-8"))
     assert ribbon_xml() == workbook_build.RIBBON_XML.read_bytes()

@@ -76,11 +76,17 @@ def _parse_address(text: str) -> tuple[int, int, int, int]:
 
 
 class App:
-    def __init__(self) -> None:
+    """``platform`` is "win" or "mac": which ``.api`` the ranges answer (COM or AppleScript).
+    ``answers`` are what the analyst clicks in Yes/No alerts, in order ("no" when none is left)."""
+
+    def __init__(self, platform: str = "win") -> None:
         self._status_bar: str | bool = False
         self.status_bar_history: list[str | bool] = []
         self.alerts: list[dict] = []
         self.screen_updating = True
+        self.platform = platform
+        self.answers: list[str] = []
+        self.address_limit: int | None = None   # cut multi-area Address texts to this many characters
 
     @property
     def status_bar(self) -> str | bool:
@@ -93,6 +99,8 @@ class App:
 
     def alert(self, prompt, title=None, buttons="ok", mode=None, callback=None):
         self.alerts.append({"prompt": prompt, "title": title, "buttons": buttons, "mode": mode})
+        if buttons == "yes_no":
+            return self.answers.pop(0) if self.answers else "no"
         return "ok"
 
 
@@ -105,6 +113,7 @@ class Book:
         self.reads: list[str] = []    # address of every value read
         self.writes: list[str] = []   # address of every value write
         self.format_writes: list[tuple[str, str]] = []
+        self.structure_changes: list[str] = []   # sheets added, panes frozen, filters switched on, ...
         self._selection: tuple[str, tuple[int, int, int, int]] | None = None
 
     @classmethod
@@ -189,6 +198,10 @@ class Sheets:
     def active(self) -> "Sheet":
         return self._active
 
+    def add(self, name=None, before=None, after=None) -> "Sheet":
+        self.book.structure_changes.append(f"add {name}")
+        return self.book.add_sheet(name or f"Sheet{len(self._items) + 1}")
+
 
 class Sheet:
     def __init__(self, book: Book, name: str) -> None:
@@ -196,6 +209,23 @@ class Sheet:
         self.name = name
         self.cells: dict[tuple[int, int], object] = {}   # (row, column) -> stored value
         self.number_formats: dict[tuple[int, int], str] = {}
+        self.hidden_rows: set[int] = set()              # rows a filter (or the analyst) hides
+        self.column_widths: dict[int, float] = {}
+        self.bold: set[str] = set()
+        self.frozen: str | None = None
+        self.autofilter_on = False
+        self.conditional_formats: list[dict] = []
+
+    def activate(self) -> None:
+        self.book.sheets._active = self
+
+    @property
+    def freeze_panes(self) -> "_FreezePanes":
+        return _FreezePanes(self)
+
+    @property
+    def api(self):
+        return _WinSheet(self) if self.book.app.platform == "win" else _MacSheet(self)
 
     def range(self, first, last=None) -> "Range":
         if isinstance(first, str) and last is None:
@@ -324,6 +354,54 @@ class Range:
         else:
             raise TypeError(f"Excel cannot hold a {type(item).__name__}")
 
+    # --- the platform object (.api): only what addin.py uses ---
+    @property
+    def api(self):
+        return _WinRange(self) if self.sheet.book.app.platform == "win" else _MacRange(self)
+
+    def visible_areas(self) -> list[tuple[int, int]]:
+        """(top, bottom) runs of visible rows, as SpecialCells(xlCellTypeVisible) gives them. Like Excel, a
+        query on one cell searches the sheet's whole used range instead."""
+        top, bottom = self.row, self._bottom
+        if self.count == 1:
+            used = self.sheet.used_range
+            top, bottom = used.row, used._bottom
+        runs: list[tuple[int, int]] = []
+        for row in range(top, bottom + 1):
+            if row in self.sheet.hidden_rows:
+                continue
+            if runs and runs[-1][1] == row - 1:
+                runs[-1] = (runs[-1][0], row)
+            else:
+                runs.append((row, row))
+        return runs
+
+    def areas_address(self, runs) -> str:
+        left, right = column_letters(self.column), column_letters(self._right)
+        parts = []
+        for top, bottom in runs:
+            first = f"${left}${top}"
+            parts.append(first if (top, left) == (bottom, right) else f"{first}:${right}${bottom}")
+        return ",".join(parts)
+
+    @property
+    def font(self) -> "_Font":
+        return _Font(self)
+
+    @property
+    def column_width(self) -> float | None:
+        return self.sheet.column_widths.get(self.column)
+
+    @column_width.setter
+    def column_width(self, value: float) -> None:
+        self.sheet.book.format_writes.append((f"{self.sheet.name}!{self.address}", f"width {value}"))
+        for column in range(self.column, self._right + 1):
+            self.sheet.column_widths[column] = value
+
+    @property
+    def conditional_formats(self) -> "_ConditionalFormats":
+        return _ConditionalFormats(self)
+
     # --- formats ---
     @property
     def number_format(self) -> str:
@@ -335,3 +413,228 @@ class Range:
         # Remember the format for the range's corners only: enough for assertions, cheap for whole columns.
         for key in {(self.row, self.column), (self._bottom, self._right)}:
             self.sheet.number_formats[key] = value
+
+
+# --- what addin.py reaches through .api and the formatting objects -------------------------------------
+
+
+class NoCellsFound(Exception):
+    """What COM raises when SpecialCells finds nothing (pywintypes.com_error's text carries the words)."""
+
+    def __init__(self) -> None:
+        super().__init__(-2146827284, "Exception occurred.", (0, "Microsoft Excel", "No cells were found.", None, 0,
+                                                              -2146827284), None)
+
+
+class _WinArea:
+    def __init__(self, address: str) -> None:
+        self.Address = address
+
+
+class _WinAreas:
+    def __init__(self, addresses: list[str]) -> None:
+        self._addresses = addresses
+        self.Count = len(addresses)
+
+    def Item(self, index: int) -> _WinArea:
+        return _WinArea(self._addresses[index - 1])
+
+
+class _WinVisible:
+    def __init__(self, rng: "Range", runs) -> None:
+        full = rng.areas_address(runs)
+        limit = rng.sheet.book.app.address_limit
+        self.Address = full[:limit] if limit else full
+        self.Areas = _WinAreas([rng.areas_address([run]) for run in runs])
+        self.Count = sum(bottom - top + 1 for top, bottom in runs) * rng.shape[1]
+
+
+class _WinRange:
+    """Range.api on Windows (COM): SpecialCells and AutoFilter."""
+
+    def __init__(self, rng: "Range") -> None:
+        self._range = rng
+
+    def SpecialCells(self, cell_type: int) -> _WinVisible:
+        if cell_type != 12:
+            raise NotImplementedError("the stand-in knows only xlCellTypeVisible (12)")
+        rng = self._range
+        rng.sheet.book.reads.append(f"{rng.sheet.name}!{rng.address} visible")
+        runs = rng.visible_areas()
+        if not runs:
+            raise NoCellsFound()
+        return _WinVisible(rng, runs)
+
+    def AutoFilter(self, *args, **kwargs) -> None:
+        sheet = self._range.sheet
+        sheet.autofilter_on = not sheet.autofilter_on   # with no arguments Excel toggles the buttons
+        sheet.book.structure_changes.append(f"autofilter {sheet.name}!{self._range.address}")
+
+
+class _WinSheet:
+    def __init__(self, sheet: "Sheet") -> None:
+        self._sheet = sheet
+
+    @property
+    def AutoFilterMode(self) -> bool:
+        return self._sheet.autofilter_on
+
+
+class Keyword:
+    """appscript's k.something."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Keyword) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+class _Keywords:
+    def __getattr__(self, name: str) -> Keyword:
+        return Keyword(name)
+
+
+class CommandError(Exception):
+    """appscript.reference.CommandError: ``errornumber`` -50 when special cells finds nothing."""
+
+    def __init__(self, errornumber: int) -> None:
+        super().__init__(f"Command failed: OSERROR: {errornumber}")
+        self.errornumber = errornumber
+
+
+def fake_appscript():
+    """Modules standing in for appscript and appscript.reference (Excel for Mac's scripting bridge)."""
+    import types
+
+    module = types.ModuleType("appscript")
+    module.k = _Keywords()
+    reference = types.ModuleType("appscript.reference")
+    reference.CommandError = CommandError
+    module.reference = reference
+    return module, reference
+
+
+class _MacReference:
+    def __init__(self, rng: "Range", runs) -> None:
+        self._range, self._runs = rng, runs
+
+    def get_address(self) -> str:
+        return self._range.areas_address(self._runs)
+
+
+class _MacRange:
+    """Range.api on a Mac (an appscript reference): special_cells(type=k.cell_type_visible)."""
+
+    def __init__(self, rng: "Range") -> None:
+        self._range = rng
+
+    def special_cells(self, type) -> _MacReference:
+        if type != Keyword("cell_type_visible"):
+            raise NotImplementedError("the stand-in knows only k.cell_type_visible")
+        rng = self._range
+        rng.sheet.book.reads.append(f"{rng.sheet.name}!{rng.address} visible")
+        runs = rng.visible_areas()
+        if not runs:
+            raise CommandError(-50)
+        return _MacReference(rng, runs)
+
+    def autofilter_range(self, field=None, **criteria) -> None:
+        sheet = self._range.sheet
+        sheet.autofilter_on = True
+        sheet.book.structure_changes.append(f"autofilter {sheet.name}!{self._range.address}")
+
+
+class _MacProperty:
+    def __init__(self, value) -> None:
+        self._value = value
+
+    def get(self):
+        return self._value
+
+
+class _MacSheet:
+    def __init__(self, sheet: "Sheet") -> None:
+        self._sheet = sheet
+
+    @property
+    def autofilter_mode(self) -> _MacProperty:
+        return _MacProperty(self._sheet.autofilter_on)
+
+
+class _FreezePanes:
+    def __init__(self, sheet: "Sheet") -> None:
+        self._sheet = sheet
+
+    def freeze_at(self, frozen_range: str) -> None:
+        self._sheet.frozen = frozen_range
+        self._sheet.book.structure_changes.append(f"freeze {self._sheet.name}!{frozen_range}")
+
+
+class _Font:
+    def __init__(self, rng: "Range") -> None:
+        self._range = rng
+
+    @property
+    def bold(self) -> bool:
+        return self._range.address in self._range.sheet.bold
+
+    @bold.setter
+    def bold(self, value: bool) -> None:
+        self._range.sheet.book.format_writes.append((f"{self._range.sheet.name}!{self._range.address}", "bold"))
+        (self._range.sheet.bold.add if value else self._range.sheet.bold.discard)(self._range.address)
+
+
+class _ConditionalFormats:
+    """Range.conditional_formats (xlwings 0.37.5+): the rules are kept on the sheet, for assertions. The
+    arguments are checked by xlwings' own validators, so a rule the stand-in takes is one xlwings takes."""
+
+    def __init__(self, rng: "Range") -> None:
+        self._range = rng
+
+    def _add(self, kind: str, **spec) -> dict:
+        from xlwings import main
+
+        style = {k: spec.get(k) for k in ("fill_color", "font_color", "font_bold", "font_italic")}
+        main._add_conditional_format_creation_style({}, **style)
+        rule = {"range": self._range.address, "kind": kind, **spec}
+        self._range.sheet.conditional_formats.append(rule)
+        self._range.sheet.book.format_writes.append((f"{self._range.sheet.name}!{self._range.address}", kind))
+        return rule
+
+    def clear(self) -> None:
+        sheet = self._range.sheet
+        sheet.conditional_formats = [r for r in sheet.conditional_formats
+                                     if not _inside(r["range"], self._range)]
+
+    def add_custom(self, formula: str, *, stop_if_true: bool = False, **style) -> dict:
+        from xlwings import main
+
+        main._conditional_format_formula(formula)
+        return self._add("custom", formula=formula, stop_if_true=stop_if_true, **style)
+
+    def add_cell_value(self, operator: str, formula1, formula2=None, *, stop_if_true: bool = False, **style) -> dict:
+        from xlwings import main
+
+        operator = main._conditional_format_operator(operator)
+        first = main._conditional_format_value(formula1, "formula1")
+        second = None if formula2 is None else main._conditional_format_value(formula2, "formula2")
+        main._validate_cell_value_rule(operator, first, second)
+        return self._add("cell_value", operator=operator, formula1=formula1, formula2=formula2, **style)
+
+    def add_color_scale(self, colors, *, thresholds=None, threshold_type="number") -> dict:
+        from xlwings import main
+
+        colors = main._conditional_format_colors(colors)
+        main._conditional_format_threshold_type(threshold_type)
+        if thresholds is not None and (len(thresholds) != len(colors) or list(thresholds) != sorted(set(thresholds))):
+            raise ValueError("thresholds must match the colors and be strictly increasing")
+        return self._add("color_scale", colors=list(colors), thresholds=thresholds, threshold_type=threshold_type)
+
+
+def _inside(address: str, rng: "Range") -> bool:
+    top, left, bottom, right = _parse_address(address)
+    return rng.row <= top and bottom <= rng._bottom and rng.column <= left and right <= rng._right

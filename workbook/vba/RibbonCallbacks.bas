@@ -15,6 +15,14 @@ Sub DryRun(control As IRibbonControl)
     RunPython "import addin; addin.dry_run()"
 End Sub
 
+Sub LoadChats(control As IRibbonControl)
+    RunPython "import addin; addin.load_chats()"
+End Sub
+
+Sub UndoLastRun(control As IRibbonControl)
+    RunPython "import addin; addin.undo_last_run()"
+End Sub
+
 Sub CheckConnection(control As IRibbonControl)
     RunPython "import addin; addin.check_connection()"
 End Sub

@@ -1,0 +1,108 @@
+"""Taking a run back: the opposite call for exactly the chats that run changed.
+
+The journal knows which calls each run made and what they answered. A run "changed" a chat when its
+call was answered ``Archived`` (or ``Unarchived``); rows that were already so are not touched by an undo.
+An undo is itself a run (``undo_of`` names the run it undid), so it can be undone in turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from greenapi_excel import bulk, chat_ids, statuses as st
+from greenapi_excel.errors import ConfigError
+from greenapi_excel.journal import RunRecord
+
+OPPOSITE = {bulk.ARCHIVE: bulk.UNARCHIVE, bulk.UNARCHIVE: bulk.ARCHIVE}
+VERB = {bulk.ARCHIVE: "archive", bulk.UNARCHIVE: "unarchive"}
+DONE_WORD = {bulk.ARCHIVE: st.ARCHIVED, bulk.UNARCHIVE: st.UNARCHIVED}
+
+# How far back --last looks for a run that changed something.
+LAST_RUNS_SCANNED = 500
+
+
+@dataclass(frozen=True)
+class Undo:
+    """What an undo will do: the run it takes back, the opposite method, and the chats."""
+
+    run: RunRecord
+    method: str          # the opposite of the run's method
+    chats: list[str]     # the chats the run changed, in the order it changed them
+
+    def describe(self) -> str:
+        where = f"{_book_name(self.run.book)} [{self.run.sheet}]" if self.run.book else self.run.source
+        what = "an undo" if self.run.undo_of else VERB[self.run.method]
+        done = DONE_WORD[self.run.method].lower()
+        return (f"run {self.run.id} ({what} from {where}, {self.run.started:%Y-%m-%d %H:%M}) {done} "
+                f"{len(self.chats)} chat{'s' if len(self.chats) != 1 else ''}")
+
+    @property
+    def verb(self) -> str:
+        return VERB[self.method]
+
+
+def find(journal, instance, run_id: str | None = None) -> Undo:
+    """The undo of ``run_id``, or of the newest real run on this instance that changed a chat.
+
+    ConfigError, with what to do, when there is no such run, it was a dry run, it belongs to another
+    instance, it changed nothing, or it was undone already.
+    """
+    instance = str(instance)
+    if run_id is not None:
+        run = journal.get_run(run_id.strip())
+        if run is None:
+            raise ConfigError(f"the journal has no run {run_id!r}: greenapi-excel journal --runs lists them")
+        if run.dry_run:
+            raise ConfigError(f"run {run.id} was a dry run: it changed nothing, so there is nothing to undo")
+        if run.instance != instance:
+            raise ConfigError(f"run {run.id} was on instance {run.instance}, not {instance}: "
+                              "undo it with that instance's credentials")
+        chats = journal.changed_chats(run.id, DONE_WORD[run.method])
+        if not chats:
+            raise ConfigError(f"run {run.id} changed no chat (every row was already so, or failed): "
+                              "nothing to undo")
+    else:
+        for run in journal.runs(instance=instance, limit=LAST_RUNS_SCANNED):
+            if run.dry_run or run.method not in OPPOSITE:
+                continue
+            chats = journal.changed_chats(run.id, DONE_WORD[run.method])
+            if chats:
+                break
+        else:
+            raise ConfigError(f"no run on instance {instance} changed a chat yet: nothing to undo")
+    later = journal.undone_by(run.id)
+    if later is not None:
+        raise ConfigError(f"run {run.id} was undone already by run {later.id} "
+                          f"({later.started:%Y-%m-%d %H:%M}); to take that back, undo run {later.id}")
+    return Undo(run, OPPOSITE[run.method], chats)
+
+
+def plan(undo: Undo, cells: Iterable[tuple[int, object]] = (), *, region: str | None = None) -> bulk.Plan:
+    """The undo as a bulk.Plan: each changed chat on the first row of ``cells`` (the run's book) that
+    holds it; chats no row holds any more get rows -1, -2, ... (printed, never written)."""
+    wanted = set(undo.chats)
+    rows: dict[str, int] = {}
+    for row, value in cells:
+        try:
+            parsed = chat_ids.parse_cell(value, region)
+        except ConfigError:
+            continue
+        if parsed.chat_id in wanted and parsed.chat_id not in rows:
+            rows[parsed.chat_id] = row
+    result = bulk.Plan(undo.method)
+    missing = 0
+    for chat_id in undo.chats:
+        row = rows.get(chat_id)
+        if row is None:
+            missing += 1
+            row = -missing
+        result.todo.append((row, chat_id))
+    result.todo.sort(key=lambda item: (item[0] < 0, abs(item[0])))
+    return result
+
+
+def _book_name(path: str | None) -> str:
+    from pathlib import Path
+
+    return Path(path).name if path else ""
