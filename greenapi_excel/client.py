@@ -32,6 +32,7 @@ from greenapi_excel.errors import (
     OutcomeUnknown,
     QuotaExceeded,
     RetriesExhausted,
+    Stopped,
 )
 
 log = logging.getLogger("greenapi_excel")
@@ -238,6 +239,9 @@ class GreenApiClient:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self._session = session
+        # Set by a run that can be told to stop (bulk.run's ``cancel``): a first try not yet sent leaves
+        # its pacing slot at once and raises Stopped; a retry of a call already sent still goes out.
+        self.cancel: threading.Event | None = None
 
     def __repr__(self) -> str:
         return f"GreenApiClient(api_url={self.api_url!r}, id_instance={self.id_instance!r}, api_token='{REDACTED}')"
@@ -360,7 +364,10 @@ class GreenApiClient:
             attempts += 1
             # Built before the pacer lets us go, so that the call leaves as close to its slot as it can.
             prepared = self._prepare(verb, url, body)
-            pacer.wait()
+            cancel = self.cancel if attempts == 1 else None
+            pacer.wait(cancel)
+            if cancel is not None and cancel.is_set():
+                raise Stopped(f"stopped before {shown_url} was sent")
             started = time.monotonic()
             try:
                 answer = self._attempt(prepared, limit)
