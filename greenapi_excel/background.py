@@ -164,9 +164,10 @@ def duration_text(seconds: float) -> str:
     minutes, rest = divmod(seconds, 60)
     if minutes < 10:
         return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    minutes += rest >= 30
     if minutes < 60:
-        return f"{minutes + (rest >= 30)} min"
-    hours, minutes = divmod(minutes + (rest >= 30), 60)
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
