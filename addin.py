@@ -1,7 +1,9 @@
-"""The ribbon's macros: Archive, Unarchive, Dry run, Load chats, Undo last run, Check connection, Settings.
+"""The ribbon's macros: Archive, Unarchive, Dry run, Load chats, Undo last run, Stop, Check connection, Settings.
 
 The ribbon calls ``RunPython "import addin; addin.archive_chats()"``. Each macro works on the book
-that called it (``book`` is there for tests). This layer only reads and writes Excel; the engine
+that called it, or with the add-in GreenApi.xlam on the active workbook (``book`` is there for tests).
+Archive, Unarchive, Dry run and Undo read and plan here and return at once: a worker process
+(``work``) makes the calls and writes the results back in blocks through xlwings. This layer only reads and writes Excel; the engine
 (``greenapi_excel.bulk``) decides everything else. Excel is touched in one read and block writes,
 never cell by cell: over COM each touch costs milliseconds, and 50,000 cells one by one take minutes.
 
@@ -95,8 +97,16 @@ class _Context:
         return text
 
 
+def calling_book(caller):
+    """The book a button acts on: the caller, or, when the caller is the add-in GreenApi.xlam (its RunPython
+    names the add-in itself), the workbook active in that Excel."""
+    if str(caller.name).lower().endswith(".xlam"):
+        return caller.app.books.active
+    return caller
+
+
 def _macro(book, action) -> None:
-    book = book if book is not None else xw.Book.caller()
+    book = book if book is not None else calling_book(xw.Book.caller())
     context = _Context()
     try:
         action(book, context)
