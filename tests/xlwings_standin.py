@@ -89,6 +89,7 @@ class App:
         self.answers: list[str] = []
         self.address_limit: int | None = None   # cut multi-area Address texts to this many characters
         self.pid = 4242                          # xw.apps[pid] finds this Excel from another process
+        self.books = _AppBooks()                 # app.books.active: the workbook the analyst is in
 
     @property
     def status_bar(self) -> str | bool:
@@ -104,6 +105,11 @@ class App:
         if buttons == "yes_no":
             return self.answers.pop(0) if self.answers else "no"
         return "ok"
+
+
+class _AppBooks:
+    def __init__(self) -> None:
+        self.active = None
 
 
 class Book:
