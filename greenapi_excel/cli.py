@@ -37,13 +37,24 @@ exit codes: 0 all rows done or nothing to do, 1 some rows failed or were invalid
 """
 
 
+def _seconds(text: str) -> float:
+    """A --timeout value: a number of seconds above 0 (0 or less would wait for nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, such as 30 (got {text!r})")
+    return value
+
+
 def _add_credentials(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("GREEN-API instance")
     group.add_argument("--api-url", metavar="URL", help="apiUrl of the instance (default https://api.green-api.com)")
     group.add_argument("--id-instance", metavar="ID", help="idInstance")
     group.add_argument("--api-token", metavar="TOKEN",
                        help="apiTokenInstance (prefer GREENAPI_API_TOKEN_INSTANCE: flags show in process lists)")
-    group.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    group.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                        help="how long to wait for one reply before retrying (default 30)")
 
 

@@ -340,3 +340,13 @@ def test_results_are_saved_as_the_run_goes(make_sandbox, env_for, tmp_path):
         finally:
             proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "soon"])
+def test_a_timeout_that_is_not_positive_is_a_usage_error(tmp_path, env_for, sandbox, value):
+    book = make_book(tmp_path / "t.xlsx", ["79001234567"])
+    proc = run_cli("archive", book, "--no-progress", "--timeout", value, env=env_for(sandbox))
+    assert proc.returncode == 2, proc.stderr
+    assert "--timeout" in proc.stderr and "above 0" in proc.stderr, proc.stderr
+    assert "apiUrl" not in proc.stderr
+    assert sandbox.calls() == []
