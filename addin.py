@@ -28,6 +28,7 @@ SETTINGS_BLOCK = f"A1:B{layout.SETTINGS_ROWS}"
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm"
 STATUS_BAR_SECONDS = 0.25  # each status bar update is a round trip to Excel
 CELL_LIMITS = (STATUS_LIMIT, DETAILS_LIMIT, DETAILS_LIMIT)  # Status, Details, Updated
+ALERT_LIMIT = 4000  # a message box: a summary of a few lines, never a server's whole page
 
 # The strings xlwings gives for cell errors with err_to_str=True.
 EXCEL_ERRORS = frozenset({
@@ -372,7 +373,8 @@ def _safe(value, limit: int = DETAILS_LIMIT):
 
 
 def _plain(text: str, *, lines: bool = False) -> str:
-    return "".join(ch if ch.isprintable() or (lines and ch == "\n") else " " for ch in text)
+    """Alert text by the cell rule (results.cell_text), its line breaks kept."""
+    return cell_text(text, ALERT_LIMIT, lines=lines)
 
 
 def _text_or_none(value) -> str | None:

@@ -28,7 +28,7 @@ from greenapi_excel.errors import (
     QuotaExceeded,
     RetriesExhausted,
 )
-from greenapi_excel.results import RowResult, RunSummary
+from greenapi_excel.results import RowResult, RunSummary, cell_text
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +332,8 @@ def _dry_run(todo, client, words: _Words) -> list[RowResult]:
         elif bool(chat.get("archive")) == words.want_archived:
             out.append(RowResult(row, words.already, "getChats shows it so already; nothing to do", now))
         else:
-            name = chat.get("name") or ""
+            # A contact name is the server's text (anyone's choice of name): the cell rule cleans it.
+            name = cell_text(chat.get("name") or "", 80)
             out.append(RowResult(row, words.would, f"dry run: nothing changed{'; ' + name if name else ''}", now))
     return out
 

@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from greenapi_excel import pacing
+from greenapi_excel.results import cell_text
 from greenapi_excel.errors import (
     ApiError,
     AuthError,
@@ -53,7 +54,6 @@ MAX_READ_BYTES = 64 * 1024 * 1024  # getChats of a large account
 
 # Any GREEN-API style URL, whatever token it carries (a hostile server may echo another one).
 _TOKEN_IN_URL = re.compile(r"(/waInstance[^/\s]*/[A-Za-z]+/)[^\s/?#\"'<>]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _SPACES = re.compile(r"\s+")
 # A long run of letters and digits in a host name: the shape of an apiTokenInstance pasted there.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9]{32,}")
@@ -77,7 +77,8 @@ def clean_text(text: str, limit: int = 300) -> str:
 
     A leading = + - @ is dropped too: these texts end up in cells, where Excel would read a formula.
     """
-    text = _CONTROL.sub(" ", str(text))
+    # The cell rule (results.cell_text) first: these texts end up in cells, alerts and the journal.
+    text = cell_text(text, 1 << 30)
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text) if not text.isascii() else text
     text = _SPACES.sub(" ", text).strip()
     text = text.lstrip("=+-@ \t")

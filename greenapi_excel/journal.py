@@ -38,6 +38,7 @@ from typing import Iterable, Mapping
 
 from greenapi_excel.errors import ConfigError
 from greenapi_excel.paths import user_folder
+from greenapi_excel.results import cell_text
 
 ENV_VAR = "GREENAPI_JOURNAL"
 FILE_NAME = "journal.sqlite3"
@@ -116,8 +117,8 @@ def _entry(row: tuple) -> JournalEntry:
 
 
 def _scrub(text: object) -> str:
-    cleaned = _TOKEN_SHAPE.sub("***", str(text or ""))
-    return cleaned[:DETAILS_LIMIT]
+    # The cell rule (results.cell_text): what the journal shows is what a cell would show.
+    return cell_text(_TOKEN_SHAPE.sub("***", str(text or "")), DETAILS_LIMIT)
 
 
 def _epoch(when: datetime | None) -> float:
