@@ -19,7 +19,7 @@ import xlwings as xw
 from greenapi_excel import bulk, layout, statuses as st
 from greenapi_excel import settings as config
 from greenapi_excel.errors import ConfigError, GreenApiExcelError
-from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, cell_text
+from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, call_ids, cell_text
 
 TITLE = "GreenApi"
 CHATS_SHEET = "Chats"
@@ -311,8 +311,12 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
     writer = _ResultWriter(sheet, grid, status_column)
     progress = _StatusBar(book)
     with GreenApiClient(credentials) as client, Journal() as journal:
+        def write(results) -> None:
+            writer.write(results)
+            journal.mark_delivered(call_ids(results))  # in the live cells now: the sheet decides from here
+
         summary = bulk.run(plan, client, journal, dry_run=dry_run, on_progress=progress.show,
-                           on_results=writer.write, source="addin")
+                           on_results=write, source="addin")
     _alert(book, context, _summary_text(summary, plan, method, dry_run, where, placement.note, moved),
            critical=summary.stopped is not None)
 

@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -36,8 +36,8 @@ ARCHIVE = "archiveChat"
 UNARCHIVE = "unarchiveChat"
 METHODS = {"archive": ARCHIVE, "unarchive": UNARCHIVE}
 
-# A chat this tool archived within this window is not sent again on a re-run, even when the book
-# lost the result (killed before a save). Older records may be stale: someone may have unarchived since.
+# A result the book lost (a run killed before its save) is answered from the journal within this
+# window; older records may be stale: someone may have unarchived since.
 RESUME_WINDOW = timedelta(hours=24)
 
 # After this many chats in a row could not reach the server, the rest would fail the same way.
@@ -169,6 +169,7 @@ def run(
     block_seconds: float = 0.5,
     preflight: bool = True,
     stopped_by: GreenApiExcelError | None = None,
+    resume: bool = True,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
 
@@ -177,6 +178,9 @@ def run(
     ``preflight`` checks getStateInstance first (``check_instance``); a caller that already checked
     passes False (the UDF skips it too: one cell is one call, and a 401 then comes from the call itself),
     and ``stopped_by`` the error its own check met: every row then gets ``Not run`` without a call.
+    ``resume`` answers results the book lost from the journal (``Journal.done_before``, undelivered
+    calls only); ``--resend`` turns it off. Each RowResult of a call carries its ``call_id``: the
+    edge marks it delivered (``Journal.mark_delivered``) once the result is written.
     """
     started = time.monotonic()
     instance = client.credentials.id_instance
@@ -220,7 +224,8 @@ def run(
                 if preflight:
                     summary.calls += 1
                     check_instance(client)
-                todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
+                if resume:
+                    todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
         except ApiError as error:  # 401, 403, not authorized, unreachable: nothing was changed
             stop.set(error)
 
@@ -305,8 +310,9 @@ def check_instance(client) -> None:
 
 
 def _resume_from_journal(todo, journal, instance, method, deliver):
-    """Chats this tool finished recently (the book may have lost the result) are answered from the journal."""
-    done = journal.done_since(instance, method, st.DONE[method], datetime.now() - RESUME_WINDOW)
+    """Results the book lost (answered, never delivered: a run killed before its save) come from the
+    journal, by the one rule of what counts as done (``Journal.done_before``)."""
+    done = journal.done_before(instance, method, since=datetime.now() - RESUME_WINDOW, undelivered_only=True)
     remaining, resumed = [], []
     for row, chat_id in todo:
         entry = done.get(chat_id)
@@ -314,7 +320,8 @@ def _resume_from_journal(todo, journal, instance, method, deliver):
             remaining.append((row, chat_id))
         else:
             when = entry.time.strftime("%Y-%m-%d %H:%M")
-            resumed.append(RowResult(row, entry.status, f"done at {when} (from the journal); not sent again", entry.time))
+            resumed.append(RowResult(row, entry.status, f"done at {when} (from the journal); not sent again",
+                                     entry.time, call_id=entry.id))
     if resumed:
         deliver(resumed)
     return remaining
@@ -343,18 +350,29 @@ def _call_one(row, chat_id, client, journal, instance, method, words: _Words, st
     if stop.event.is_set():
         return RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now())
     call_id = journal.begin(instance=instance, method=method, chat_id=chat_id, source=source)
+    result = _answer_call(row, chat_id, client, journal, call_id, method, words, stop, uncertain_before)
+    return replace(result, call_id=call_id)
+
+
+def _answer_call(row, chat_id, client, journal, call_id, method, words: _Words, stop: _Stop,
+                 uncertain_before: bool) -> RowResult:
     call = client.archive_chat if method == ARCHIVE else client.unarchive_chat
     stop.sent()
     try:
         answer = call(chat_id)
-    except (AuthError, InstanceError) as error:
-        journal.finish(call_id, status=st.NOT_RUN, details=str(error), http_status=error.status)
+    except (AuthError, InstanceError, QuotaExceeded) as error:
         stop.set(error)
-        return RowResult(row, st.NOT_RUN, _not_run_reason(error), datetime.now())
-    except QuotaExceeded as error:
-        journal.finish(call_id, status=st.QUOTA_EXCEEDED, details=str(error), http_status=error.status)
-        stop.set(error)
-        return RowResult(row, st.QUOTA_EXCEEDED, str(error), datetime.now())
+        if isinstance(error, QuotaExceeded):
+            word, reason = st.QUOTA_EXCEEDED, str(error)
+        else:
+            word, reason = st.NOT_RUN, _not_run_reason(error)
+        if error.uncertain_attempts:
+            # An earlier attempt of this call may have worked: the 466/401/403 says nothing about it.
+            journal.mark_uncertain(call_id, str(error))
+            return _settle_unknown(row, chat_id, client, journal, call_id, words, error,
+                                   if_not_done=(word, reason))
+        journal.finish(call_id, status=word, details=str(error), http_status=error.status)
+        return RowResult(row, word, reason, datetime.now())
     except OutcomeUnknown as error:
         journal.mark_uncertain(call_id, str(error))
         stop.reached(True)
@@ -393,21 +411,28 @@ def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str
     return st.FAILED, answer.text or f"GREEN-API answered HTTP {answer.http_status}"
 
 
-def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error) -> RowResult:
-    """Retries ran out and nobody knows whether the change happened: ask the server before writing."""
+def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error,
+                    if_not_done: tuple[str, str] | None = None) -> RowResult:
+    """Nobody knows whether the change happened (retries ran out, or a 466/401/403 followed an ambiguous
+    attempt): ask the server before writing. ``if_not_done`` is the row's word and details when the
+    server says nothing changed (default: Failed)."""
     now = datetime.now()
     try:
         info = client.get_contact_info(chat_id)
         archived = info.get("isArchive") if isinstance(info, dict) else None
     except GreenApiExcelError:
         archived = None
-    if archived is None:
+    if not isinstance(archived, bool):
         details = f"outcome unknown ({error}); check the chat in WhatsApp, a re-run is safe"
         return RowResult(row, st.FAILED, details, now)
-    if bool(archived) == words.want_archived:
+    if archived == words.want_archived:
         details = "done; the reply was lost, getContactInfo confirms it"
         journal.finish(call_id, status=words.done, details=details)
         return RowResult(row, words.done, details, now)
-    details = f"not done ({error}); getContactInfo confirms nothing changed"
-    journal.finish(call_id, status=st.FAILED, details=details)
-    return RowResult(row, st.FAILED, details, now)
+    if if_not_done is not None:
+        word, details = if_not_done
+        details = f"{details}; getContactInfo confirms nothing changed"
+    else:
+        word, details = st.FAILED, f"not done ({error}); getContactInfo confirms nothing changed"
+    journal.finish(call_id, status=word, details=details, settled=True)
+    return RowResult(row, word, details, now)

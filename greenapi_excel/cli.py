@@ -68,6 +68,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("--region", metavar="CC",
                         help="read numbers without country code as this country's (e.g. RU, DE); "
                              "without it local numbers are reported invalid")
+    parser.add_argument("--resend", action="store_true",
+                        help="send every chat again, whatever its Status cell or the journal says "
+                             "(after changes made in WhatsApp itself)")
     parser.add_argument("--dry-run", action="store_true",
                         help=f"change nothing: validate, read getChats once and write what {verb} would do")
     parser.add_argument("--journal", metavar="PATH",
@@ -191,7 +194,8 @@ def command_run(args) -> int:
         sheet = SheetFile.open(book_path, sheet=args.sheet, column=args.column, out=args.out)
         if client is None:
             client = _client(args, _credentials(args, sheet))
-        planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=sheet.previous)
+        previous = {} if getattr(args, "resend", False) else sheet.previous
+        planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=previous)
         _info(f"{book_path.name} [{sheet.sheet_name}] column {sheet.chat_column}: {planned.describe()}")
         if sheet.placement_note:
             _info(sheet.placement_note)
@@ -240,23 +244,26 @@ def _execute(args, sheet, planned, client, checked: bool, refusal) -> int:
     from greenapi_excel.journal import Journal
 
     out = Path(args.out) if args.out else None
-    saver = _PeriodicSaver(sheet, out)
+    journal = Journal(args.journal)
+    saver = _PeriodicSaver(sheet, out, journal)
     progress = _Progress(total=len(planned.todo) + len(planned.decided), enabled=not args.no_progress,
                          label="dry run" if args.dry_run else args.command)
 
     def on_results(results):
         sheet.write(results)
-        saver.maybe_save()
+        saver.maybe_save(results)
 
-    journal = Journal(args.journal)
     summary = None
     try:
         summary = bulk.run(planned, client, journal, dry_run=args.dry_run, on_progress=progress.update,
-                           on_results=on_results, source="cli", preflight=not checked, stopped_by=refusal)
+                           on_results=on_results, source="cli", preflight=not checked, stopped_by=refusal,
+                           resume=not getattr(args, "resend", False))
     finally:
         progress.close()
-        journal.close()
-        written = saver.save()  # also on Ctrl+C: what finished is kept
+        try:
+            written = saver.save()  # also on Ctrl+C: what finished is kept
+        finally:
+            journal.close()
     _print_summary(summary, written, sheet)
     return _exit_code(summary)
 
@@ -277,22 +284,35 @@ def _exit_code(summary) -> int:
 
 
 class _PeriodicSaver:
-    """Saves the book as the run goes, so a crash loses at most a few seconds (the journal has the rest)."""
+    """Saves the book as the run goes, so a crash loses at most a few seconds (the journal has the rest).
 
-    def __init__(self, sheet, out: Path | None):
-        self.sheet, self.out = sheet, out
+    After each save, the journal learns which calls' results the file now holds (``mark_delivered``):
+    those are never answered from the journal again, and a cleared Status cell sends them again. The
+    mark comes after the save: a kill between the two leaves a result both saved and resumable, never
+    one marked delivered that the book does not hold.
+    """
+
+    def __init__(self, sheet, out: Path | None, journal=None):
+        self.sheet, self.out, self.journal = sheet, out, journal
         self.last = time.monotonic()
         self.interval = SAVE_EVERY_SECONDS
         self.dirty = False
+        self.unsaved: list[int] = []
 
-    def maybe_save(self) -> None:
+    def maybe_save(self, results=()) -> None:
+        from greenapi_excel.results import call_ids
+
         self.dirty = True
+        self.unsaved.extend(call_ids(results))
         if time.monotonic() - self.last >= self.interval:
             self.save()
 
     def save(self) -> Path:
         began = time.monotonic()
         path = self.sheet.save(self.out)
+        if self.journal is not None and self.unsaved:
+            self.journal.mark_delivered(self.unsaved)
+            self.unsaved = []
         took = time.monotonic() - began
         # A big book takes a while to save: never spend more than about a quarter of the run saving.
         self.interval = max(SAVE_EVERY_SECONDS, 3 * took)

@@ -63,6 +63,12 @@ class RowResult:
     status: str
     details: str = ""
     updated: datetime | None = None
+    call_id: int | None = None  # the journal's call this result answers; marked delivered once written
+
+
+def call_ids(results) -> list[int]:
+    """The journal calls behind these results (for ``Journal.mark_delivered`` once they are written)."""
+    return [r.call_id for r in results if r.call_id is not None]
 
 
 @dataclass
