@@ -233,6 +233,10 @@ def run(
         # Calls an earlier run sent but never heard back from: if the server now says "already", that
         # run did it. One query for the whole run, not one per chat.
         uncertain = journal.uncertain_chats(instance, plan.method)
+        # Chats this tool changed in a run whose result never reached a book (killed before its save;
+        # sent again by --resend, or after a later call that settled nothing): an "already" now was
+        # that call's doing, as after a lost reply.
+        uncertain |= journal.unreported_changes(instance, plan.method, since=datetime.now() - RESUME_WINDOW)
 
         finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
 
@@ -402,7 +406,7 @@ def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str
     if answer.outcome == "already":
         if answer.uncertain_attempts or uncertain_before:
             # The earlier attempt went through but its reply was lost: this run did it.
-            return words.done, "done; an earlier attempt's reply was lost, the server confirms it"
+            return words.done, "done; an earlier attempt's reply (or its result) was lost, the server confirms it"
         return words.already, "nothing to do"
     if answer.outcome == "not_found":
         return st.CHAT_NOT_FOUND, "this WhatsApp account has no chat with this number"

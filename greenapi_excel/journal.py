@@ -302,6 +302,23 @@ class Journal:
         )
         return {row[0] for row in rows}
 
+    def unreported_changes(self, instance, method: str, since: datetime | None = None) -> set[str]:
+        """Chats whose state, as the journal last learnt it, this tool made so with ``method`` and never
+        delivered (a run killed before its save): the newest settling answer on the chat (of either
+        method) is a done status of ``method`` whose result reached no book or cell. A later "already"
+        from the server was then this tool's doing, like the "already" after a lost reply."""
+        done = st.DONE.get(method, ())
+        if not done:
+            return set()
+        methods = _pair(method)
+        rows = self._read(
+            f"SELECT chat_id FROM calls WHERE id IN (SELECT MAX(id) FROM calls WHERE instance = ? "
+            f"AND method IN ({_marks(methods)}) AND {_settles()} GROUP BY chat_id) "
+            f"AND method = ? AND status IN ({_marks(done)}) AND delivered_at IS NULL AND updated_at >= ?",
+            (str(instance), *methods, method, *done, _epoch(since)),
+        )
+        return {row[0] for row in rows}
+
     def done_before(self, instance, method: str, chat_ids: Iterable[str] | None = None, *,
                     since: datetime | None = None, undelivered_only: bool = False) -> dict[str, JournalEntry]:
         """What counts as done before, the one rule for a bulk run's resume and for the UDFs' repeats:
