@@ -258,7 +258,7 @@ def run(
                 pool.submit(work, item)
             remaining = len(todo)
             while remaining:
-                block = _drain(finished, block_seconds)
+                block = _drain(finished, block_seconds, remaining)
                 remaining -= len(block)
                 deliver(block)
         except BaseException:  # Ctrl+C: calls not yet started stay unsent; what finished is delivered
@@ -280,13 +280,14 @@ def run(
     return summary
 
 
-def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float) -> list[RowResult]:
-    """What finished within ``seconds`` (at least one result unless ``seconds`` is 0)."""
+def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float, expected: int | None = None) -> list[RowResult]:
+    """What finished within ``seconds`` (at least one result unless ``seconds`` is 0); returns as soon as
+    the ``expected`` results still to come are all in (the last block need not wait out the time)."""
     block: list[RowResult] = []
     deadline = time.monotonic() + seconds
     try:
         block.append(finished.get(timeout=seconds) if seconds > 0 else finished.get_nowait())
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (expected is None or len(block) < expected):
             block.append(finished.get(timeout=max(0.0, deadline - time.monotonic())))
     except queue.Empty:
         pass
