@@ -236,7 +236,7 @@ def run(
         # Chats this tool changed in a run whose result never reached a book (killed before its save;
         # sent again by --resend, or after a later call that settled nothing): an "already" now was
         # that call's doing, as after a lost reply.
-        uncertain |= journal.unreported_changes(instance, plan.method, since=datetime.now() - RESUME_WINDOW)
+        uncertain |= journal.unreported_changes(instance, plan.method)
 
         finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
 
@@ -247,7 +247,9 @@ def run(
                                    chat_id in uncertain)
             except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
                 log.exception("unexpected error for row %d", row)
-                result = RowResult(row, st.FAILED, f"internal error ({type(error).__name__}); a re-run is safe",
+                # The call may have been sent before the error: its outcome is not known.
+                result = RowResult(row, st.FAILED, f"internal error ({type(error).__name__}); the outcome is "
+                                   "unknown, a re-run is safe",
                                    datetime.now())
             finished.put(result)
 
