@@ -3,7 +3,6 @@ format character (Unicode Cc and Cf, bidi overrides and zero-width joiners inclu
 
 from __future__ import annotations
 
-import sys
 import unicodedata
 
 import openpyxl
@@ -67,6 +66,3 @@ def test_a_contact_name_from_getchats_reaches_the_dry_runs_details_clean(make_sa
     assert "Anna group" in ws["C2"].value and not invisible(ws["C2"].value), ascii(ws["C2"].value)
     assert "[31m" in ws["C2"].value  # the escape character went, the visible letters stay
 
-
-if sys.maxunicode < 0x10FFFF:  # pragma: no cover - narrow builds are gone
-    raise RuntimeError("a wide Python build is expected")

@@ -15,7 +15,7 @@ from greenapi_excel import errors, pacing
 from greenapi_excel.client import Credentials, GreenApiClient
 
 from hostile_server import SILENT, HostileServer, playing
-from test_client_ambiguity import BreakingTlsServer, certificate  # noqa: F401 - a fixture
+from tls_server import BreakingTlsServer, make_certificate
 
 TOKEN = "d75b3a66374942c5b3c019c698abc2067e151558acbd412584"
 OTHER = "e86c4b77485053d6c4d02a7a9bcd3178f262669bdce523695"   # what a wrong-token client holds
@@ -187,8 +187,8 @@ def test_a_tls_handshake_failure_keeps_the_token_out_of_reach():
 
 
 @pytest.mark.parametrize("headers_first", [False, True])
-def test_a_tls_error_in_the_reply_keeps_the_token_out_of_reach(certificate, monkeypatch, headers_first):  # noqa: F811
-    cert, key = certificate
+def test_a_tls_error_in_the_reply_keeps_the_token_out_of_reach(tmp_path, monkeypatch, headers_first):
+    cert, key = make_certificate(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     server = BreakingTlsServer(cert, key, headers_first=headers_first)
     try:
