@@ -24,7 +24,7 @@ import xlwings as xw
 from greenapi_excel import bulk, layout, statuses as st
 from greenapi_excel import settings as config
 from greenapi_excel.errors import BookBusy, ConfigError, GreenApiExcelError
-from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, cell_text
+from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, call_ids, cell_text
 
 TITLE = "GreenApi"
 CHATS_SHEET = "Chats"
@@ -33,6 +33,7 @@ SETTINGS_BLOCK = f"A1:B{layout.SETTINGS_ROWS}"
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm"
 STATUS_BAR_SECONDS = 0.25  # each status bar update is a round trip to Excel
 CELL_LIMITS = (STATUS_LIMIT, DETAILS_LIMIT, DETAILS_LIMIT)  # Status, Details, Updated
+ALERT_LIMIT = 4000  # a message box: a summary of a few lines, never a server's whole page
 
 # The strings xlwings gives for cell errors with err_to_str=True.
 EXCEL_ERRORS = frozenset({
@@ -474,9 +475,13 @@ def _carry_out(book, job: dict, context: _Context, cancel) -> None:
     writer = _ResultWriter(sheet, job["writer"], cancel)
     progress = _StatusBar(book)
     with GreenApiClient(credentials) as client, Journal() as journal:
+        def write(results) -> None:
+            if writer.write(results):
+                journal.mark_delivered(call_ids(results))  # in the live cells now: the sheet decides from here
+
         summary = bulk.run(plan, client, journal, dry_run=job["dry_run"], on_progress=progress.show,
-                           on_results=writer.write, source="addin", book=job["book"]["fullname"], sheet=sheet.name,
-                           cancel=cancel)
+                           on_results=write, source="addin", book=job["book"]["fullname"], sheet=sheet.name,
+                           cancel=cancel, resume=job.get("resume", True))
     text = _summary_text(summary, plan, job["method"], job["dry_run"], job["where"], job["note"], job["moved"])
     _safe_alert(book, context, text + _gone_note(writer), critical=summary.stopped is not None)
 
@@ -587,11 +592,12 @@ class _ResultWriter:
         self.gone: BaseException | None = None
         self.writes = 0
 
-    def write(self, results) -> None:
+    def write(self, results) -> bool:
+        """True when the block is in the sheet (then the journal may mark it delivered)."""
         from greenapi_excel import background
 
         if not results or self.gone is not None:
-            return
+            return False
         for result in results:
             self.rows[result.row] = [result.status, result.details, result.updated]
             self.pending.discard(result.row)
@@ -612,10 +618,12 @@ class _ResultWriter:
                 self._excel(lambda: setattr(target, "value", block))
                 self.writes += 1
             self.header_missing = False
+            return True
         except Exception as error:  # noqa: BLE001 - the book closed, Excel quit: stop, the journal keeps all
             self.gone = error
             if self.cancel is not None:
                 self.cancel.set()
+            return False
 
     def _excel(self, action) -> None:
         deadline = time.monotonic() + REJECTED_PATIENCE_SECONDS
@@ -646,7 +654,8 @@ def _safe(value, limit: int = DETAILS_LIMIT):
 
 
 def _plain(text: str, *, lines: bool = False) -> str:
-    return "".join(ch if ch.isprintable() or (lines and ch == "\n") else " " for ch in text)
+    """Alert text by the cell rule (results.cell_text), its line breaks kept."""
+    return cell_text(text, ALERT_LIMIT, lines=lines)
 
 
 def _text_or_none(value) -> str | None:
@@ -889,13 +898,13 @@ def _carry_out_undo(book, job: dict, context: _Context, cancel, credentials, pla
     writer = _ResultWriter(sheet, job["writer"], cancel) if sheet is not None else None
     elsewhere = []
 
-    def on_results(results):
-        in_sheet = [r for r in results if r.row >= 2]
-        if writer is not None and in_sheet:
-            writer.write(in_sheet)
-        elsewhere.extend(r for r in results if writer is None or r.row < 2)
-
     with GreenApiClient(credentials) as client, Journal() as journal:
+        def on_results(results):
+            in_sheet = [r for r in results if r.row >= 2]
+            if writer is not None and in_sheet and writer.write(in_sheet):
+                journal.mark_delivered(call_ids(in_sheet))  # in the live cells now
+            elsewhere.extend(r for r in results if writer is None or r.row < 2)
+
         summary = bulk.run(planned, client, journal, on_progress=_StatusBar(book).show, on_results=on_results,
                            source="addin undo", book=job["book"]["fullname"] if sheet is not None else None,
                            sheet=job["sheet"], undo_of=job["undo_of"], cancel=cancel)

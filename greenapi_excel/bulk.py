@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
@@ -29,7 +29,7 @@ from greenapi_excel.errors import (
     RetriesExhausted,
     Stopped,
 )
-from greenapi_excel.results import RowResult, RunSummary
+from greenapi_excel.results import RowResult, RunSummary, cell_text
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ ARCHIVE = "archiveChat"
 UNARCHIVE = "unarchiveChat"
 METHODS = {"archive": ARCHIVE, "unarchive": UNARCHIVE}
 
-# A chat this tool archived within this window is not sent again on a re-run, even when the book
-# lost the result (killed before a save). Older records may be stale: someone may have unarchived since.
+# A result the book lost (a run killed before its save) is answered from the journal within this
+# window; older records may be stale: someone may have unarchived since.
 RESUME_WINDOW = timedelta(hours=24)
 
 # After this many chats in a row could not reach the server, the rest would fail the same way.
@@ -183,6 +183,7 @@ def run(
     sheet: str | None = None,
     undo_of: str | None = None,
     record_run: bool = True,
+    resume: bool = True,
     cancel: threading.Event | None = None,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
@@ -195,6 +196,9 @@ def run(
 
     Every run is recorded in the journal's runs table (``record_run``) with ``book``, ``sheet`` and, for
     an undo, the run it undoes (``undo_of``); its calls carry its id, ``summary.run_id``.
+    ``resume`` answers results the book lost from the journal (``Journal.done_before``, undelivered
+    calls only); ``--resend`` turns it off. Each RowResult of a call carries its ``call_id``: the
+    edge marks it delivered (``Journal.mark_delivered``) once the result is written.
 
     ``cancel``, when set by someone else (the add-in's Stop button, the book closing), ends the run as
     Ctrl+C does, within a fraction of a second: calls already sent finish and keep their status, calls
@@ -202,7 +206,7 @@ def run(
     """
     options = dict(dry_run=dry_run, on_progress=on_progress, on_results=on_results, source=source,
                    workers=workers, block_seconds=block_seconds, preflight=preflight, stopped_by=stopped_by,
-                   book=book, sheet=sheet, undo_of=undo_of, record_run=record_run)
+                   book=book, sheet=sheet, undo_of=undo_of, record_run=record_run, resume=resume)
     if cancel is None:
         return _run(plan, client, journal, **options)
     if stopped_by is None and cancel.is_set():
@@ -218,7 +222,7 @@ STOPPED_ON_REQUEST = "stopped on request"
 
 
 def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, workers, block_seconds, preflight,
-         stopped_by, book, sheet, undo_of, record_run, cancel: threading.Event | None = None) -> RunSummary:
+         stopped_by, book, sheet, undo_of, record_run, resume, cancel: threading.Event | None = None) -> RunSummary:
     started = time.monotonic()
     instance = client.credentials.id_instance
     words = WORDS[plan.method]
@@ -268,7 +272,8 @@ def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, wor
                 if preflight:
                     summary.calls += 1
                     check_instance(client)
-                todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
+                if resume:
+                    todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
         except ApiError as error:  # 401, 403, not authorized, unreachable: nothing was changed
             stop.set(error)
 
@@ -276,6 +281,10 @@ def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, wor
         # Calls an earlier run sent but never heard back from: if the server now says "already", that
         # run did it. One query for the whole run, not one per chat.
         uncertain = journal.uncertain_chats(instance, plan.method)
+        # Chats this tool changed in a run whose result never reached a book (killed before its save;
+        # sent again by --resend, or after a later call that settled nothing): an "already" now was
+        # that call's doing, as after a lost reply.
+        uncertain |= journal.unreported_changes(instance, plan.method)
 
         finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
 
@@ -286,7 +295,9 @@ def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, wor
                                    chat_id in uncertain)
             except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
                 log.exception("unexpected error for row %d", row)
-                result = RowResult(row, st.FAILED, f"internal error ({type(error).__name__}); a re-run is safe",
+                # The call may have been sent before the error: its outcome is not known.
+                result = RowResult(row, st.FAILED, f"internal error ({type(error).__name__}); the outcome is "
+                                   "unknown, a re-run is safe",
                                    datetime.now())
             finished.put(result)
 
@@ -297,7 +308,7 @@ def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, wor
                 pool.submit(work, item)
             remaining = len(todo)
             while remaining:
-                block = _drain(finished, block_seconds)
+                block = _drain(finished, block_seconds, remaining)
                 remaining -= len(block)
                 if cancel is not None and cancel.is_set():
                     stop.set(Stopped(STOPPED_ON_REQUEST))   # calls not yet started answer Not run at once
@@ -338,13 +349,14 @@ class RunJournal:
         return getattr(self._journal, name)
 
 
-def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float) -> list[RowResult]:
-    """What finished within ``seconds`` (at least one result unless ``seconds`` is 0)."""
+def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float, expected: int | None = None) -> list[RowResult]:
+    """What finished within ``seconds`` (at least one result unless ``seconds`` is 0); returns as soon as
+    the ``expected`` results still to come are all in (the last block need not wait out the time)."""
     block: list[RowResult] = []
     deadline = time.monotonic() + seconds
     try:
         block.append(finished.get(timeout=seconds) if seconds > 0 else finished.get_nowait())
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (expected is None or len(block) < expected):
             block.append(finished.get(timeout=max(0.0, deadline - time.monotonic())))
     except queue.Empty:
         pass
@@ -416,8 +428,9 @@ def switch_incoming_webhook_on(client) -> None:
 
 
 def _resume_from_journal(todo, journal, instance, method, deliver):
-    """Chats this tool finished recently (the book may have lost the result) are answered from the journal."""
-    done = journal.done_since(instance, method, st.DONE[method], datetime.now() - RESUME_WINDOW)
+    """Results the book lost (answered, never delivered: a run killed before its save) come from the
+    journal, by the one rule of what counts as done (``Journal.done_before``)."""
+    done = journal.done_before(instance, method, since=datetime.now() - RESUME_WINDOW, undelivered_only=True)
     remaining, resumed = [], []
     for row, chat_id in todo:
         entry = done.get(chat_id)
@@ -425,7 +438,8 @@ def _resume_from_journal(todo, journal, instance, method, deliver):
             remaining.append((row, chat_id))
         else:
             when = entry.time.strftime("%Y-%m-%d %H:%M")
-            resumed.append(RowResult(row, entry.status, f"done at {when} (from the journal); not sent again", entry.time))
+            resumed.append(RowResult(row, entry.status, f"done at {when} (from the journal); not sent again",
+                                     entry.time, call_id=entry.id))
     if resumed:
         deliver(resumed)
     return remaining
@@ -443,7 +457,8 @@ def _dry_run(todo, client, words: _Words) -> list[RowResult]:
         elif bool(chat.get("archive")) == words.want_archived:
             out.append(RowResult(row, words.already, "getChats shows it so already; nothing to do", now))
         else:
-            name = chat.get("name") or ""
+            # A contact name is the server's text (anyone's choice of name): the cell rule cleans it.
+            name = cell_text(chat.get("name") or "", 80)
             out.append(RowResult(row, words.would, f"dry run: nothing changed{'; ' + name if name else ''}", now))
     return out
 
@@ -453,6 +468,12 @@ def _call_one(row, chat_id, client, journal, instance, method, words: _Words, st
     if stop.event.is_set():
         return RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now())
     call_id = journal.begin(instance=instance, method=method, chat_id=chat_id, source=source)
+    result = _answer_call(row, chat_id, client, journal, call_id, method, words, stop, uncertain_before)
+    return replace(result, call_id=call_id)
+
+
+def _answer_call(row, chat_id, client, journal, call_id, method, words: _Words, stop: _Stop,
+                 uncertain_before: bool) -> RowResult:
     call = client.archive_chat if method == ARCHIVE else client.unarchive_chat
     stop.sent()
     try:
@@ -462,14 +483,19 @@ def _call_one(row, chat_id, client, journal, instance, method, words: _Words, st
         stop.set(Stopped(STOPPED_ON_REQUEST))
         journal.finish(call_id, status=st.NOT_RUN, details="stopped on request before it was sent")
         return RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now())
-    except (AuthError, InstanceError) as error:
-        journal.finish(call_id, status=st.NOT_RUN, details=str(error), http_status=error.status)
+    except (AuthError, InstanceError, QuotaExceeded) as error:
         stop.set(error)
-        return RowResult(row, st.NOT_RUN, _not_run_reason(error), datetime.now())
-    except QuotaExceeded as error:
-        journal.finish(call_id, status=st.QUOTA_EXCEEDED, details=str(error), http_status=error.status)
-        stop.set(error)
-        return RowResult(row, st.QUOTA_EXCEEDED, str(error), datetime.now())
+        if isinstance(error, QuotaExceeded):
+            word, reason = st.QUOTA_EXCEEDED, str(error)
+        else:
+            word, reason = st.NOT_RUN, _not_run_reason(error)
+        if error.uncertain_attempts:
+            # An earlier attempt of this call may have worked: the 466/401/403 says nothing about it.
+            journal.mark_uncertain(call_id, str(error))
+            return _settle_unknown(row, chat_id, client, journal, call_id, words, error,
+                                   if_not_done=(word, reason))
+        journal.finish(call_id, status=word, details=str(error), http_status=error.status)
+        return RowResult(row, word, reason, datetime.now())
     except OutcomeUnknown as error:
         journal.mark_uncertain(call_id, str(error))
         stop.reached(True)
@@ -499,7 +525,7 @@ def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str
     if answer.outcome == "already":
         if answer.uncertain_attempts or uncertain_before:
             # The earlier attempt went through but its reply was lost: this run did it.
-            return words.done, "done; an earlier attempt's reply was lost, the server confirms it"
+            return words.done, "done; an earlier attempt's reply (or its result) was lost, the server confirms it"
         return words.already, "nothing to do"
     if answer.outcome == "not_found":
         return st.CHAT_NOT_FOUND, "this WhatsApp account has no chat with this number"
@@ -508,21 +534,28 @@ def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str
     return st.FAILED, answer.text or f"GREEN-API answered HTTP {answer.http_status}"
 
 
-def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error) -> RowResult:
-    """Retries ran out and nobody knows whether the change happened: ask the server before writing."""
+def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error,
+                    if_not_done: tuple[str, str] | None = None) -> RowResult:
+    """Nobody knows whether the change happened (retries ran out, or a 466/401/403 followed an ambiguous
+    attempt): ask the server before writing. ``if_not_done`` is the row's word and details when the
+    server says nothing changed (default: Failed)."""
     now = datetime.now()
     try:
         info = client.get_contact_info(chat_id)
         archived = info.get("isArchive") if isinstance(info, dict) else None
     except GreenApiExcelError:
         archived = None
-    if archived is None:
+    if not isinstance(archived, bool):
         details = f"outcome unknown ({error}); check the chat in WhatsApp, a re-run is safe"
         return RowResult(row, st.FAILED, details, now)
-    if bool(archived) == words.want_archived:
+    if archived == words.want_archived:
         details = "done; the reply was lost, getContactInfo confirms it"
         journal.finish(call_id, status=words.done, details=details)
         return RowResult(row, words.done, details, now)
-    details = f"not done ({error}); getContactInfo confirms nothing changed"
-    journal.finish(call_id, status=st.FAILED, details=details)
-    return RowResult(row, st.FAILED, details, now)
+    if if_not_done is not None:
+        word, details = if_not_done
+        details = f"{details}; getContactInfo confirms nothing changed"
+    else:
+        word, details = st.FAILED, f"not done ({error}); getContactInfo confirms nothing changed"
+    journal.finish(call_id, status=word, details=details, settled=True)
+    return RowResult(row, word, details, now)

@@ -627,3 +627,28 @@ def test_the_add_ins_buttons_act_on_the_active_workbook(sandbox_env):
     assert addin.calling_book(addin_book) is book and addin.calling_book(book) is book
     addin.archive_chats(addin.calling_book(addin_book))
     assert chats.stored("B2") == st.ARCHIVED
+
+
+# --- delivery and alert text (issue 12) --------------------------------------------------------------
+
+def test_results_written_into_live_cells_are_marked_delivered(sandbox_env, tmp_path):
+    import sqlite3
+
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]])
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.ARCHIVED
+    conn = sqlite3.connect(tmp_path / "journal.sqlite")
+    try:
+        assert [r[0] is not None for r in conn.execute("SELECT delivered_at FROM calls")] == [True]
+    finally:
+        conn.close()
+    # The sheet decides from here: a cleared Status cell sends the chat again.
+    sandbox_env.chats[OPEN_CHATS[0]].archive = False
+    chats.range("B2").value = None
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.ARCHIVED and len(sandbox_env.calls("archiveChat")) == 2
+    assert OPEN_CHATS[0] in sandbox_env.archived_ids()
+
+
+def test_alert_text_follows_the_cell_rule():
+    assert addin._plain("Stopped\u202e early\u200b.\nRun again\x07.", lines=True) == "Stopped early.\nRun again ."

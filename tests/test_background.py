@@ -178,9 +178,12 @@ def test_a_book_closed_mid_run_stops_it_and_the_next_run_fills_in_from_the_journ
     sent = [call["chatId"] for call in sandbox.calls("archiveChat")]
     assert 0 < len(sent) < len(ids)   # the run stopped
     with Journal() as journal:
-        done = journal.done_since(sandbox.id_instance, "archiveChat", st.DONE["archiveChat"],
-                                  __import__("datetime").datetime(2000, 1, 1))
+        done = journal.done_before(sandbox.id_instance, "archiveChat")
+        undelivered = journal.done_before(sandbox.id_instance, "archiveChat", undelivered_only=True)
     assert set(sent) <= set(done)     # nothing finished was lost
+    assert undelivered                # finished after the book closed: in the journal, not in the book
+    with excel.lock:
+        assert not {ids[r - 2] for r in range(2, 2 + len(ids)) if sheet.stored(f"B{r}")} & set(undelivered)
 
     book.closed = False                # opened again; the press of Archive fills in the rest
     book.app.alerts.clear()
