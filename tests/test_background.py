@@ -218,3 +218,28 @@ def test_a_thousand_chats_at_ten_a_second_keep_the_analysts_edit(excel, account)
     pattern = re.compile(r"GreenApi: [\d,]+ of 1,000 \u00b7 \d+\.\d/s \u00b7 about (\d+ min )?\d+ s left")
     assert any(pattern.fullmatch(s) for s in shown), shown[:5]
     assert "Archived 1000" in book.app.alerts[-1]["prompt"]
+
+
+# --- the engine's Stop, without Excel ----------------------------------------------------------------
+
+def test_bulk_run_told_to_stop_sends_nothing_more_and_every_row_gets_a_status(env, make_sandbox):
+    from greenapi_excel import bulk
+    from greenapi_excel.client import Credentials, GreenApiClient
+
+    ids, book_chats = chats(60, prefix="7900700")
+    sandbox = make_sandbox(chats=book_chats, rps=10, read_rps=1000)
+    plan = bulk.plan(list(enumerate(ids, start=2)), method=bulk.ARCHIVE)
+    cancel, told = threading.Event(), []
+    threading.Timer(1.0, lambda: (told.append(time.monotonic()), cancel.set())).start()
+    credentials = Credentials(sandbox.api_url, sandbox.id_instance, sandbox.token)
+    results = []
+    with GreenApiClient(credentials) as client, Journal() as journal:
+        summary = bulk.run(plan, client, journal, on_results=results.extend, cancel=cancel)
+        assert client.cancel is None   # the client is the caller's again
+    stopped_at = time.monotonic()
+    assert summary.stopped == bulk.STOPPED_ON_REQUEST
+    assert len(results) == len(ids) and {r.status for r in results} == {st.ARCHIVED, st.NOT_RUN}
+    sent = {call["chatId"] for call in sandbox.calls("archiveChat")}
+    assert {ids[r.row - 2] for r in results if r.status == st.ARCHIVED} == sent
+    assert 0 < len(sent) < 30 and summary.calls == len(sent) + 1   # and the preflight
+    assert stopped_at - told[0] < 1.0
