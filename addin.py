@@ -450,9 +450,11 @@ def carry_out(book, job: dict, files) -> None:
         with book_lock(job["book"]["fullname"]):
             try:
                 with background.StopWatcher(files) as cancel:
-                    _carry_out(book, job, context, cancel)
+                    summary_text, critical = _carry_out(book, job, context, cancel)
             finally:
                 files.finished()
+        # The run is over (lock released, job gone) before the summary waits for its OK button.
+        _safe_alert(book, context, summary_text, critical=critical)
     except GreenApiExcelError as error:
         _safe_alert(book, context, _sentence(str(error)), critical=True)
     except Exception as error:  # the analyst gets one sentence, never a traceback
@@ -462,7 +464,8 @@ def carry_out(book, job: dict, files) -> None:
         _excel_quietly(lambda: setattr(book.app, "status_bar", False))
 
 
-def _carry_out(book, job: dict, context: _Context, cancel) -> None:
+def _carry_out(book, job: dict, context: _Context, cancel) -> tuple[str, bool]:
+    """Run the job; the summary's text and whether it is critical."""
     from greenapi_excel.client import GreenApiClient
     from greenapi_excel.journal import Journal
 
@@ -483,7 +486,7 @@ def _carry_out(book, job: dict, context: _Context, cancel) -> None:
                            on_results=write, source="addin", book=job["book"]["fullname"], sheet=sheet.name,
                            cancel=cancel, resume=job.get("resume", True))
     text = _summary_text(summary, plan, job["method"], job["dry_run"], job["where"], job["note"], job["moved"])
-    _safe_alert(book, context, text + _gone_note(writer), critical=summary.stopped is not None)
+    return text + _gone_note(writer), summary.stopped is not None
 
 
 def _gone_note(writer) -> str:
@@ -557,8 +560,11 @@ class _StatusBar:
 
 
 # Windows: COM answers RPC_E_CALL_REJECTED / RPC_E_SERVERCALL_RETRYLATER while the analyst edits a cell or a
-# dialog is open. Mac: an Apple event times out (-1712) while Excel is busy the same way.
+# dialog is open, or DISP_E_EXCEPTION carrying VBA_E_IGNORE (0x800AC472) for a click into a cell. xlwings'
+# COM wrapper already retries some of these on some paths; the rest reach us. Mac: an Apple event times out
+# (-1712) while Excel is busy the same way.
 CALL_REJECTED = frozenset({0x80010001, 0x8001010A})
+VBA_E_IGNORE = 0x800AC472
 MAC_BUSY = frozenset({-1712})
 REJECTED_RETRY_SECONDS = 0.2
 REJECTED_PATIENCE_SECONDS = 600.0   # an analyst may sit in a cell for minutes; the calls stop meanwhile
@@ -570,6 +576,10 @@ def call_rejected(error: BaseException) -> bool:
     if code is None and error.args and isinstance(error.args[0], int):
         code = error.args[0]
     if isinstance(code, int) and (code & 0xFFFFFFFF) in CALL_REJECTED:
+        return True
+    detail = error.args[2] if len(error.args) > 2 else None   # com_error's excepinfo: scode is its last item
+    if isinstance(detail, tuple) and len(detail) == 6 and isinstance(detail[5], int) \
+            and (detail[5] & 0xFFFFFFFF) == VBA_E_IGNORE:
         return True
     return getattr(error, "errornumber", None) in MAC_BUSY
 
@@ -608,14 +618,14 @@ class _ResultWriter:
         try:
             if not self.format_set:
                 updated = self.column + 2
-                target = self.sheet.range((2, updated), (self.bottom, updated))
-                self._excel(lambda: setattr(target, "number_format", UPDATED_FORMAT))
+                self._excel(lambda: setattr(self.sheet.range((2, updated), (self.bottom, updated)),
+                                            "number_format", UPDATED_FORMAT))
                 self.format_set = True
             for top, bottom in background.write_runs(wanted, self.pending):
                 block = [[_safe(v, limit) for v, limit in zip(self.rows[r], CELL_LIMITS)]
                          for r in range(top, bottom + 1)]
-                target = self.sheet.range((top, self.column), (bottom, self.column + 2))
-                self._excel(lambda: setattr(target, "value", block))
+                first, last = (top, self.column), (bottom, self.column + 2)
+                self._excel(lambda: setattr(self.sheet.range(first, last), "value", block))
                 self.writes += 1
             self.header_missing = False
             return True
@@ -890,7 +900,7 @@ def _undo_last_run(book, context: _Context) -> None:
     _start_worker(book, context, job, f"undo of run {found.run.id}, {count:,} chats")
 
 
-def _carry_out_undo(book, job: dict, context: _Context, cancel, credentials, planned) -> None:
+def _carry_out_undo(book, job: dict, context: _Context, cancel, credentials, planned) -> tuple[str, bool]:
     from greenapi_excel.client import GreenApiClient
     from greenapi_excel.journal import Journal
 
@@ -916,7 +926,7 @@ def _carry_out_undo(book, job: dict, context: _Context, cancel, credentials, pla
         lines.append(f"... and {len(elsewhere) - 20} more (greenapi-excel journal lists them all)")
     if summary.stopped:
         lines.append(f"Stopped early: {_sentence(summary.stopped)}")
-    _safe_alert(book, context, "\n".join(lines) + _gone_note(writer), critical=summary.stopped is not None)
+    return "\n".join(lines) + _gone_note(writer), summary.stopped is not None
 
 
 def _run_sheet(book, run):

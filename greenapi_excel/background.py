@@ -117,17 +117,18 @@ def book_busy(book: str) -> bool:
     from greenapi_excel.errors import BookBusy
     from greenapi_excel.sheets import book_lock
 
+    # A young job first: probing the lock then could make a worker that is just taking it find it taken.
+    try:
+        if time.time() - RunFiles.for_book(book).job.stat().st_mtime < STARTING_SECONDS:
+            return True
+    except OSError:
+        pass
     try:
         with book_lock(book):
             pass
     except BookBusy:
         return True
-    files = RunFiles.for_book(book)
-    try:
-        age = time.time() - files.job.stat().st_mtime
-    except OSError:
-        return False
-    return age < STARTING_SECONDS
+    return False
 
 
 class StopWatcher:

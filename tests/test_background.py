@@ -61,6 +61,9 @@ def test_a_block_covers_the_batch_and_rows_still_to_come_only():
 def test_a_rejected_call_is_known_by_its_hresult_on_windows_and_its_timeout_on_a_mac():
     assert addin.call_rejected(xls.CallRejected())
     assert addin.call_rejected(Exception(-2147417846, "Retry later", None, None))   # RPC_E_SERVERCALL_RETRYLATER
+    clicked = Exception(-2147352567, "Exception occurred.", (0, None, None, None, 0, -2146777998), None)
+    assert addin.call_rejected(clicked)   # DISP_E_EXCEPTION with VBA_E_IGNORE: a click into a cell
+    assert not addin.call_rejected(Exception(-2147352567, "Exception occurred.", (0, "Excel", "x", None, 0, -2146827284), None))
     assert not addin.call_rejected(xls.BookClosed())
     assert not addin.call_rejected(ValueError("x"))
     assert addin.call_rejected(xls.CommandError(-1712))
