@@ -17,7 +17,7 @@ import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator
 from xml.etree import ElementTree
 
 CHUNK = 1 << 20  # bytes of a decompressed part handled at a time
@@ -43,6 +43,7 @@ _SPANS = re.compile(rb'(\sspans\s*=\s*["\'])([\d: ]*)(["\'])')
 _TRUE = (b"1", b"true")
 _TEXT = re.compile(rb"<" + _P + rb"t(?:\s[^>]*)?(?:/>|>(.*?)</" + _P + rb"t\s*>)", re.S)
 _PHONETIC = re.compile(rb"<" + _P + rb"rPh\b.*?</" + _P + rb"rPh\s*>", re.S)
+_SIMPLE_SI = re.compile(rb"<" + _P + rb"si><" + _P + rb"t(?:\s+xml:space=\"preserve\")?>([^<&\r]*)</" + _P + rb"t></" + _P + rb"si>")
 _SI = re.compile(rb"<" + _P + rb"si\b[^>]*?(?:/>|>.*?</" + _P + rb"si\s*>)", re.S)
 
 
@@ -69,11 +70,17 @@ def column_of(letters: bytes) -> int:
     return number
 
 
+_NAMES: dict[int, str] = {}
+
+
 def column_name(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
+    letters = _NAMES.get(number)
+    if letters is None:
+        letters, rest_of = "", number
+        while rest_of:
+            rest_of, rest = divmod(rest_of - 1, 26)
+            letters = chr(65 + rest) + letters
+        _NAMES[number] = letters
     return letters
 
 
@@ -214,7 +221,12 @@ class SharedStrings:
                 end = 0
                 for match in _SI.finditer(buffer):
                     if index in wanted:
-                        found[index] = text_of(match.group(0))
+                        simple = _SIMPLE_SI.fullmatch(match.group(0))
+                        if simple is not None:
+                            text = simple.group(1).decode("utf-8", "replace")
+                            found[index] = html.unescape(text) if "&" in text else text
+                        else:
+                            found[index] = text_of(match.group(0))
                     index += 1
                     end = match.end()
                     if index > last:
@@ -341,10 +353,11 @@ _SHEET_DATA = re.compile(rb"<([\w.-]+:)?sheetData\b[^>]*?(/?)>")
 
 
 class SheetStream:
-    """A worksheet part as head (everything before the rows), rows, and tail (from ``</sheetData>``).
+    """A worksheet part as head (everything up to the rows), blocks of whole rows, and tail.
 
-    ``segments()`` yields ("head", bytes), then ("row", bytes) and ("gap", whitespace) in document order,
-    then ("tail", bytes). The head is complete before the first row is yielded.
+    ``blocks()`` yields ("head", bytes), then ("rows", bytes) pieces that each hold whole rows (and the
+    whitespace between them), then ("tail", bytes) from ``</sheetData>`` to the end. A piece is cut at a
+    row's start tag, so no row is ever split; the stream is read ``CHUNK`` bytes at a time.
     """
 
     def __init__(self, stream: BinaryIO):
@@ -352,7 +365,7 @@ class SheetStream:
         self.prefix = b""
         self.empty = False  # <sheetData/>
 
-    def segments(self) -> Iterator[tuple[str, bytes]]:
+    def blocks(self) -> Iterator[tuple[str, bytes]]:
         buffer = b""
         while True:
             match = _SHEET_DATA.search(buffer)
@@ -371,30 +384,44 @@ class SheetStream:
         if self.empty:
             yield "tail", buffer + self.stream.read()
             return
-        p = re.escape(self.prefix)
-        rows = re.compile(rb"<" + p + rb"row\b[^>]*?(?:/>|>.*?</" + p + rb"row\s*>)", re.S)
+        row_start = b"<" + self.prefix + b"row"
         end_tag = b"</" + self.prefix + b"sheetData"
+        searched = 0
         while True:
-            last = 0
-            stopped = False
-            for match in rows.finditer(buffer):
-                gap = buffer[last:match.start()]
-                if gap:
-                    if gap.strip():
-                        stopped = True
-                        break
-                    yield "gap", gap
-                yield "row", match.group(0)
-                last = match.end()
-            rest = buffer[last:]
-            if stopped or rest.lstrip().startswith(end_tag):
-                yield "tail", rest + self.stream.read()
+            end = buffer.find(end_tag, max(0, searched - len(end_tag)))
+            if end >= 0:
+                if end:
+                    yield "rows", buffer[:end]
+                yield "tail", buffer[end:] + self.stream.read()
                 return
+            searched = len(buffer)
+            cut = buffer.rfind(row_start)
+            if cut > 0:
+                yield "rows", buffer[:cut]
+                buffer = buffer[cut:]
+                searched -= cut
             chunk = self.stream.read(CHUNK)
             if not chunk:
-                yield "tail", rest
+                yield "rows", buffer
+                yield "tail", b""
                 return
-            buffer = rest + chunk
+            buffer += chunk
+
+    def rows(self, block: bytes) -> Iterator[tuple[int, int, int, bytes]]:
+        """(start, end, end of the start tag, row number or 0) of each row of a block; end is the next
+        row's start (the whitespace between rows goes with the row before)."""
+        starts = [m.start() for m in self._row_start().finditer(block)]
+        starts.append(len(block))
+        for index in range(len(starts) - 1):
+            start = starts[index]
+            tag_end = block.index(b">", start) + 1
+            yield start, starts[index + 1], tag_end
+
+    def _row_start(self):
+        pattern = getattr(self, "_row_pattern", None)
+        if pattern is None:
+            pattern = self._row_pattern = re.compile(b"<" + re.escape(self.prefix) + rb"row\b")
+        return pattern
 
 
 class RowScanner:
@@ -407,6 +434,25 @@ class RowScanner:
         self.formula = re.compile(rb"<" + p + rb"f\b([^>]*?)(/?)>")
         self.value = re.compile(rb"<" + p + rb"v\s*>(.*?)</" + p + rb"v\s*>", re.S)
         self.inline = re.compile(rb"<" + p + rb"is\b[^>]*>(.*?)</" + p + rb"is\s*>", re.S)
+        self.plain_text = re.compile(rb"<" + p + rb"is><" + p + rb"t(?:\s+xml:space=\"preserve\")?>([^<&\r]*)</"
+                                     + p + rb"t></" + p + rb"is>")
+        self.plain = re.compile(rb"<" + p + rb"v>([^<]*)</" + p + rb"v>")  # the whole inner of most cells
+        self.formula_start = b"<" + prefix + b"f"
+        self.cell_start = b"<" + prefix + b"c "
+        self.bare_cells = (b"<" + prefix + b"c>", b"<" + prefix + b"c/>")
+
+    def last_column(self, row: bytes, start: int) -> tuple[int, int] | None:
+        """(column, start) of a row's last cell when every cell from it on names its column, else None
+        (then the caller walks the cells). (0, -1) for a row without cells."""
+        at = row.rfind(self.cell_start, start)
+        for bare in self.bare_cells:
+            if row.find(bare, max(at, start)) >= 0:
+                return None
+        if at < 0:
+            return 0, -1
+        match = self.cell.match(row, at)
+        ref = _R_CELL.search(match.group(1)) if match else None
+        return (column_of(ref.group(1)), at) if ref else None
 
     @staticmethod
     def row_number(start_tag: bytes, before: int) -> int:
@@ -459,7 +505,18 @@ def raw_cell(scanner: RowScanner, attrs: bytes, inner: bytes) -> tuple[str, obje
     style = int(style.group(1)) if style else 0
     if not inner:
         return "none", None, style, None
-    formula = scanner.formula_kind(inner)
+    plain = scanner.plain.fullmatch(inner)
+    if plain is not None:  # <v>...</v> and nothing else: the common case, no formula
+        value = plain.group(1)
+        if kind == "s" and value:
+            return "s", int(value), style, None
+        if kind == "n" and value:
+            return "n", value.decode("ascii", "replace").strip(), style, None
+    elif kind == "inlineStr":
+        plain = scanner.plain_text.fullmatch(inner)
+        if plain is not None:
+            return "str", plain.group(1).decode("utf-8", "replace"), style, None
+    formula = scanner.formula_kind(inner) if scanner.formula_start in inner else None
     if kind == "inlineStr":
         match = scanner.inline.search(inner)
         return ("str", text_of(match.group(1)), style, formula) if match else ("none", None, style, formula)
@@ -502,7 +559,8 @@ class SheetEdit:
     first_column: int                              # Status; Details and Updated follow
     headers: dict[int, str]                        # column -> header text for row 1 (only those to change)
     rows: Iterable[tuple[int, str, str, float | None]]  # (row, status, details, Updated serial), row order
-    row_numbers: Sequence[int]                     # the rows of ``rows``, sorted
+    bottom: int                                    # the last row of ``rows`` (0 when none)
+    has_rows: Callable[[int, int], bool]           # whether ``rows`` holds a row in top..bottom
     date_styles: dict[int, int]                    # base style -> the Updated format's style
     skip: set[tuple[int, int]] = field(default_factory=set)  # (row, column) never to overwrite
     overwritten_formulas: list[str] = field(default_factory=list)  # filled while writing
@@ -513,6 +571,8 @@ class ColumnStyles:
     spans: list[tuple[int, int, int]]              # (min, max, style) from <cols>
 
     def of(self, column: int) -> int | None:
+        if not self.spans:
+            return None
         for low, high, style in self.spans:
             if low <= column <= high:
                 return style
@@ -551,6 +611,7 @@ class SheetWriter:
 
     def __init__(self, edit: SheetEdit):
         self.edit = edit
+        self._fragments: dict[tuple, str] = {}
 
     def write(self, source: BinaryIO, out: BinaryIO) -> None:
         edit = self.edit
@@ -558,47 +619,52 @@ class SheetWriter:
         first, last = edit.first_column, edit.first_column + 2
         items = self._items()
         item = next(items, None)
-        bottom = max(edit.row_numbers[-1] if edit.row_numbers else 1, 1)
         anything = item is not None
         scanner = cols = None
         before = 0
         p = b""
-        for kind, data in sheet.segments():
+        row_number = _R_ROW.search
+        for kind, data in sheet.blocks():
             if kind == "head":
                 p = sheet.prefix
                 scanner = RowScanner(p)
                 cols = column_styles(data)
                 if anything:
                     data = _DIMENSION.sub(lambda m: m.group(1) + widen_ref(
-                        m.group(2).decode(), 1, first, bottom, last).encode() + m.group(3), data, 1)
+                        m.group(2).decode(), 1, first, max(edit.bottom, 1), last).encode() + m.group(3), data, 1)
                 if sheet.empty and anything:
                     data = data[:data.rindex(b"/>")] + b">"
                 out.write(data)
-            elif kind == "row":
-                tag_end = data.index(b">") + 1
-                number = scanner.row_number(data[:tag_end], before)
-                before = number
-                chunk = []
-                while item is not None and item[0] < number:
-                    chunk.append(self._new_row(item, p, cols))
-                    item = next(items, None)
-                if item is not None and item[0] == number:
-                    chunk.append(self._edit_row(data, tag_end, item, p, scanner, cols))
-                    item = next(items, None)
-                else:
-                    chunk.append(data)
-                out.write(b"".join(chunk))
-            elif kind == "gap":
-                out.write(data)
+            elif kind == "rows":
+                parts = []
+                position = 0
+                for start, end, tag_end in sheet.rows(data):
+                    found = row_number(data, start, tag_end)
+                    number = before = int(found.group(1)) if found else before + 1
+                    if item is None or item[0] > number:
+                        continue  # this row stays as it is (copied below with its neighbours)
+                    parts.append(data[position:start])
+                    position = start
+                    while item is not None and item[0] < number:
+                        parts.append(self._new_row(item, p, cols))
+                        item = next(items, None)
+                    if item is not None and item[0] == number:
+                        parts.append(self._edit_row(data[start:end], tag_end - start, item, p, scanner, cols))
+                        position = end
+                        item = next(items, None)
+                parts.append(data[position:])
+                out.write(b"".join(parts))
             else:  # tail
                 if scanner is None:  # a sheet without <sheetData>: nothing to splice into
                     out.write(data)
                     return
+                parts = []
                 while item is not None:
-                    out.write(self._new_row(item, p, cols))
+                    parts.append(self._new_row(item, p, cols))
                     item = next(items, None)
                 if sheet.empty and anything:
-                    out.write(b"</" + p + b"sheetData>")
+                    parts.append(b"</" + p + b"sheetData>")
+                out.write(b"".join(parts))
                 out.write(self._without_covering_merges(data))
 
     def _items(self):
@@ -635,9 +701,14 @@ class SheetWriter:
             date_style = self.edit.date_styles.get(style or 0, self.edit.date_styles.get(0))
             s = f' s="{date_style}"' if date_style else ""
             return f'<{p}c r="{ref}"{s}><{p}v>{value!r}</{p}v></{p}c>'
-        s = f' s="{style}"' if style else ""
-        space = ' xml:space="preserve"' if value != value.strip() else ""
-        return f'<{p}c r="{ref}"{s} t="inlineStr"><{p}is><{p}t{space}>{escape(value)}</{p}t></{p}is></{p}c>'
+        key = (style, value)
+        fragment = self._fragments.get(key)
+        if fragment is None:
+            s = f' s="{style}"' if style else ""
+            space = ' xml:space="preserve"' if value != value.strip() else ""
+            fragment = self._fragments[key] = (f'{s} t="inlineStr"><{p}is><{p}t{space}>{escape(value)}</{p}t>'
+                                               f'</{p}is></{p}c>')
+        return f'<{p}c r="{ref}"{fragment}'
 
     def _new_row(self, item, p: bytes, cols: ColumnStyles) -> bytes:
         number = item[0]
@@ -655,20 +726,46 @@ class SheetWriter:
         ps = p.decode()
         tag = data[:tag_end]
         closed = tag.endswith(b"/>")
+        if not closed and item[1] is not None and number != 1 and b"customFormat" not in tag:
+            # The common row: all result cells go after its last cell, with the columns' styles.
+            last = scanner.last_column(data, tag_end)
+            first = self.edit.first_column
+            if last is not None and last[0] < first:
+                _, status, details, stamp = item[1]
+                number_text = str(number)
+                body = (self._cell_xml(ps, column_name(first) + number_text, cols.of(first), "text", status)
+                        + self._cell_xml(ps, column_name(first + 1) + number_text, cols.of(first + 1), "text",
+                                         details)
+                        + self._cell_xml(ps, column_name(first + 2) + number_text, cols.of(first + 2), "date",
+                                         stamp)).encode()
+                if b"spans" in tag:
+                    tag = _SPANS.sub(lambda m: m.group(1) + _widen_spans(m.group(2), first, first + 2)
+                                     + m.group(3), tag, 1)
+                close_at = data.rindex(b"</")
+                return b"".join((tag, data[tag_end:close_at], body, data[close_at:]))
         row_style = None
-        attrs = attributes(tag)
-        if attrs.get("customFormat", "").lower() in ("1", "true") and attrs.get("s", "").isdigit():
-            row_style = int(attrs["s"])
+        if b"customFormat" in tag:
+            attrs = attributes(tag)
+            if attrs.get("customFormat", "").lower() in ("1", "true") and attrs.get("s", "").isdigit():
+                row_style = int(attrs["s"])
         cells = self._cells_for(item)
         targets = sorted(cells)
         out = [tag[:-2] + b">" if closed else tag]
         position = tag_end
         waiting = list(targets)
+        if not closed:
+            last = scanner.last_column(data, tag_end)
+            if last is not None and last[0] < targets[0]:
+                closed_row = True  # every result cell goes after the row's last cell
+            else:
+                closed_row = False
+        else:
+            closed_row = True
 
         def default_style(col):
             return row_style if row_style is not None else cols.of(col)
 
-        if not closed:
+        if not closed_row:
             for col, begin, end, cell_attrs, inner in scanner.cells(data, tag_end):
                 while waiting and waiting[0] < col:
                     target = waiting.pop(0)
@@ -692,9 +789,7 @@ class SheetWriter:
                     position = end
                 if not waiting:
                     break
-            close_at = data.rindex(b"</")
-        else:
-            close_at = len(data)
+        close_at = len(data) if closed else data.rindex(b"</")
         out.append(data[position:close_at])
         for target in waiting:
             kind, value = cells[target]
@@ -710,21 +805,13 @@ class SheetWriter:
         block = _MERGE_CELLS.search(tail)
         if not block:
             return tail
-        rows = self.edit.row_numbers
-        if self.edit.headers and (not rows or rows[0] != 1):
-            rows = [1, *rows]
-        if not rows:
-            return tail
-        import bisect
-
         first, last = self.edit.first_column, self.edit.first_column + 2
+        headers = bool(self.edit.headers)
         kept, dropped = [], 0
         for m in _MERGE_CELL.finditer(block.group(2)):
             box = parse_ref(attributes(m.group(1)).get("ref", ""))
-            covers = False
-            if box and box[1] <= last and box[3] >= first:
-                at = bisect.bisect_left(rows, box[0])
-                covers = at < len(rows) and rows[at] <= box[2]
+            covers = bool(box) and box[1] <= last and box[3] >= first and (
+                (headers and box[0] == 1) or self.edit.has_rows(box[0], box[2]))
             if covers:
                 dropped += 1
             else:

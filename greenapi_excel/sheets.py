@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import io
 import math
 import os
+import re
 import sys
 import tempfile
 import zipfile
 from array import array
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from greenapi_excel import bookxml, layout, statuses
 from greenapi_excel.errors import BookBusy, ConfigError, WorkbookError
@@ -129,12 +129,14 @@ class SheetFile:
         self.written = 0
         self._source = source
         self._headers_written = False
-        # Results so far, compactly (a 100,000-row run keeps a few MB): parallel arrays, texts by number.
-        self._rows = array("i")
+        # Results so far, compactly (a 100,000-row run keeps a few MB): parallel arrays, texts by number,
+        # and for each row the index of its latest result (-1: none yet).
         self._status = array("I")
         self._details = array("I")
         self._stamps = array("d")
+        self._latest = array("i")
         self._texts: dict[str, int] = {}
+        self._raw_texts: dict[tuple[str, int], int] = {}
         self._text_list: list[str] = []
 
     # -- reading --
@@ -183,35 +185,48 @@ class SheetFile:
             stamp = result.updated
             if stamp is not None and stamp.tzinfo is not None:
                 stamp = stamp.astimezone().replace(tzinfo=None)  # Excel has no time zones: local time
-            self._rows.append(row)
-            self._status.append(self._text_number(cell_text(result.status, STATUS_LIMIT)))
-            self._details.append(self._text_number(cell_text(result.details, DETAILS_LIMIT)))
+            latest = self._latest
+            if row >= len(latest):
+                latest.extend(array("i", [-1]) * (row + 1 - len(latest) + 1024))
+            latest[row] = len(self._status)
+            self._status.append(self._text_number(result.status, STATUS_LIMIT))
+            self._details.append(self._text_number(result.details, DETAILS_LIMIT))
             # The cell shows seconds; keep what it shows.
             self._stamps.append(math.nan if stamp is None else bookxml.serial(stamp.replace(microsecond=0), epoch))
             self.written += 1
 
-    def _text_number(self, text: str) -> int:
-        number = self._texts.get(text)
+    def _text_number(self, value: object, limit: int) -> int:
+        """The number of the cell text for ``value``: the same few texts over and over are cleaned once."""
+        key = (value, limit) if isinstance(value, str) else None
+        number = self._raw_texts.get(key) if key is not None else None
         if number is None:
-            number = self._texts[text] = len(self._text_list)
-            self._text_list.append(text)
+            text = cell_text(value, limit)
+            number = self._texts.get(text)
+            if number is None:
+                number = self._texts[text] = len(self._text_list)
+                self._text_list.append(text)
+            if key is not None:
+                self._raw_texts[key] = number
         return number
 
-    def _results(self) -> tuple[Iterator[tuple[int, str, str, float | None]], array]:
-        """The latest result of each row, in row order, and the rows themselves."""
-        rows = self._rows
-        order = sorted(range(len(rows)), key=rows.__getitem__)  # stable: the latest of a row comes last
-        kept = array("I", (index for at, index in enumerate(order)
-                           if at + 1 == len(order) or rows[order[at + 1]] != rows[index]))
-        del order
+    def _results(self) -> Iterator[tuple[int, str, str, float | None]]:
+        """The latest result of each row, in row order."""
         texts, status, details, stamps = self._text_list, self._status, self._details, self._stamps
-
-        def each():
-            for index in kept:
+        for row, index in enumerate(self._latest):
+            if index >= 0:
                 stamp = stamps[index]
-                yield rows[index], texts[status[index]], texts[details[index]], None if stamp != stamp else stamp
+                yield row, texts[status[index]], texts[details[index]], None if stamp != stamp else stamp
 
-        return each(), array("i", (rows[index] for index in kept))
+    def _has_rows(self, top: int, bottom: int) -> bool:
+        latest = self._latest
+        return any(latest[row] >= 0 for row in range(max(top, 0), min(bottom + 1, len(latest))))
+
+    def _bottom(self) -> int:
+        latest = self._latest
+        for row in range(len(latest) - 1, 0, -1):
+            if latest[row] >= 0:
+                return row
+        return 0
 
     def save(self, out=None) -> Path:
         """Write the book to ``out`` (default: where it came from) atomically; returns the path written.
@@ -300,8 +315,8 @@ class SheetFile:
         first = self.status_column_number
         headers = {first + offset: text for offset, text in enumerate(statuses.RESULT_HEADERS)
                    if self._source.headers.get(first + offset) != text}
-        rows, numbers = self._results()
-        return bookxml.SheetEdit(first, headers, rows, numbers, {}, skip=self._source.masters)
+        return bookxml.SheetEdit(first, headers, self._results(), self._bottom(), self._has_rows, {},
+                                 skip=self._source.masters)
 
 
 def _real(target: Path) -> Path:
@@ -403,16 +418,12 @@ class _Source:
         return {0, *self.row_styles, *self.cell_styles.get(column, ()), self.column_styles.of(column) or 0}
 
     def formulas_overwritten(self, edit: "bookxml.SheetEdit") -> set[str]:
-        import bisect
-
         first = edit.first_column
-        rows = edit.row_numbers
         found = set()
         for row, column in self.formulas:
             if not first <= column <= first + 2 or (row, column) in self.masters:
                 continue
-            at = bisect.bisect_left(rows, row)
-            if (at < len(rows) and rows[at] == row) or (row == 1 and column in edit.headers):
+            if edit.has_rows(row, row) or (row == 1 and column in edit.headers):
                 found.add(f"{layout.column_letter(column)}{row}")
         return found
 
@@ -434,24 +445,139 @@ def _choose_sheet(package, wanted: str | None, book_name: str):
     raise WorkbookError(f"{book_name} has no worksheet named {wanted!r} (its worksheets: {names})")
 
 
-def _rows_of(stream) -> tuple["bookxml.SheetStream", bytes, Iterator[tuple[int, int, bytes]]]:
-    """The head of a sheet part and its rows as (row number, end of the row's start tag, row bytes)."""
-    sheet = bookxml.SheetStream(stream)
-    segments = sheet.segments()
-    head = next(segments)[1]
+class ChatCells(Sequence):
+    """(row, value) pairs, as a list of them reads, kept in two compact columns: a 100,000-row sheet
+    needs 8 MB less than a list of tuples."""
 
-    def rows():
-        scanner = bookxml.RowScanner(sheet.prefix)
-        before = 0
-        for kind, data in segments:
-            if kind == "row":
-                tag_end = data.index(b">") + 1
-                before = scanner.row_number(data[:tag_end], before)
-                yield before, tag_end, data
-            elif kind == "tail":
-                return
+    __slots__ = ("rows", "values")
 
-    return sheet, head, rows()
+    def __init__(self, pairs: Iterable[tuple[int, object]] = ()):
+        self.rows = array("i")
+        self.values: list = []
+        for row, value in pairs:
+            self.append(row, value)
+
+    def append(self, row: int, value) -> None:
+        self.rows.append(row)
+        self.values.append(value)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return list(zip(self.rows[index], self.values[index]))
+        return self.rows[index], self.values[index]
+
+    def __iter__(self):
+        return zip(self.rows, self.values)
+
+    def __eq__(self, other):
+        if isinstance(other, (list, tuple, ChatCells)):
+            return len(self) == len(other) and all(a == tuple(b) for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ChatCells({list(self)!r})"
+
+
+class _SheetCells:
+    """The cells of a sheet part, block by block: row 1 first, then only the columns asked for."""
+
+    def __init__(self, stream):
+        self.sheet = bookxml.SheetStream(stream)
+        self._blocks = self.sheet.blocks()
+        self.head = next(self._blocks)[1]
+        prefix = self.sheet.prefix
+        self.scanner = bookxml.RowScanner(prefix)
+        p = re.escape(prefix)
+        self._row_tag = b"<" + prefix + b"row"
+        self._cell_tag = b"<" + prefix + b"c "
+        self._row_refs = re.compile(b"<" + p + rb"row\b[^>]*?\sr\s*=\s*[\"'](\d+)")
+        self._cell_refs = re.compile(b"<" + p + rb"c\s[^>]*?\sr\s*=\s*[\"']([A-Z]{1,3})\d")
+        self._fact_rows = re.compile(b"<" + p + rb"row\b[^>]*?\s(?:hidden|customFormat)\s*=[^>]*>")
+        self._pending: bytes | None = None
+        self.before = 0  # the last row number seen
+
+    def _regions(self) -> Iterator[bytes]:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            yield pending
+        for kind, data in self._blocks:
+            if kind == "rows":
+                yield data
+
+    def first_row(self) -> tuple[int, int, bytes] | None:
+        """Row 1 as (1, end of its start tag, bytes), or None when the sheet does not start with it."""
+        for region in self._regions():
+            for start, end, tag_end in self.sheet.rows(region):
+                found = bookxml._R_ROW.search(region, start, tag_end)
+                number = int(found.group(1)) if found else 1
+                if number == 1:
+                    self._pending = region[end:]
+                    self.before = 1
+                    return 1, tag_end - start, region[start:end]
+                self._pending = region[start:]
+                return None
+        return None
+
+    def rows(self, last: int) -> Iterator[tuple[int, int, bytes]]:
+        """Every row up to row ``last`` as (number, end of its start tag, bytes)."""
+        for region in self._regions():
+            for start, end, tag_end in self.sheet.rows(region):
+                found = bookxml._R_ROW.search(region, start, tag_end)
+                self.before = number = int(found.group(1)) if found else self.before + 1
+                if number > last:
+                    return
+                yield number, tag_end - start, region[start:end]
+
+    def scan(self, wanted: set[int], take, facts) -> int:
+        """Calls ``take(row, column, attributes, inner)`` for each cell in a wanted column and
+        ``facts(row, start tag)`` for rows that hide or style themselves; returns the last used column."""
+        letters = b"|".join(sorted((layout.column_letter(c).encode() for c in wanted), key=len, reverse=True))
+        p = re.escape(self.sheet.prefix)
+        wanted_cells = re.compile(b"<" + p + rb"c(?=\s[^>]*?\sr\s*=\s*[\"'](" + letters + rb")(\d+)[\"'])"
+                                  + rb"(\s[^>]*?)?(/?)>")
+        close = self.scanner.close
+        last_column = 1
+        column_of = bookxml.column_of
+        for region in self._regions():
+            row_refs = self._row_refs.findall(region)
+            cell_refs = self._cell_refs.findall(region)
+            if (len(row_refs) == region.count(self._row_tag) and len(cell_refs) == region.count(self._cell_tag)
+                    and not any(bare in region for bare in self.scanner.bare_cells)):
+                # Every row and cell names its place: find the wanted cells directly.
+                if cell_refs:
+                    last_column = max(last_column, *(column_of(c) for c in set(cell_refs)))
+                if b"hidden" in region or b"customFormat" in region:
+                    for match in self._fact_rows.finditer(region):
+                        found = bookxml._R_ROW.search(match.group(0))
+                        facts(int(found.group(1)), match.group(0))
+                for match in wanted_cells.finditer(region):
+                    if match.group(4):
+                        inner = b""
+                    else:
+                        stop = region.find(close, match.end())
+                        inner = region[match.end():stop] if stop >= 0 else b""
+                    take(int(match.group(2)), column_of(match.group(1)), match.group(3) or b"", inner)
+                if row_refs:
+                    self.before = int(row_refs[-1])
+                continue
+            for start, end, tag_end in self.sheet.rows(region):  # the general way: row by row
+                found = bookxml._R_ROW.search(region, start, tag_end)
+                self.before = number = int(found.group(1)) if found else self.before + 1
+                tag = region[start:tag_end]
+                if b"hidden" in tag or b"customFormat" in tag:
+                    facts(number, tag)
+                row = region[start:end]
+                for col, _, _, attrs, inner in self.scanner.cells(row, tag_end - start):
+                    if col > last_column:
+                        last_column = col
+                    if col in wanted:
+                        take(number, col, attrs, inner)
+        return last_column
 
 
 class _Values:
@@ -495,32 +621,31 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
     source = _Source(source_bytes, package, entry)
     tables = package.tables(entry.part)
     with package.open(entry.part) as stream:
-        sheet, head, rows = _rows_of(stream)
-        scanner = bookxml.RowScanner(sheet.prefix)
-        source.column_styles = bookxml.column_styles(head)
+        reader = _SheetCells(stream)
+        scanner = reader.scanner
+        source.column_styles = bookxml.column_styles(reader.head)
         cell_of = bookxml.raw_cell
         hidden: set[int] = set()
         row_styles = source.row_styles
 
         def row_facts(number: int, tag: bytes) -> None:
-            if b"hidden" in tag or b"customFormat" in tag:
-                attrs = bookxml.attributes(tag)
-                if attrs.get("hidden", "").lower() in ("1", "true"):
-                    hidden.add(number)
-                if attrs.get("customFormat", "").lower() in ("1", "true") and attrs.get("s", "").isdigit():
-                    row_styles.add(int(attrs["s"]))
+            attrs = bookxml.attributes(tag[:tag.index(b">") + 1])
+            if attrs.get("hidden", "").lower() in ("1", "true"):
+                hidden.add(number)
+            if attrs.get("customFormat", "").lower() in ("1", "true") and attrs.get("s", "").isdigit():
+                row_styles.add(int(attrs["s"]))
 
         # Row 1: the headers.
-        first_row = next(rows, None)
+        first_row = reader.first_row()
         header_raw: dict[int, tuple] = {}
         last_column = 1
-        if first_row is not None and first_row[0] == 1:
-            number, tag_end, data = first_row
-            row_facts(1, data[:tag_end])
+        if first_row is not None:
+            _, tag_end, data = first_row
+            if b"hidden" in data[:tag_end] or b"customFormat" in data[:tag_end]:
+                row_facts(1, data[:tag_end])
             for col, _, _, attrs, inner in scanner.cells(data, tag_end):
                 header_raw[col] = cell_of(scanner, attrs, inner)
                 last_column = max(last_column, col)
-            first_row = None
         strings = values_of.strings.fetch({raw[1] for raw in header_raw.values() if raw[0] == "s"})
         headers = [values_of.shown(header_raw[c], strings) if c in header_raw else None
                    for c in range(1, max(header_raw, default=0) + 1)]
@@ -538,49 +663,48 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
             if isinstance(header, str) and header.strip() == statuses.RESULT_HEADERS[0]:
                 wanted.update((number, number + 1, number + 2))
                 status_headed.add(number)
+        wanted = {c for c in wanted if c <= layout.MAX_COLUMN}
         not_chats = _table_edges(tables, chat_column)
-        chat_cells: list[tuple[int, object]] = []
+        chat_cells = ChatCells()
         shared_at = array("I")                     # where chat_cells holds a shared string index
         distinct: dict[int, set] = {c: set() for c in wanted if c != chat_column}
         status_cells: dict[int, dict[int, tuple]] = {c: {} for c in status_headed}
         cell_styles = source.cell_styles
         formulas, masters = source.formulas, source.masters
-        pending = [first_row] if first_row is not None else []
-        for number, tag_end, data in _chain(pending, rows):
-            row_facts(number, data[:tag_end])
-            for col, _, _, attrs, inner in scanner.cells(data, tag_end):
-                if col > last_column:
-                    last_column = col
-                if col not in wanted:
-                    continue
-                raw = cell_of(scanner, attrs, inner)
-                kind, value, style, formula = raw
-                if style:
-                    cell_styles.setdefault(col, set()).add(style)
-                if formula:
-                    (masters if formula == "master" else formulas).add((number, col))
-                if col == chat_column:
-                    if number in not_chats:
-                        continue
-                    if kind == "s":
-                        shared_at.append(len(chat_cells))
-                        chat_cells.append((number, value))
-                    else:
-                        shown = values_of.shown(raw, formula_value=FORMULA_WITHOUT_VALUE)
-                        if shown is not None:
-                            chat_cells.append((number, shown))
-                    continue
-                # A formula counts as the analyst's data unless it shows a status; an anchor always does.
-                if formula == "master":
-                    distinct[col].add(_FORMULA)
-                elif kind == "s":
-                    distinct[col].add(("s", value))
+        shown = values_of.shown
+
+        def take(number: int, col: int, attrs: bytes, inner: bytes) -> None:
+            raw = cell_of(scanner, attrs, inner)
+            kind, value, style, formula = raw
+            if style:
+                cell_styles.setdefault(col, set()).add(style)
+            if formula:
+                (masters if formula == "master" else formulas).add((number, col))
+            if col == chat_column:
+                if number in not_chats:
+                    return
+                if kind == "s":
+                    shared_at.append(len(chat_cells))
+                    chat_cells.append(number, value)
                 else:
-                    distinct[col].add(values_of.shown(raw, formula_value=_FORMULA))
-                if col in status_cells and not formula:
-                    status_cells[col][number] = raw
+                    value = shown(raw, formula_value=FORMULA_WITHOUT_VALUE)
+                    if value is not None:
+                        chat_cells.append(number, value)
+                return
+            # A formula counts as the analyst's data unless it shows a status; an anchor always does.
+            if formula == "master":
+                distinct[col].add(_FORMULA)
+            elif kind == "s":
+                distinct[col].add(("s", value))
+            else:
+                distinct[col].add(shown(raw, formula_value=_FORMULA))
+            if col in status_cells and not formula:
+                status_cells[col][number] = raw
+
+        last_column = max(last_column, reader.scan(wanted, take, row_facts))
         # The shared strings the run needs, fetched in one streaming pass.
-        needed = {chat_cells[at][1] for at in shared_at}
+        values = chat_cells.values
+        needed = {values[at] for at in shared_at}
         for found in distinct.values():
             needed.update(v[1] for v in found if isinstance(v, tuple))
         for cells in status_cells.values():
@@ -588,8 +712,7 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
         strings = values_of.strings.fetch(needed)
         del needed
         for at in shared_at:
-            row, index = chat_cells[at]
-            chat_cells[at] = (row, strings.get(index, ""))
+            values[at] = strings.get(values[at], "")
         values = {c: [strings.get(v[1], "") if isinstance(v, tuple) else v for v in found]
                   for c, found in distinct.items()}
         last_used = _mark_table_columns(tables, values, source.headers, last_column)
@@ -649,11 +772,9 @@ def _settings_of(package, values_of: _Values) -> dict:
         return {}
     cells: dict[tuple[int, int], tuple] = {}
     with package.open(entry.part) as stream:
-        sheet, _, rows = _rows_of(stream)
-        scanner = bookxml.RowScanner(sheet.prefix)
-        for number, tag_end, data in rows:
-            if number > layout.SETTINGS_ROWS:
-                break
+        reader = _SheetCells(stream)
+        scanner = reader.scanner
+        for number, tag_end, data in reader.rows(layout.SETTINGS_ROWS):
             for col, _, _, attrs, inner in scanner.cells(data, tag_end):
                 if col > 2:
                     break
@@ -700,6 +821,8 @@ def lock_folder() -> Path:
 
 
 def lock_path_for(book) -> Path:
+    import hashlib
+
     resolved = os.path.normcase(str(Path(book).expanduser().resolve()))
     digest = hashlib.sha256(resolved.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return lock_folder() / f"{digest}.lock"
@@ -729,6 +852,8 @@ def book_lock(path) -> Iterator[Path]:
 
 
 def _user_key() -> str:
+    import hashlib
+
     getuid = getattr(os, "getuid", None)
     if getuid is not None:
         return str(getuid())
