@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterable, Iterator
 from xml.etree import ElementTree
 
-CHUNK = 1 << 20  # bytes of a decompressed part handled at a time
+CHUNK = 1 << 18  # bytes of a decompressed part handled at a time: memory stays flat
 
 _REL_WORKSHEET = "/worksheet"
 _REL_SHARED_STRINGS = "/sharedStrings"
@@ -612,6 +612,8 @@ class SheetWriter:
     def __init__(self, edit: SheetEdit):
         self.edit = edit
         self._fragments: dict[tuple, str] = {}
+        self._constants = None
+        self._text_xml: dict[tuple, str] = {}
 
     def write(self, source: BinaryIO, out: BinaryIO) -> None:
         edit = self.edit
@@ -623,10 +625,16 @@ class SheetWriter:
         scanner = cols = None
         before = 0
         p = b""
+        ps = ""
         row_number = _R_ROW.search
         for kind, data in sheet.blocks():
             if kind == "head":
                 p = sheet.prefix
+                ps = p.decode()
+                self._cell_refs_first = re.compile(b"<" + re.escape(p) + rb"c r=\"([A-Z]{1,3})\d")
+                self._cell_refs = re.compile(b"<" + re.escape(p) + rb"c(?:\s[^>]*?)?\sr\s*=\s*[\"']([A-Z]{1,3})\d")
+                self._cell_tag = b"<" + p + b"c "
+                self._bare = (b"<" + p + b"c>", b"<" + p + b"c/>")
                 scanner = RowScanner(p)
                 cols = column_styles(data)
                 if anything:
@@ -638,6 +646,41 @@ class SheetWriter:
             elif kind == "rows":
                 parts = []
                 position = 0
+                if item is not None and self._ends_before_results(data, p):
+                    # Every cell of these rows lies left of the results: append to the rows, parse nothing.
+                    close_row = b"</" + p + b"row>"
+                    for start, end, tag_end in sheet.rows(data):
+                        found = row_number(data, start, tag_end)
+                        number = before = int(found.group(1)) if found else before + 1
+                        if item is None or item[0] > number:
+                            continue
+                        if item[0] < number or item[1] is None or number == 1 \
+                                or data[tag_end - 2] == 47 or b"customFormat" in data[start:tag_end]:
+                            parts.append(data[position:start])
+                            position = start
+                            while item is not None and item[0] < number:
+                                parts.append(self._new_row(item, p, cols))
+                                item = next(items, None)
+                            if item is not None and item[0] == number:
+                                parts.append(self._edit_row(data[start:end], tag_end - start, item, p, scanner,
+                                                            cols))
+                                position = end
+                                item = next(items, None)
+                            continue
+                        close = data.rfind(close_row, tag_end, end)
+                        parts.append(data[position:start])
+                        tag = data[start:tag_end]
+                        if b"spans" in tag:
+                            tag = _SPANS.sub(lambda m: m.group(1) + _widen_spans(m.group(2), first, last)
+                                             + m.group(3), tag, 1)
+                        parts.append(tag)
+                        parts.append(data[tag_end:close])
+                        parts.append(self._result_cells(ps, number, item[1], cols))
+                        position = close
+                        item = next(items, None)
+                    parts.append(data[position:])
+                    out.write(b"".join(parts))
+                    continue
                 for start, end, tag_end in sheet.rows(data):
                     found = row_number(data, start, tag_end)
                     number = before = int(found.group(1)) if found else before + 1
@@ -666,6 +709,55 @@ class SheetWriter:
                     parts.append(b"</" + p + b"sheetData>")
                 out.write(b"".join(parts))
                 out.write(self._without_covering_merges(data))
+
+    def _ends_before_results(self, data: bytes, p: bytes) -> bool:
+        """Whether every cell of a block names its column and lies left of the result columns."""
+        if any(bare in data for bare in self._bare):
+            return False
+        cells = data.count(self._cell_tag)
+        refs = self._cell_refs_first.findall(data)
+        if len(refs) != cells:
+            refs = self._cell_refs.findall(data)
+            if len(refs) != cells:
+                return False
+        return not refs or max(column_of(ref) for ref in set(refs)) < self.edit.first_column
+
+    def _result_cells(self, p: str, number: int, result, cols: "ColumnStyles") -> bytes:
+        """The Status, Details and Updated cells of a row that has none of them yet (the hot path:
+        everything but the row number and the time is made once per save)."""
+        constants = self._constants
+        if constants is None:
+            first = self.edit.first_column
+            date_style = self.edit.date_styles.get(cols.of(first + 2) or 0, self.edit.date_styles.get(0))
+            constants = self._constants = (
+                f'<{p}c r="{column_name(first)}', f'<{p}c r="{column_name(first + 1)}',
+                f'<{p}c r="{column_name(first + 2)}', cols.of(first), cols.of(first + 1),
+                f'" s="{date_style}"><{p}v>' if date_style else f'"><{p}v>', f"</{p}v></{p}c>",
+                self._cell_xml(p, "", cols.of(first + 2), "date", None)[len(f'<{p}c r="'):])
+        status_open, details_open, updated_open, status_style, details_style, date_open, date_close, \
+            no_date = constants
+        _, status, details, stamp = result
+        text = str(number)
+        fragments = self._fragments
+        status_tail = fragments.get((status_style, status)) or self._text_tail(p, status_style, status)
+        details_tail = fragments.get((details_style, details)) or self._text_tail(p, details_style, details)
+        cells = []
+        if status_tail != "-":
+            cells += (status_open, text, status_tail)
+        if details_tail != "-":
+            cells += (details_open, text, details_tail)
+        if stamp is not None:
+            cells += (updated_open, text, date_open, repr(stamp), date_close)
+        elif no_date:
+            cells += (updated_open, text, no_date)
+        return "".join(cells).encode()
+
+    def _text_tail(self, p: str, style: int | None, value: str) -> str:
+        """What follows ``<c r="B2`` for a text cell ("-" when the cell is left out)."""
+        xml = self._cell_xml(p, "", style, "text", value)
+        tail = xml[len(f'<{p}c r="'):] if xml else "-"
+        self._fragments[(style, value)] = tail
+        return tail
 
     def _items(self):
         """(row, result or None) in row order: the header row first when headers change."""
@@ -702,12 +794,12 @@ class SheetWriter:
             s = f' s="{date_style}"' if date_style else ""
             return f'<{p}c r="{ref}"{s}><{p}v>{value!r}</{p}v></{p}c>'
         key = (style, value)
-        fragment = self._fragments.get(key)
+        fragment = self._text_xml.get(key)
         if fragment is None:
             s = f' s="{style}"' if style else ""
             space = ' xml:space="preserve"' if value != value.strip() else ""
-            fragment = self._fragments[key] = (f'{s} t="inlineStr"><{p}is><{p}t{space}>{escape(value)}</{p}t>'
-                                               f'</{p}is></{p}c>')
+            fragment = self._text_xml[key] = (f'{s} t="inlineStr"><{p}is><{p}t{space}>{escape(value)}</{p}t>'
+                                              f'</{p}is></{p}c>')
         return f'<{p}c r="{ref}"{fragment}'
 
     def _new_row(self, item, p: bytes, cols: ColumnStyles) -> bytes:

@@ -191,8 +191,8 @@ class SheetFile:
             latest[row] = len(self._status)
             self._status.append(self._text_number(result.status, STATUS_LIMIT))
             self._details.append(self._text_number(result.details, DETAILS_LIMIT))
-            # The cell shows seconds; keep what it shows.
-            self._stamps.append(math.nan if stamp is None else bookxml.serial(stamp.replace(microsecond=0), epoch))
+            # The cell shows seconds; the serial keeps what it shows.
+            self._stamps.append(math.nan if stamp is None else bookxml.serial(stamp, epoch))  # whole seconds
             self.written += 1
 
     def _text_number(self, value: object, limit: int) -> int:
@@ -495,8 +495,11 @@ class _SheetCells:
         p = re.escape(prefix)
         self._row_tag = b"<" + prefix + b"row"
         self._cell_tag = b"<" + prefix + b"c "
+        # Excel, LibreOffice and XlsxWriter write r first: a literal prefix is found fastest.
+        self._row_refs_first = re.compile(b"<" + p + rb"row r=\"(\d+)\"")
+        self._cell_refs_first = re.compile(b"<" + p + rb"c r=\"([A-Z]{1,3})\d")
         self._row_refs = re.compile(b"<" + p + rb"row\b[^>]*?\sr\s*=\s*[\"'](\d+)")
-        self._cell_refs = re.compile(b"<" + p + rb"c\s[^>]*?\sr\s*=\s*[\"']([A-Z]{1,3})\d")
+        self._cell_refs = re.compile(b"<" + p + rb"c(?:\s[^>]*?)?\sr\s*=\s*[\"']([A-Z]{1,3})\d")
         self._fact_rows = re.compile(b"<" + p + rb"row\b[^>]*?\s(?:hidden|customFormat)\s*=[^>]*>")
         self._pending: bytes | None = None
         self.before = 0  # the last row number seen
@@ -538,15 +541,23 @@ class _SheetCells:
         ``facts(row, start tag)`` for rows that hide or style themselves; returns the last used column."""
         letters = b"|".join(sorted((layout.column_letter(c).encode() for c in wanted), key=len, reverse=True))
         p = re.escape(self.sheet.prefix)
-        wanted_cells = re.compile(b"<" + p + rb"c(?=\s[^>]*?\sr\s*=\s*[\"'](" + letters + rb")(\d+)[\"'])"
-                                  + rb"(\s[^>]*?)?(/?)>")
+        wanted_first = re.compile(b"<" + p + rb"c r=\"(" + letters + rb")(\d+)\"([^>]*?)(?:/>|>(.*?)</" + p
+                                  + rb"c>)", re.S)
+        wanted_cells = re.compile(b"<" + p + rb"c(?=(?:\s[^>]*?)?\sr\s*=\s*[\"'](" + letters + rb")(\d+)[\"'])"
+                                  + rb"(\s[^>]*?)?(?:/>|>(.*?)</" + p + rb"c>)", re.S)
         close = self.scanner.close
         last_column = 1
         column_of = bookxml.column_of
         for region in self._regions():
-            row_refs = self._row_refs.findall(region)
-            cell_refs = self._cell_refs.findall(region)
-            if (len(row_refs) == region.count(self._row_tag) and len(cell_refs) == region.count(self._cell_tag)
+            rows_here, cells_here = region.count(self._row_tag), region.count(self._cell_tag)
+            row_refs = self._row_refs_first.findall(region)
+            if len(row_refs) != rows_here:
+                row_refs = self._row_refs.findall(region)
+            cell_refs = self._cell_refs_first.findall(region)
+            finder = wanted_first
+            if len(cell_refs) != cells_here:
+                cell_refs, finder = self._cell_refs.findall(region), wanted_cells
+            if (len(row_refs) == rows_here and len(cell_refs) == cells_here
                     and not any(bare in region for bare in self.scanner.bare_cells)):
                 # Every row and cell names its place: find the wanted cells directly.
                 if cell_refs:
@@ -555,13 +566,8 @@ class _SheetCells:
                     for match in self._fact_rows.finditer(region):
                         found = bookxml._R_ROW.search(match.group(0))
                         facts(int(found.group(1)), match.group(0))
-                for match in wanted_cells.finditer(region):
-                    if match.group(4):
-                        inner = b""
-                    else:
-                        stop = region.find(close, match.end())
-                        inner = region[match.end():stop] if stop >= 0 else b""
-                    take(int(match.group(2)), column_of(match.group(1)), match.group(3) or b"", inner)
+                for letters, number, attrs, inner in finder.findall(region):
+                    take(int(number), column_of(letters), attrs, inner)
                 if row_refs:
                     self.before = int(row_refs[-1])
                 continue
