@@ -36,7 +36,7 @@ MACRO_SUFFIXES = (".xlsm", ".xltm")
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm:ss"
 EXCEL_ROWS = 1_048_576
 _OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
-_FORMULA = "="          # what a formula without a saved value counts as when placing results
+_DATA = "="             # what a column of the analyst's own data shows place_results
 _TABLE = "\0table"      # what a column inside an Excel table counts as when placing results
 
 
@@ -673,7 +673,10 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
         not_chats = _table_edges(tables, chat_column)
         chat_cells = ChatCells()
         shared_at = array("I")                     # where chat_cells holds a shared string index
-        distinct: dict[int, set] = {c: set() for c in wanted if c != chat_column}
+        # What the other columns hold, as much as placing results needs: a status text, other data.
+        holds_status: set[int] = set()
+        holds_data: set[int] = set()
+        unseen: dict[int, set[int]] = {c: set() for c in wanted if c != chat_column}  # shared strings to judge
         status_cells: dict[int, dict[int, tuple]] = {c: {} for c in status_headed}
         cell_styles = source.cell_styles
         formulas, masters = source.formulas, source.masters
@@ -698,12 +701,16 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
                         chat_cells.append(number, value)
                 return
             # A formula counts as the analyst's data unless it shows a status; an anchor always does.
-            if formula == "master":
-                distinct[col].add(_FORMULA)
+            if col in holds_data:
+                pass
+            elif formula == "master" or (kind == "none" and formula):
+                holds_data.add(col)
             elif kind == "s":
-                distinct[col].add(("s", value))
-            else:
-                distinct[col].add(shown(raw, formula_value=_FORMULA))
+                unseen[col].add(value)
+            elif kind == "str":
+                _judge(value, col, holds_status, holds_data)
+            elif kind != "none":
+                holds_data.add(col)  # a number, date, truth value or error is never a status
             if col in status_cells and not formula:
                 status_cells[col][number] = raw
 
@@ -711,16 +718,22 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
         # The shared strings the run needs, fetched in one streaming pass.
         values = chat_cells.values
         needed = {values[at] for at in shared_at}
-        for found in distinct.values():
-            needed.update(v[1] for v in found if isinstance(v, tuple))
+        for col, indices in unseen.items():
+            if col not in holds_data:
+                needed.update(indices)
         for cells in status_cells.values():
             needed.update(raw[1] for raw in cells.values() if raw[0] == "s")
         strings = values_of.strings.fetch(needed)
         del needed
         for at in shared_at:
             values[at] = strings.get(values[at], "")
-        values = {c: [strings.get(v[1], "") if isinstance(v, tuple) else v for v in found]
-                  for c, found in distinct.items()}
+        for col, indices in unseen.items():
+            for index in indices:
+                if col in holds_data:
+                    break
+                _judge(strings.get(index, ""), col, holds_status, holds_data)
+        values = {c: ([statuses.ARCHIVED] if c in holds_status else []) + ([_DATA] if c in holds_data else [])
+                  for c in unseen}
         last_used = _mark_table_columns(tables, values, source.headers, last_column)
     try:
         placement = layout.place_results(headers, chat_column, values, last_used_column=last_used)
@@ -739,9 +752,10 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
                previous=previous, settings=settings, hidden_rows=hidden, source=source)
 
 
-def _chain(first: list, rest: Iterator) -> Iterator:
-    yield from first
-    yield from rest
+def _judge(text: str, col: int, holds_status: set[int], holds_data: set[int]) -> None:
+    if not text.strip():
+        return
+    (holds_status if statuses.is_status_text(text) else holds_data).add(col)
 
 
 def _table_edges(tables, chat_column: int) -> set[int]:
