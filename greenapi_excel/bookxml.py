@@ -11,14 +11,12 @@ holds the policy (which sheet, which columns, refusals, atomic saves).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import posixpath
 import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterable, Iterator
-from xml.etree import ElementTree
 
 CHUNK = 1 << 18  # bytes of a decompressed part handled at a time: memory stays flat
 
@@ -47,14 +45,43 @@ _SIMPLE_SI = re.compile(rb"<" + _P + rb"si><" + _P + rb"t(?:\s+xml:space=\"prese
 _SI = re.compile(rb"<" + _P + rb"si\b[^>]*?(?:/>|>.*?</" + _P + rb"si\s*>)", re.S)
 
 
+_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|lt|gt|amp|quot|apos);")
+_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _entity(match) -> str:
+    name = match.group(1)
+    if name[0] != "#":
+        return _ENTITIES[name]
+    try:
+        return chr(int(name[2:], 16) if name[1] in "xX" else int(name[1:]))
+    except (ValueError, OverflowError):
+        return match.group(0)
+
+
+def unescape(text: str) -> str:
+    """XML's five entities and character references (all that SpreadsheetML text holds)."""
+    return _ENTITY.sub(_entity, text) if "&" in text else text
+
+
+def escape_attribute(text: str) -> str:
+    return escape(text).replace('"', "&quot;")
+
+
 def attributes(tag: bytes) -> dict[str, str]:
-    """The attributes of one start tag, unescaped."""
-    return {m.group(1).decode(): html.unescape((m.group(2) if m.group(2) is not None else m.group(3)).decode())
+    """The attributes of one start tag, unescaped (prefixed names as written, e.g. "r:id")."""
+    return {m.group(1).decode(): unescape((m.group(2) if m.group(2) is not None else m.group(3)).decode())
             for m in _ATTR.finditer(tag)}
 
 
-def local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+def elements(xml: bytes, name: bytes) -> Iterator[dict[str, str]]:
+    """The attributes of each start tag of one element name (any namespace prefix)."""
+    for match in re.finditer(rb"<(?:[\w.-]+:)?" + name + rb"(\s[^>]*)?/?>", xml):
+        yield attributes(match.group(1) or b"")
+
+
+def _local(attrs: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in attrs.items() if k.rsplit(":", 1)[-1] == name), None)
 
 
 _LETTERS: dict[bytes, int] = {}
@@ -101,7 +128,7 @@ def text_of(inner: bytes) -> str:
     text = b"".join(m.group(1) or b"" for m in _TEXT.finditer(inner)).decode("utf-8", "replace")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return html.unescape(text) if "&" in text else text
+    return unescape(text)
 
 
 def escape(text: str) -> str:
@@ -137,19 +164,16 @@ class Package:
         self.names = set(self.zip.namelist())
         workbook_part = self._main_part()
         self.workbook_part = workbook_part
-        root = ElementTree.fromstring(self.zip.read(workbook_part))
+        xml = self.zip.read(workbook_part)
+        if b"<" not in xml:
+            raise ValueError("the workbook part is not XML")
         rels = self.relationships(workbook_part)
         self.sheets: list[SheetEntry] = []
-        self.date1904 = False
-        for element in root.iter():
-            name = local(element.tag)
-            if name == "workbookPr":
-                self.date1904 = element.get("date1904", "").lower() in ("1", "true")
-            elif name == "sheet":
-                rel_id = next((v for k, v in element.attrib.items() if local(k) == "id"), None)
-                rel = rels.get(rel_id or "")
-                if rel and rel[0].endswith(_REL_WORKSHEET) and rel[1] in self.names:
-                    self.sheets.append(SheetEntry(element.get("name", ""), rel[1], element.get("sheetId", "")))
+        self.date1904 = any(a.get("date1904", "").lower() in ("1", "true") for a in elements(xml, b"workbookPr"))
+        for attrs in elements(xml, b"sheet"):
+            rel = rels.get(_local(attrs, "id") or "")
+            if rel and rel[0].endswith(_REL_WORKSHEET) and rel[1] in self.names:
+                self.sheets.append(SheetEntry(attrs.get("name", ""), rel[1], attrs.get("sheetId", "")))
         self.shared_strings = self._by_type(rels, _REL_SHARED_STRINGS)
         self.styles = self._by_type(rels, _REL_STYLES)
         self.calc_chain = self._by_type(rels, _REL_CALC_CHAIN)
@@ -174,7 +198,7 @@ class Package:
         if rels_name not in self.names:
             return {}
         found = {}
-        for rel in ElementTree.fromstring(self.zip.read(rels_name)):
+        for rel in elements(self.zip.read(rels_name), b"Relationship"):
             if rel.get("TargetMode") == "External":
                 continue
             target = rel.get("Target", "")
@@ -188,7 +212,7 @@ class Package:
         for kind, target in self.relationships(sheet_part).values():
             if not kind.endswith(_REL_TABLE) or target not in self.names:
                 continue
-            root = ElementTree.fromstring(self.zip.read(target))
+            root = next(elements(self.zip.read(target), b"table"), {})
             box = parse_ref(root.get("ref", ""))
             if box:
                 found.append(Table(*box, int(root.get("headerRowCount", "1") or 1),
@@ -224,7 +248,7 @@ class SharedStrings:
                         simple = _SIMPLE_SI.fullmatch(match.group(0))
                         if simple is not None:
                             text = simple.group(1).decode("utf-8", "replace")
-                            found[index] = html.unescape(text) if "&" in text else text
+                            found[index] = unescape(text)
                         else:
                             found[index] = text_of(match.group(0))
                     index += 1
@@ -305,7 +329,7 @@ class Styles:
             if match is None:
                 match = len(known)
                 known.append((wanted, inner))
-                text = "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in wanted.items())
+                text = "".join(f' {k}="{escape_attribute(v)}"' for k, v in wanted.items())
                 prefix = self._xfs_span[0].group(1).decode()
                 added.append((f"<{prefix}xf{text}/>" if not inner else
                               f"<{prefix}xf{text}>{inner.decode()}</{prefix}xf>").encode())
@@ -324,7 +348,7 @@ class Styles:
 
     @staticmethod
     def _add_number_format(xml: bytes, format_id: int, code: str) -> bytes:
-        entry = f'numFmt numFmtId="{format_id}" formatCode="{html.escape(code, quote=True)}"/>'
+        entry = f'numFmt numFmtId="{format_id}" formatCode="{escape_attribute(code)}"/>'
         block = _NUM_FMTS.search(xml)
         if block:
             prefix = block.group(1)
@@ -644,7 +668,7 @@ class SheetWriter:
                     data = data[:data.rindex(b"/>")] + b">"
                 out.write(data)
             elif kind == "rows":
-                parts = []
+                parts = bytearray()
                 position = 0
                 if item is not None and self._ends_before_results(data, p):
                     # Every cell of these rows lies left of the results: append to the rows, parse nothing.
@@ -656,58 +680,58 @@ class SheetWriter:
                             continue
                         if item[0] < number or item[1] is None or number == 1 \
                                 or data[tag_end - 2] == 47 or b"customFormat" in data[start:tag_end]:
-                            parts.append(data[position:start])
+                            parts.extend(data[position:start])
                             position = start
                             while item is not None and item[0] < number:
-                                parts.append(self._new_row(item, p, cols))
+                                parts.extend(self._new_row(item, p, cols))
                                 item = next(items, None)
                             if item is not None and item[0] == number:
-                                parts.append(self._edit_row(data[start:end], tag_end - start, item, p, scanner,
+                                parts.extend(self._edit_row(data[start:end], tag_end - start, item, p, scanner,
                                                             cols))
                                 position = end
                                 item = next(items, None)
                             continue
                         close = data.rfind(close_row, tag_end, end)
-                        parts.append(data[position:start])
+                        parts.extend(data[position:start])
                         tag = data[start:tag_end]
                         if b"spans" in tag:
                             tag = _SPANS.sub(lambda m: m.group(1) + _widen_spans(m.group(2), first, last)
                                              + m.group(3), tag, 1)
-                        parts.append(tag)
-                        parts.append(data[tag_end:close])
-                        parts.append(self._result_cells(ps, number, item[1], cols))
+                        parts.extend(tag)
+                        parts.extend(data[tag_end:close])
+                        parts.extend(self._result_cells(ps, number, item[1], cols))
                         position = close
                         item = next(items, None)
-                    parts.append(data[position:])
-                    out.write(b"".join(parts))
+                    parts.extend(data[position:])
+                    out.write(parts)
                     continue
                 for start, end, tag_end in sheet.rows(data):
                     found = row_number(data, start, tag_end)
                     number = before = int(found.group(1)) if found else before + 1
                     if item is None or item[0] > number:
                         continue  # this row stays as it is (copied below with its neighbours)
-                    parts.append(data[position:start])
+                    parts.extend(data[position:start])
                     position = start
                     while item is not None and item[0] < number:
-                        parts.append(self._new_row(item, p, cols))
+                        parts.extend(self._new_row(item, p, cols))
                         item = next(items, None)
                     if item is not None and item[0] == number:
-                        parts.append(self._edit_row(data[start:end], tag_end - start, item, p, scanner, cols))
+                        parts.extend(self._edit_row(data[start:end], tag_end - start, item, p, scanner, cols))
                         position = end
                         item = next(items, None)
-                parts.append(data[position:])
-                out.write(b"".join(parts))
+                parts.extend(data[position:])
+                out.write(parts)
             else:  # tail
                 if scanner is None:  # a sheet without <sheetData>: nothing to splice into
                     out.write(data)
                     return
-                parts = []
+                parts = bytearray()
                 while item is not None:
-                    parts.append(self._new_row(item, p, cols))
+                    parts.extend(self._new_row(item, p, cols))
                     item = next(items, None)
                 if sheet.empty and anything:
-                    parts.append(b"</" + p + b"sheetData>")
-                out.write(b"".join(parts))
+                    parts.extend(b"</" + p + b"sheetData>")
+                out.write(parts)
                 out.write(self._without_covering_merges(data))
 
     def _ends_before_results(self, data: bytes, p: bytes) -> bool:

@@ -19,7 +19,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import zipfile
 from array import array
 from datetime import datetime
@@ -242,7 +241,7 @@ class SheetFile:
         _refuse_unless_writable(real)
         folder = real.parent if str(real.parent) else Path(".")
         try:
-            handle, temp_name = tempfile.mkstemp(prefix=".~greenapi-", suffix=".tmp", dir=folder)
+            handle, temp_name = _temp_file(folder)
         except OSError as error:
             raise _write_error(target, error) from None
         temp = Path(temp_name)
@@ -317,6 +316,18 @@ class SheetFile:
                    if self._source.headers.get(first + offset) != text}
         return bookxml.SheetEdit(first, headers, self._results(), self._bottom(), self._has_rows, {},
                                  skip=self._source.masters)
+
+
+def _temp_file(folder: Path) -> tuple[int, str]:
+    """A new file beside the book, only ours (tempfile.mkstemp without loading the random module)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
+    for _ in range(100):
+        name = str(folder / f".~greenapi-{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))
 
 
 def _real(target: Path) -> Path:
@@ -814,8 +825,8 @@ def _settings_of(package, values_of: _Values) -> dict:
 def _refuse_missing_header(path: Path, sheet_name: str, chat_column: int, headers: list) -> None:
     """Row 1 is the header: a chat ID there means the header row is missing (it would be skipped silently)."""
     first = headers[chat_column - 1] if chat_column <= len(headers) else None
-    if first is None or (isinstance(first, str) and not first.strip()):
-        return
+    if first is None or (isinstance(first, str) and not any(char.isdigit() for char in first)):
+        return  # no digit, no chat ID (and the phone number rules need not be loaded)
     from greenapi_excel.chat_ids import parse_cell
 
     try:
@@ -857,6 +868,8 @@ def book_lock(path) -> Iterator[Path]:
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
+        import tempfile
+
         lock_path = Path(tempfile.gettempdir()) / f"greenapi-excel-{_user_key()}" / lock_path.name
         lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(lock_path), timeout=0)
