@@ -20,13 +20,12 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+import xlsxwriter
 from cli_helpers import run_cli, sandbox_env
 
 from greenapi_excel import bulk
 from greenapi_excel.sandbox import Sandbox
 from greenapi_excel.sheets import SheetFile
-
-xlsxwriter = pytest.importorskip("xlsxwriter")
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
