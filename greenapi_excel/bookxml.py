@@ -38,7 +38,7 @@ _R_ROW = re.compile(rb'\sr\s*=\s*["\'](\d+)["\']')
 _T_ATTR = re.compile(rb'\st\s*=\s*["\'](\w+)["\']')
 _S_ATTR = re.compile(rb'\ss\s*=\s*["\'](\d+)["\']')
 _SPANS = re.compile(rb'(\sspans\s*=\s*["\'])([\d: ]*)(["\'])')
-_TRUE = (b"1", b"true")
+_CUSTOM_FORMAT = re.compile(rb'\scustomFormat\s*=\s*["\'](?:1|true)["\']')  # LibreOffice writes ="false" everywhere
 _TEXT = re.compile(rb"<" + _P + rb"t(?:\s[^>]*)?(?:/>|>(.*?)</" + _P + rb"t\s*>)", re.S)
 _PHONETIC = re.compile(rb"<" + _P + rb"rPh\b.*?</" + _P + rb"rPh\s*>", re.S)
 _SIMPLE_SI = re.compile(rb"<" + _P + rb"si><" + _P + rb"t(?:\s+xml:space=\"preserve\")?>([^<&\r]*)</" + _P + rb"t></" + _P + rb"si>")
@@ -679,7 +679,7 @@ class SheetWriter:
                         if item is None or item[0] > number:
                             continue
                         if item[0] < number or item[1] is None or number == 1 \
-                                or data[tag_end - 2] == 47 or b"customFormat" in data[start:tag_end]:
+                                or data[tag_end - 2] == 47 or _CUSTOM_FORMAT.search(data, start, tag_end):
                             parts.extend(data[position:start])
                             position = start
                             while item is not None and item[0] < number:
@@ -842,7 +842,7 @@ class SheetWriter:
         ps = p.decode()
         tag = data[:tag_end]
         closed = tag.endswith(b"/>")
-        if not closed and item[1] is not None and number != 1 and b"customFormat" not in tag:
+        if not closed and item[1] is not None and number != 1 and not _CUSTOM_FORMAT.search(tag):
             # The common row: all result cells go after its last cell, with the columns' styles.
             last = scanner.last_column(data, tag_end)
             first = self.edit.first_column

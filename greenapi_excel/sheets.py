@@ -511,7 +511,7 @@ class _SheetCells:
         self._cell_refs_first = re.compile(b"<" + p + rb"c r=\"([A-Z]{1,3})\d")
         self._row_refs = re.compile(b"<" + p + rb"row\b[^>]*?\sr\s*=\s*[\"'](\d+)")
         self._cell_refs = re.compile(b"<" + p + rb"c(?:\s[^>]*?)?\sr\s*=\s*[\"']([A-Z]{1,3})\d")
-        self._fact_rows = re.compile(b"<" + p + rb"row\b[^>]*?\s(?:hidden|customFormat)\s*=[^>]*>")
+        self._fact_rows = re.compile(b"<" + p + rb"row\b[^>]*?\s(?:hidden|customFormat)\s*=\s*[\"'](?:1|true)[\"'][^>]*>")
         self._pending: bytes | None = None
         self.before = 0  # the last row number seen
 
