@@ -556,7 +556,6 @@ class _SheetCells:
                                   + rb"c>)", re.S)
         wanted_cells = re.compile(b"<" + p + rb"c(?=(?:\s[^>]*?)?\sr\s*=\s*[\"'](" + letters + rb")(\d+)[\"'])"
                                   + rb"(\s[^>]*?)?(?:/>|>(.*?)</" + p + rb"c>)", re.S)
-        close = self.scanner.close
         last_column = 1
         column_of = bookxml.column_of
         for region in self._regions():
