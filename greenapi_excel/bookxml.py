@@ -431,9 +431,9 @@ class SheetStream:
                 return
             buffer += chunk
 
-    def rows(self, block: bytes) -> Iterator[tuple[int, int, int, bytes]]:
-        """(start, end, end of the start tag, row number or 0) of each row of a block; end is the next
-        row's start (the whitespace between rows goes with the row before)."""
+    def rows(self, block: bytes) -> Iterator[tuple[int, int, int]]:
+        """(start, end, end of the start tag) of each row of a block; end is the next row's start (the
+        whitespace between rows goes with the row before)."""
         starts = [m.start() for m in self._row_start().finditer(block)]
         starts.append(len(block))
         for index in range(len(starts) - 1):
@@ -477,11 +477,6 @@ class RowScanner:
         match = self.cell.match(row, at)
         ref = _R_CELL.search(match.group(1)) if match else None
         return (column_of(ref.group(1)), at) if ref else None
-
-    @staticmethod
-    def row_number(start_tag: bytes, before: int) -> int:
-        match = _R_ROW.search(start_tag)
-        return int(match.group(1)) if match else before + 1
 
     def cells(self, row: bytes, start: int) -> Iterator[tuple[int, int, int, bytes, bytes]]:
         """(column, begin, end, attributes, inner) of each cell."""
@@ -587,7 +582,6 @@ class SheetEdit:
     has_rows: Callable[[int, int], bool]           # whether ``rows`` holds a row in top..bottom
     date_styles: dict[int, int]                    # base style -> the Updated format's style
     skip: set[tuple[int, int]] = field(default_factory=set)  # (row, column) never to overwrite
-    overwritten_formulas: list[str] = field(default_factory=list)  # filled while writing
 
 
 @dataclass
@@ -898,8 +892,6 @@ class SheetWriter:
                     kind, value = cells[col]
                     style = _S_ATTR.search(cell_attrs)
                     style = int(style.group(1)) if style else None
-                    if formula:
-                        self.edit.overwritten_formulas.append(f"{column_name(col)}{number}")
                     out.append(data[position:begin])
                     out.append(self._cell_xml(ps, f"{column_name(col)}{number}", style, kind, value).encode())
                     position = end

@@ -402,3 +402,14 @@ def test_the_vba_project_and_everything_else_of_an_xlsm_survive(runs):
     before, after = parts(runs["macro.xlsm"]["in"]), parts(runs["macro.xlsm"]["out"])
     assert after["xl/vbaProject.bin"] == before["xl/vbaProject.bin"]
     assert b"macroEnabled" in after["[Content_Types].xml"]
+
+
+def test_the_dimension_and_row_spans_widen_over_the_results(runs):
+    run = runs["awkward.xlsx"]                          # results in B:D between the chats and E's notes
+    xml = parts(run["out"])["xl/worksheets/sheet1.xml"].decode()
+    before = parts(run["in"])["xl/worksheets/sheet1.xml"].decode()
+    assert re.search(r'<dimension ref="A1:F6"/>', before) and re.search(r'<dimension ref="A1:F6"/>', xml)
+    run = runs["table.xlsx"]                            # results in D:F, right of everything
+    xml = parts(run["out"])["xl/worksheets/sheet1.xml"].decode()
+    assert '<dimension ref="A1:F6"/>' in xml
+    assert re.search(r'<row r="2" spans="1:6"', xml)
