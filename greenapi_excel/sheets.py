@@ -182,6 +182,8 @@ class SheetFile:
             if not 2 <= row <= EXCEL_ROWS:
                 raise ValueError(f"row {row} is not a data row of a sheet")
             stamp = result.updated
+            if stamp is not None and not isinstance(stamp, datetime):  # a date: its midnight
+                stamp = datetime(stamp.year, stamp.month, stamp.day)
             if stamp is not None and stamp.tzinfo is not None:
                 stamp = stamp.astimezone().replace(tzinfo=None)  # Excel has no time zones: local time
             latest = self._latest
