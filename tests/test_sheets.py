@@ -625,3 +625,24 @@ def test_periodic_saves_start_from_the_original_bytes(tmp_path):
     again.save()
     assert first != book.read_bytes()
     assert sheet_xml(book).count('r="B2"') == 1     # one cell, not one per save
+
+
+def test_new_result_cells_take_the_row_or_column_style_and_updated_keeps_it_with_a_date_format(tmp_path):
+    from openpyxl.styles import Font, PatternFill
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in [["Chat ID"], ["79001234567"], ["79001234568"]]:
+        ws.append(row)
+    ws.row_dimensions[2].font = Font(bold=True)                 # <row s=".." customFormat="1">
+    ws.column_dimensions["C"].fill = PatternFill("solid", fgColor="FFFF00")   # <col min="3" style="..">
+    ws.column_dimensions["D"].font = Font(italic=True)
+    wb.save(tmp_path / "styled.xlsx")
+    sheet = SheetFile.open(tmp_path / "styled.xlsx")
+    sheet.write([RowResult(2, "Archived", "x", NOW), RowResult(3, "Archived", "y", NOW)])
+    sheet.save()
+    ws = sheet_of(tmp_path / "styled.xlsx")
+    assert ws["B2"].font.bold and ws["C2"].font.bold and ws["D2"].font.bold          # the row's style
+    assert ws["D2"].is_date and ws["D2"].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert ws["C3"].fill.fgColor.rgb.endswith("FFFF00") and not ws["B3"].font.bold   # the column's style
+    assert ws["D3"].font.italic and ws["D3"].is_date and ws["D3"].value == NOW
