@@ -146,7 +146,9 @@ def prefixed_book(path: Path) -> Path:
         "xl/styles.xml": (
             f'<?xml version="1.0" encoding="UTF-8"?><x:styleSheet xmlns:x="{MAIN}"><x:fonts count="1"><x:font/>'
             '</x:fonts><x:fills count="1"><x:fill><x:patternFill patternType="none"/></x:fill></x:fills><x:borders count="1"><x:border/></x:borders>'
-            '<x:cellXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></x:cellXfs>'
+            '<x:cellStyleXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></x:cellStyleXfs>'
+            '<x:cellXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></x:cellXfs>'
+            '<x:cellStyles count="1"><x:cellStyle name="Normal" xfId="0" builtinId="0"/></x:cellStyles>'
             '</x:styleSheet>'),
         "xl/worksheets/sheet1.xml": sheet,
     }
@@ -413,3 +415,72 @@ def test_the_dimension_and_row_spans_widen_over_the_results(runs):
     xml = parts(run["out"])["xl/worksheets/sheet1.xml"].decode()
     assert '<dimension ref="A1:F6"/>' in xml
     assert re.search(r'<row r="2" spans="1:6"', xml)
+
+
+# --- sheets in every shape the XML allows ---------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as hs  # noqa: E402
+
+_ROW = hs.fixed_dictionaries({
+    "chat": hs.one_of(hs.none(), hs.sampled_from(IDS)),
+    "note": hs.one_of(hs.none(), hs.text("ab <&>\"'", min_size=1, max_size=6)),
+    "row_ref": hs.booleans(), "cell_refs": hs.booleans(), "gap": hs.booleans(),
+})
+
+
+def _sheet_xml(rows, prefix: str) -> tuple[str, dict[int, tuple]]:
+    """Rows with the chat in A and a note in F (columns B:D free), every optional spelling mixed."""
+    p = prefix
+    out, expected, number = [], {}, 1
+    out.append(f'<{p}row r="1"><{p}c r="A1" t="inlineStr"><{p}is><{p}t>Chat ID</{p}t></{p}is></{p}c></{p}row>')
+    for row in rows:
+        number += 2 if row["gap"] else 1
+        ref = f' r="{number}"' if row["row_ref"] or row["gap"] else ""   # after a gap a row must say where
+        cells = []
+        if row["chat"] is not None:
+            r = f' r="A{number}"' if row["cell_refs"] else ""
+            cells.append(f'<{p}c{r} t="inlineStr"><{p}is><{p}t>{row["chat"]}</{p}t></{p}is></{p}c>')
+        if row["note"] is not None:
+            if row["chat"] is None and not row["cell_refs"]:
+                row = dict(row, cell_refs=True)
+            filler = "" if row["cell_refs"] else "".join(f"<{p}c/>" for _ in range(4))
+            r = f' r="F{number}"' if row["cell_refs"] else ""
+            text = row["note"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            cells.append(f'{filler}<{p}c{r} t="inlineStr"><{p}is><{p}t xml:space="preserve">{text}</{p}t></{p}is>'
+                         f'</{p}c>')
+        body = "".join(cells)
+        out.append(f"<{p}row{ref}>{body}</{p}row>" if body else f"<{p}row{ref}/>")
+        expected[number] = (row["chat"], row["note"])
+    return "".join(out), expected
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=hs.lists(_ROW, min_size=1, max_size=8), prefix=hs.sampled_from(["", "x:"]))
+def test_any_spelling_of_a_sheet_gets_its_results_and_keeps_its_cells(tmp_path_factory, rows, prefix):
+    import openpyxl
+
+    path = prefixed_book(tmp_path_factory.mktemp("shape") / "shape.xlsx")
+    body, expected = _sheet_xml(rows, prefix)
+    declaration = f'xmlns:x="{MAIN}"' if prefix else f'xmlns="{MAIN}"'
+    xml = f'<?xml version="1.0" encoding="UTF-8"?><{prefix}worksheet {declaration}><{prefix}sheetData>{body}' \
+          f'</{prefix}sheetData></{prefix}worksheet>'
+    with zipfile.ZipFile(path) as z:
+        old = {name: z.read(name) for name in z.namelist()}
+    old["xl/worksheets/sheet1.xml"] = xml.encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in old.items():
+            z.writestr(name, data)
+    sheet = SheetFile.open(path)
+    chats = {number: chat for number, (chat, _) in expected.items() if chat is not None}
+    assert list(sheet.chat_cells) == sorted(chats.items())
+    assert sheet.result_column == "B"
+    stamp = dt.datetime(2024, 5, 6, 7, 8, 9)
+    sheet.write([bulk.RowResult(number, "Archived", f"row {number}", stamp) for number in chats])
+    sheet.save()
+    ws = openpyxl.load_workbook(path).active
+    assert [ws.cell(1, c).value for c in range(1, 5)] == ["Chat ID", "Status", "Details", "Updated"]
+    for number, (chat, note) in expected.items():
+        assert ws.cell(number, 1).value == chat
+        assert ws.cell(number, 6).value == note
+        want = ("Archived", f"row {number}", stamp) if chat is not None else (None, None, None)
+        assert tuple(ws.cell(number, c).value for c in (2, 3, 4)) == want, (number, xml)
