@@ -1,7 +1,9 @@
-"""The ribbon's macros: Archive, Unarchive, Dry run, Load chats, Undo last run, Check connection, Settings.
+"""The ribbon's macros: Archive, Unarchive, Dry run, Load chats, Undo last run, Stop, Check connection, Settings.
 
 The ribbon calls ``RunPython "import addin; addin.archive_chats()"``. Each macro works on the book
-that called it (``book`` is there for tests). This layer only reads and writes Excel; the engine
+that called it, or with the add-in GreenApi.xlam on the active workbook (``book`` is there for tests).
+Archive, Unarchive, Dry run and Undo read and plan here and return at once: a worker process
+(``work``) makes the calls and writes the results back in blocks through xlwings. This layer only reads and writes Excel; the engine
 (``greenapi_excel.bulk``) decides everything else. Excel is touched in one read and block writes,
 never cell by cell: over COM each touch costs milliseconds, and 50,000 cells one by one take minutes.
 
@@ -15,12 +17,13 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import xlwings as xw
 
 from greenapi_excel import bulk, layout, statuses as st
 from greenapi_excel import settings as config
-from greenapi_excel.errors import ConfigError, GreenApiExcelError
+from greenapi_excel.errors import BookBusy, ConfigError, GreenApiExcelError
 from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, call_ids, cell_text
 
 TITLE = "GreenApi"
@@ -86,6 +89,7 @@ class _Context:
     """What one macro learnt that its alerts must know (the token, to keep it out of them)."""
 
     tokens: set[str] = field(default_factory=set)
+    started: bool = False   # a worker process took the run over
 
     def redact(self, text: str) -> str:
         for token in self.tokens | {os.environ.get(config.ENV_API_TOKEN, "")}:
@@ -94,8 +98,16 @@ class _Context:
         return text
 
 
+def calling_book(caller):
+    """The book a button acts on: the caller, or, when the caller is the add-in GreenApi.xlam (its RunPython
+    names the add-in itself), the workbook active in that Excel."""
+    if str(caller.name).lower().endswith(".xlam"):
+        return caller.app.books.active
+    return caller
+
+
 def _macro(book, action) -> None:
-    book = book if book is not None else xw.Book.caller()
+    book = book if book is not None else calling_book(xw.Book.caller())
     context = _Context()
     try:
         action(book, context)
@@ -106,7 +118,8 @@ def _macro(book, action) -> None:
                critical=True)
     finally:
         try:
-            book.app.status_bar = False
+            if not context.started:
+                book.app.status_bar = False
         except Exception:
             pass
 
@@ -308,11 +321,10 @@ def _as_cell_value(value):
 
 
 def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
-    from greenapi_excel.client import GreenApiClient
-    from greenapi_excel.journal import Journal
-
+    """Read and plan here, at once; the calls and the block writes happen in the worker process."""
+    _refuse_if_busy(book)
     sheet_settings = _read_settings(book)
-    credentials, moved = _credentials(book, context, sheet_settings)
+    _, moved = _credentials(book, context, sheet_settings)   # missing credentials fail here, before any read
     region = _region(sheet_settings)
     sheet = _target_sheet(book)
 
@@ -341,62 +353,303 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
     if plan.rows == 0:
         _alert(book, context, f"No chat IDs found in {where}. Select the chat IDs, or head their column Chat ID.")
         return
+    job = {"kind": "run", "method": method, "dry_run": dry_run, "where": where, "note": placement.note,
+           "settings": sheet_settings.for_engine(), "sheet": sheet.name,
+           "plan": _plan_to_job(plan), "writer": _writer_to_job(grid, status_column, plan), "moved": moved}
+    _start_worker(book, context, job, f"{plan.rows:,} rows")
 
-    writer = _ResultWriter(sheet, grid, status_column)
+
+# --- the worker process ----------------------------------------------------------------------------------
+
+def stop_run(book=None) -> None:
+    """The Stop button: the run on the active book ends within a second; rows not reached say Not run."""
+    _macro(book, _stop_run)
+
+
+def _stop_run(book, context: _Context) -> None:
+    from greenapi_excel import background
+
+    path = _book_path(book)
+    if not background.book_busy(path):
+        _alert(book, context, f"No GreenApi run is going on {book.name}: there is nothing to stop.")
+        return
+    background.RunFiles.for_book(path).request_stop()
+    book.app.status_bar = f"{TITLE}: stopping..."
+
+
+def _refuse_if_busy(book) -> None:
+    from greenapi_excel import background
+
+    if background.book_busy(_book_path(book)):
+        raise BookBusy(f"a GreenApi run is already going on {book.name}: wait for its summary, or press Stop "
+                       "to end it, then start again")
+
+
+def _start_worker(book, context: _Context, job: dict, what: str) -> None:
+    """Write the job, start the worker (a separate Python process) and return: Excel stays usable."""
+    from greenapi_excel import background
+
+    # The token stays out of the job file: the worker finds it where the macro did (keychain, environment).
+    job["book"] = {"name": book.name, "fullname": _book_path(book), "pid": book.app.pid}
+    files = background.RunFiles.for_book(job["book"]["fullname"])
+    files.write_job(job)
+    book.app.status_bar = f"{TITLE}: starting ({what})..."
+    context.started = True   # the status bar is the worker's now
+    _spawn(files)
+
+
+def _spawn(files) -> None:
+    """``python -c WORKER_CODE JOB``: detached, no console window, output to the run's log file."""
+    import subprocess
+
+    here = str(Path(__file__).resolve().parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH", ""), here) if p)
+    options = {"stdin": subprocess.DEVNULL, "close_fds": True, "cwd": here, "env": env}
+    if sys.platform.startswith("win"):
+        options["creationflags"] = subprocess.CREATE_NO_WINDOW | subprocess.CREATE_NEW_PROCESS_GROUP
+    else:
+        options["start_new_session"] = True   # RunPython's shell returns; Excel quitting does not kill the run
+    with open(files.log, "wb") as log:
+        subprocess.Popen([sys.executable, "-c", WORKER_CODE, str(files.job)], stdout=log, stderr=log, **options)
+
+
+WORKER_CODE = "import sys, addin; addin.work(sys.argv[1])"
+
+
+def work(job_path: str) -> None:
+    """The worker process: attach to the Excel that started it, run the job, write results in blocks."""
+    from greenapi_excel import background
+
+    path = Path(job_path)
+    files = background.RunFiles(path.parent, path.name.split(".", 1)[0])
+    job = files.read_job()
+    book = _attach(job["book"])
+    if book is None:   # the book closed before the worker started: nothing was sent
+        files.finished()
+        return
+    carry_out(book, job, files)
+
+
+def _attach(ident: dict):
+    """The running Excel's book the macro was started from (open-source xlwings: apps by pid, books by name)."""
+    try:
+        app = xw.apps[ident["pid"]]
+        return app.books[ident["name"]]
+    except Exception:  # noqa: BLE001 - Excel quit, or the book closed
+        return None
+
+
+def carry_out(book, job: dict, files) -> None:
+    """Run ``job`` on ``book`` holding the book's lock; Stop (``files.stop``) ends it within a second."""
+    from greenapi_excel import background
+    from greenapi_excel.sheets import book_lock
+
+    context = _Context()
+    try:
+        with book_lock(job["book"]["fullname"]):
+            try:
+                with background.StopWatcher(files) as cancel:
+                    summary_text, critical = _carry_out(book, job, context, cancel)
+            finally:
+                files.finished()
+        # The run is over (lock released, job gone) before the summary waits for its OK button.
+        _safe_alert(book, context, summary_text, critical=critical)
+    except GreenApiExcelError as error:
+        _safe_alert(book, context, _sentence(str(error)), critical=True)
+    except Exception as error:  # the analyst gets one sentence, never a traceback
+        _safe_alert(book, context, f"Something went wrong ({type(error).__name__}): {_sentence(str(error))}",
+                    critical=True)
+    finally:
+        _excel_quietly(lambda: setattr(book.app, "status_bar", False))
+
+
+def _carry_out(book, job: dict, context: _Context, cancel) -> tuple[str, bool]:
+    """Run the job; the summary's text and whether it is critical."""
+    from greenapi_excel.client import GreenApiClient
+    from greenapi_excel.journal import Journal
+
+    credentials = config.resolve_credentials(sheet_settings=job["settings"])
+    context.tokens.add(credentials.api_token)
+    plan = _plan_from_job(job["plan"])
+    if job["kind"] == "undo":
+        return _carry_out_undo(book, job, context, cancel, credentials, plan)
+    sheet = book.sheets[job["sheet"]]
+    writer = _ResultWriter(sheet, job["writer"], cancel)
     progress = _StatusBar(book)
     with GreenApiClient(credentials) as client, Journal() as journal:
         def write(results) -> None:
-            writer.write(results)
-            journal.mark_delivered(call_ids(results))  # in the live cells now: the sheet decides from here
+            if writer.write(results):
+                journal.mark_delivered(call_ids(results))  # in the live cells now: the sheet decides from here
 
-        summary = bulk.run(plan, client, journal, dry_run=dry_run, on_progress=progress.show,
-                           on_results=write, source="addin", book=_book_path(book), sheet=sheet.name)
-    _alert(book, context, _summary_text(summary, plan, method, dry_run, where, placement.note, moved),
-           critical=summary.stopped is not None)
+        summary = bulk.run(plan, client, journal, dry_run=job["dry_run"], on_progress=progress.show,
+                           on_results=write, source="addin", book=job["book"]["fullname"], sheet=sheet.name,
+                           cancel=cancel, resume=job.get("resume", True))
+    text = _summary_text(summary, plan, job["method"], job["dry_run"], job["where"], job["note"], job["moved"])
+    return text + _gone_note(writer), summary.stopped is not None
+
+
+def _gone_note(writer) -> str:
+    if writer is None or writer.gone is None:
+        return ""
+    return ("\nThe book closed (or Excel stopped answering) during the run, so the run stopped there. "
+                 "Every finished result is in the journal: press the same button on the book again to fill "
+                 "in the statuses (finished chats are answered from the journal, not sent again).")
+
+
+def _safe_alert(book, context: _Context, text: str, *, critical: bool = False) -> None:
+    _excel_quietly(lambda: _alert(book, context, text, critical=critical))
+
+
+def _excel_quietly(action) -> None:
+    """Status bar and alerts: when the book or Excel is gone, there is no one left to tell."""
+    try:
+        action()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _plan_to_job(plan) -> dict:
+    return {"method": plan.method, "todo": plan.todo, "hidden": plan.hidden,
+            "decided": [[r.row, r.status, r.details, r.updated] for r in plan.decided],
+            "kept": [[row, status] for row, status in plan.kept.items()]}
+
+
+def _plan_from_job(saved: dict):
+    from greenapi_excel import background
+    from greenapi_excel.results import RowResult
+
+    plan = bulk.Plan(saved["method"])
+    plan.todo = [(int(row), chat) for row, chat in saved["todo"]]
+    plan.decided = [RowResult(int(row), status, details, background.revive(updated))
+                    for row, status, details, updated in saved["decided"]]
+    plan.kept = {int(row): status for row, status in saved["kept"]}
+    plan.hidden = int(saved["hidden"])
+    return plan
+
+
+def _writer_to_job(grid: _SheetGrid, status_column: int, plan) -> dict:
+    """What the worker's writer needs of the one read: the result cells of the rows it will write."""
+    rows = sorted({row for row, _ in plan.todo} | {r.row for r in plan.decided})
+    header = [grid.cell(1, status_column + i) for i in range(3)]
+    return {"column": status_column, "bottom": max(grid.bottom, 2),
+            "header_missing": header != list(st.RESULT_HEADERS),
+            "cells": [[row, [grid.cell(row, status_column + i) for i in range(3)]] for row in rows]}
 
 
 class _StatusBar:
+    """``GreenApi: 312 of 1,000 · 9.7/s · about 1 min 11 s left``, at most every STATUS_BAR_SECONDS."""
+
     def __init__(self, book) -> None:
+        from greenapi_excel import background
+
         self.book = book
-        self.started = time.monotonic()
+        self.pace = background.Pace()
         self.last = 0.0
 
     def show(self, done: int, total: int) -> None:
+        from greenapi_excel import background
+
+        pace = self.pace.add(done)
         now = time.monotonic()
         if now - self.last < STATUS_BAR_SECONDS and done < total:
             return
         self.last = now
-        pace = done / max(now - self.started, 1e-6)
-        self.book.app.status_bar = f"{TITLE}: {done} of {total} rows, {pace:.1f}/s"
+        text = background.progress_text(done, total, pace, TITLE)
+        _excel_quietly(lambda: setattr(self.book.app, "status_bar", text))
+
+
+# Windows: COM answers RPC_E_CALL_REJECTED / RPC_E_SERVERCALL_RETRYLATER while the analyst edits a cell or a
+# dialog is open, or DISP_E_EXCEPTION carrying VBA_E_IGNORE (0x800AC472) for a click into a cell. xlwings'
+# COM wrapper already retries some of these on some paths; the rest reach us. Mac: an Apple event times out
+# (-1712) while Excel is busy the same way.
+CALL_REJECTED = frozenset({0x80010001, 0x8001010A})
+VBA_E_IGNORE = 0x800AC472
+MAC_BUSY = frozenset({-1712})
+REJECTED_RETRY_SECONDS = 0.2
+REJECTED_PATIENCE_SECONDS = 600.0   # an analyst may sit in a cell for minutes; the calls stop meanwhile
+
+
+def call_rejected(error: BaseException) -> bool:
+    """True for Excel's "busy, call again" answers (pywintypes.com_error's hresult, appscript's errornumber)."""
+    code = getattr(error, "hresult", None)
+    if code is None and error.args and isinstance(error.args[0], int):
+        code = error.args[0]
+    if isinstance(code, int) and (code & 0xFFFFFFFF) in CALL_REJECTED:
+        return True
+    detail = error.args[2] if len(error.args) > 2 else None   # com_error's excepinfo: scode is its last item
+    if isinstance(detail, tuple) and len(detail) == 6 and isinstance(detail[5], int) \
+            and (detail[5] & 0xFFFFFFFF) == VBA_E_IGNORE:
+        return True
+    return getattr(error, "errornumber", None) in MAC_BUSY
 
 
 class _ResultWriter:
-    """An in-memory copy of Status / Details / Updated; each block of results is one Range write."""
+    """Status / Details / Updated, written one block per batch of results (never cell by cell). A block
+    covers only rows of the batch and rows this run will still write (``background.write_runs``): a cell
+    the analyst edits meanwhile, elsewhere, is never written back over. A write Excel rejects while the
+    analyst edits a cell is tried again; a book that is gone stops the run (``cancel``)."""
 
-    def __init__(self, sheet, grid: _SheetGrid, status_column: int) -> None:
+    def __init__(self, sheet, saved: dict, cancel=None) -> None:
         self.sheet = sheet
-        self.column = status_column
-        self.bottom = max(grid.bottom, 2)
-        self.rows = {r: [grid.cell(r, status_column + i) for i in range(3)] for r in range(1, self.bottom + 1)}
-        self.header_missing = self.rows[1] != list(st.RESULT_HEADERS)
-        self.rows[1] = list(st.RESULT_HEADERS)
+        self.column = int(saved["column"])
+        self.bottom = int(saved["bottom"])
+        self.rows = {int(row): [_revived(v) for v in values] for row, values in saved["cells"]}
+        self.pending = set(self.rows)
+        self.header_missing = bool(saved["header_missing"])
         self.format_set = False
+        self.cancel = cancel
+        self.gone: BaseException | None = None
+        self.writes = 0
 
-    def write(self, results) -> None:
-        if not results:
-            return
+    def write(self, results) -> bool:
+        """True when the block is in the sheet (then the journal may mark it delivered)."""
+        from greenapi_excel import background
+
+        if not results or self.gone is not None:
+            return False
         for result in results:
             self.rows[result.row] = [result.status, result.details, result.updated]
-        top = min(r.row for r in results)
-        bottom = max(r.row for r in results)
+            self.pending.discard(result.row)
+        wanted = [r.row for r in results]
         if self.header_missing:
-            top, self.header_missing = 1, False
-        if not self.format_set:
-            updated = self.column + 2
-            self.sheet.range((2, updated), (self.bottom, updated)).number_format = UPDATED_FORMAT
-            self.format_set = True
-        block = [[_safe(v, limit) for v, limit in zip(self.rows[r], CELL_LIMITS)] for r in range(top, bottom + 1)]
-        self.sheet.range((top, self.column), (bottom, self.column + 2)).value = block
+            self.rows[1] = list(st.RESULT_HEADERS)
+            wanted.append(1)
+        try:
+            if not self.format_set:
+                updated = self.column + 2
+                self._excel(lambda: setattr(self.sheet.range((2, updated), (self.bottom, updated)),
+                                            "number_format", UPDATED_FORMAT))
+                self.format_set = True
+            for top, bottom in background.write_runs(wanted, self.pending):
+                block = [[_safe(v, limit) for v, limit in zip(self.rows[r], CELL_LIMITS)]
+                         for r in range(top, bottom + 1)]
+                first, last = (top, self.column), (bottom, self.column + 2)
+                self._excel(lambda: setattr(self.sheet.range(first, last), "value", block))
+                self.writes += 1
+            self.header_missing = False
+            return True
+        except Exception as error:  # noqa: BLE001 - the book closed, Excel quit: stop, the journal keeps all
+            self.gone = error
+            if self.cancel is not None:
+                self.cancel.set()
+            return False
+
+    def _excel(self, action) -> None:
+        deadline = time.monotonic() + REJECTED_PATIENCE_SECONDS
+        while True:
+            try:
+                return action()
+            except Exception as error:  # noqa: BLE001
+                if not call_rejected(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(REJECTED_RETRY_SECONDS)
+
+
+def _revived(value):
+    from greenapi_excel import background
+
+    return background.revive(value)
 
 
 def _safe(value, limit: int = DETAILS_LIMIT):
@@ -611,55 +864,69 @@ def _autofilter_on(sheet, table) -> None:
 # --- Undo last run -----------------------------------------------------------------------------------
 
 def _undo_last_run(book, context: _Context) -> None:
+    """Ask here; the opposite calls and the block writes happen in the worker process, as for Archive."""
     from greenapi_excel import undo as undoing
-    from greenapi_excel.client import GreenApiClient
     from greenapi_excel.journal import Journal
 
+    _refuse_if_busy(book)
     sheet_settings = _read_settings(book)
     credentials, _ = _credentials(book, context, sheet_settings)
     region = _region(sheet_settings)
     with Journal() as journal:
         found = undoing.find(journal, credentials.id_instance)
-        count = len(found.chats)
-        question = (f"Undo the last run? {_sentence(found.describe())}\n\n"
-                    f"This will {found.verb} {'those' if count != 1 else 'that'} {count} chat{'s' if count != 1 else ''}.")
-        if str(book.app.alert(_plain(question, lines=True), title=TITLE, buttons="yes_no")).lower() != "yes":
-            _alert(book, context, "Nothing was changed.")
-            return
-        sheet = _run_sheet(book, found.run)
-        writer, cells, where = None, (), "printed here (the run's book is not this one)"
-        if sheet is not None:
-            grid = _SheetGrid(sheet)  # the one read
-            headers = grid.headers()
-            chat_column = layout.find_chat_column(headers, setting=sheet_settings.get("chat column"))
-            values = {c: grid.column(c) for c in range(chat_column + 1, grid.right + 1)}
-            placement = layout.place_results(headers, chat_column, values, last_used_column=grid.right)
-            cells = [(r, _as_cell_value(grid.cell(r, chat_column))) for r in range(2, grid.bottom + 1)]
-            writer = _ResultWriter(sheet, grid, placement.status_column)
-            where = f"sheet {sheet.name}"
-        planned = undoing.plan(found, cells, region=region)
-        elsewhere = []
+    count = len(found.chats)
+    question = (f"Undo the last run? {_sentence(found.describe())}\n\n"
+                f"This will {found.verb} {'those' if count != 1 else 'that'} {count} chat{'s' if count != 1 else ''}.")
+    if str(book.app.alert(_plain(question, lines=True), title=TITLE, buttons="yes_no")).lower() != "yes":
+        _alert(book, context, "Nothing was changed.")
+        return
+    sheet = _run_sheet(book, found.run)
+    writer, cells, where = None, (), "printed here (the run's book is not this one)"
+    if sheet is not None:
+        grid = _SheetGrid(sheet)  # the one read
+        headers = grid.headers()
+        chat_column = layout.find_chat_column(headers, setting=sheet_settings.get("chat column"))
+        values = {c: grid.column(c) for c in range(chat_column + 1, grid.right + 1)}
+        placement = layout.place_results(headers, chat_column, values, last_used_column=grid.right)
+        cells = [(r, _as_cell_value(grid.cell(r, chat_column))) for r in range(2, grid.bottom + 1)]
+        where = f"sheet {sheet.name}"
+    planned = undoing.plan(found, cells, region=region)
+    if sheet is not None:
+        in_sheet = bulk.Plan(planned.method, todo=[(r, c) for r, c in planned.todo if r >= 2])
+        writer = _writer_to_job(grid, placement.status_column, in_sheet)
+    job = {"kind": "undo", "method": planned.method, "dry_run": False, "where": where, "note": None,
+           "settings": sheet_settings.for_engine(), "sheet": sheet.name if sheet is not None else None,
+           "plan": _plan_to_job(planned), "writer": writer, "moved": None, "undo_of": found.run.id}
+    _start_worker(book, context, job, f"undo of run {found.run.id}, {count:,} chats")
 
+
+def _carry_out_undo(book, job: dict, context: _Context, cancel, credentials, planned) -> tuple[str, bool]:
+    from greenapi_excel.client import GreenApiClient
+    from greenapi_excel.journal import Journal
+
+    sheet = book.sheets[job["sheet"]] if job["sheet"] is not None else None
+    writer = _ResultWriter(sheet, job["writer"], cancel) if sheet is not None else None
+    elsewhere = []
+
+    with GreenApiClient(credentials) as client, Journal() as journal:
         def on_results(results):
             in_sheet = [r for r in results if r.row >= 2]
-            if writer is not None and in_sheet:
-                writer.write(in_sheet)
+            if writer is not None and in_sheet and writer.write(in_sheet):
                 journal.mark_delivered(call_ids(in_sheet))  # in the live cells now
             elsewhere.extend(r for r in results if writer is None or r.row < 2)
 
-        with GreenApiClient(credentials) as client:
-            summary = bulk.run(planned, client, journal, on_progress=_StatusBar(book).show, on_results=on_results,
-                               source="addin undo", book=_book_path(book) if sheet is not None else None,
-                               sheet=sheet.name if sheet is not None else None, undo_of=found.run.id)
+        summary = bulk.run(planned, client, journal, on_progress=_StatusBar(book).show, on_results=on_results,
+                           source="addin undo", book=job["book"]["fullname"] if sheet is not None else None,
+                           sheet=job["sheet"], undo_of=job["undo_of"], cancel=cancel)
     counts = ", ".join(f"{word} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
-    lines = [f"Undo of run {found.run.id}: {counts or 'nothing done'}. Statuses are {where}."]
+    lines = [f"Undo of run {job['undo_of']}: {counts or 'nothing done'}. Statuses are {job['where']}."]
     chats = dict(planned.todo)
     lines += [f"{chats.get(r.row, '')}: {r.status}" for r in elsewhere[:20]]
     if len(elsewhere) > 20:
         lines.append(f"... and {len(elsewhere) - 20} more (greenapi-excel journal lists them all)")
     if summary.stopped:
         lines.append(f"Stopped early: {_sentence(summary.stopped)}")
-    _alert(book, context, "\n".join(lines), critical=summary.stopped is not None)
+    return "\n".join(lines) + _gone_note(writer), summary.stopped is not None
 
 
 def _run_sheet(book, run):

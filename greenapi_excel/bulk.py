@@ -27,6 +27,7 @@ from greenapi_excel.errors import (
     OutcomeUnknown,
     QuotaExceeded,
     RetriesExhausted,
+    Stopped,
 )
 from greenapi_excel.results import RowResult, RunSummary, cell_text
 
@@ -147,9 +148,9 @@ class _Stop:
         self._unreachable = 0
         self.calls = 0  # state-changing calls sent (each may take several attempts)
 
-    def sent(self) -> None:
+    def sent(self, count: int = 1) -> None:
         with self._lock:
-            self.calls += 1
+            self.calls += count
 
     def set(self, error: GreenApiExcelError) -> None:
         with self._lock:
@@ -183,6 +184,7 @@ def run(
     undo_of: str | None = None,
     record_run: bool = True,
     resume: bool = True,
+    cancel: threading.Event | None = None,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
 
@@ -197,7 +199,30 @@ def run(
     ``resume`` answers results the book lost from the journal (``Journal.done_before``, undelivered
     calls only); ``--resend`` turns it off. Each RowResult of a call carries its ``call_id``: the
     edge marks it delivered (``Journal.mark_delivered``) once the result is written.
+
+    ``cancel``, when set by someone else (the add-in's Stop button, the book closing), ends the run as
+    Ctrl+C does, within a fraction of a second: calls already sent finish and keep their status, calls
+    waiting for their pacing slot are never sent, and every row not reached gets ``Not run``.
     """
+    options = dict(dry_run=dry_run, on_progress=on_progress, on_results=on_results, source=source,
+                   workers=workers, block_seconds=block_seconds, preflight=preflight, stopped_by=stopped_by,
+                   book=book, sheet=sheet, undo_of=undo_of, record_run=record_run, resume=resume)
+    if cancel is None:
+        return _run(plan, client, journal, **options)
+    if stopped_by is None and cancel.is_set():
+        options["stopped_by"] = Stopped(STOPPED_ON_REQUEST)
+    previous_cancel, client.cancel = getattr(client, "cancel", None), cancel
+    try:
+        return _run(plan, client, journal, cancel=cancel, **options)
+    finally:
+        client.cancel = previous_cancel
+
+
+STOPPED_ON_REQUEST = "stopped on request"
+
+
+def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, workers, block_seconds, preflight,
+         stopped_by, book, sheet, undo_of, record_run, resume, cancel: threading.Event | None = None) -> RunSummary:
     started = time.monotonic()
     instance = client.credentials.id_instance
     words = WORDS[plan.method]
@@ -285,6 +310,8 @@ def run(
             while remaining:
                 block = _drain(finished, block_seconds, remaining)
                 remaining -= len(block)
+                if cancel is not None and cancel.is_set():
+                    stop.set(Stopped(STOPPED_ON_REQUEST))   # calls not yet started answer Not run at once
                 deliver(block)
         except BaseException:  # Ctrl+C: calls not yet started stay unsent; what finished is delivered
             stop.set(GreenApiExcelError("interrupted"))
@@ -451,6 +478,11 @@ def _answer_call(row, chat_id, client, journal, call_id, method, words: _Words, 
     stop.sent()
     try:
         answer = call(chat_id)
+    except Stopped:  # told to stop while it waited for its slot: never sent
+        stop.sent(-1)
+        stop.set(Stopped(STOPPED_ON_REQUEST))
+        journal.finish(call_id, status=st.NOT_RUN, details="stopped on request before it was sent")
+        return RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now())
     except (AuthError, InstanceError, QuotaExceeded) as error:
         stop.set(error)
         if isinstance(error, QuotaExceeded):

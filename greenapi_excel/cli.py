@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     workbook.add_argument("path", nargs="?", default="GreenApi.xlsm", metavar="PATH",
                           help="where to write it (default ./GreenApi.xlsm)")
 
+    addin = commands.add_parser("addin", help="install GreenApi.xlam, the GreenApi tab in every workbook, where "
+                                              "Excel loads add-ins at start (XLSTART), or remove it")
+    addin.add_argument("action", choices=("install", "remove"))
+    addin.add_argument("--folder", metavar="DIR", default=None,
+                       help="Excel's start-up folder (default: GREENAPI_XLSTART, else the user's XLSTART)")
+
     journal = commands.add_parser("journal", help="show the audit trail of calls made from this computer")
     journal.add_argument("--journal", metavar="PATH", help="the journal file (default: see archive --help)")
     journal.add_argument("--chat", metavar="CHAT_ID", help="only this chat")
@@ -220,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_demo(args)
         if args.command == "workbook":
             return command_workbook(args)
+        if args.command == "addin":
+            return command_addin(args)
         if args.command == "journal":
             return command_journal(args)
     except GreenApiExcelError as error:
@@ -496,6 +504,18 @@ def command_journal(args) -> int:
               f"{e.state:<9}  {e.status or '':<18}  {e.details or ''}")
     if not entries:
         print("the journal holds no calls yet")
+    return EXIT_OK
+
+
+# --- addin install / remove -------------------------------------------------------------
+
+def command_addin(args) -> int:
+    from greenapi_excel import addin_install
+
+    folder = addin_install.startup_folder(args.folder)
+    lines = addin_install.install(folder) if args.action == "install" else addin_install.remove(folder)
+    for line in lines:
+        print(line)
     return EXIT_OK
 
 

@@ -35,6 +35,7 @@ from greenapi_excel.errors import (
     OutcomeUnknown,
     QuotaExceeded,
     RetriesExhausted,
+    Stopped,
 )
 
 log = logging.getLogger("greenapi_excel")
@@ -259,6 +260,9 @@ class GreenApiClient:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self._session = session
+        # Set by a run that can be told to stop (bulk.run's ``cancel``): a first try not yet sent leaves
+        # its pacing slot at once and raises Stopped; a retry of a call already sent still goes out.
+        self.cancel: threading.Event | None = None
 
     def __repr__(self) -> str:
         # Also for a client whose __init__ refused its settings (a traceback's frames show it half made).
@@ -393,8 +397,10 @@ class GreenApiClient:
         while True:
             attempts += 1
             started = time.monotonic()
-            answer = self._attempt(method, verb, body, pacer, limit, params)
-            if isinstance(answer, ConfigError):
+            # Only a first try can be called off: a retry repeats a call that may already have arrived.
+            answer = self._attempt(method, verb, body, pacer, limit, params,
+                                   cancel=self.cancel if attempts == 1 else None)
+            if isinstance(answer, (ConfigError, Stopped)):
                 return answer
             if isinstance(answer, _NeverSent):
                 connect_failures += 1
@@ -461,7 +467,8 @@ class GreenApiClient:
         return RetriesExhausted(f"GREEN-API did not answer {shown_url} usefully after {tried} ({last_problem})",
                                 status=last_status, text=last_problem)
 
-    def _attempt(self, method: str, verb: str, body: dict | None, pacer, limit: int, params: dict | None = None):
+    def _attempt(self, method: str, verb: str, body: dict | None, pacer, limit: int, params: dict | None = None,
+                 cancel: threading.Event | None = None):
         """One paced HTTP request: an _Answer, or the _NeverSent / _Ambiguous / ConfigError it came to.
 
         Problems are returned, not raised: the URL (and so the token) lives only in this frame and in
@@ -472,7 +479,9 @@ class GreenApiClient:
             return prepared
         request, options = prepared
         # Built before the pacer lets us go, so that the call leaves as close to its slot as it can.
-        pacer.wait()
+        pacer.wait(cancel)
+        if cancel is not None and cancel.is_set():   # the run was stopped while this call waited: never sent
+            return Stopped(f"stopped before {self.display_url(method)} was sent")
         problem = None
         response = None
         try:

@@ -69,6 +69,10 @@ class RetriesExhausted(ApiError):
     """Retries ran out on answers that certainly changed nothing (429, connection refused)."""
 
 
+class Stopped(ApiError):
+    """The run was told to stop (the Stop button, the book closing) before this call was sent."""
+
+
 # --- workbooks -----------------------------------------------------------------
 
 class WorkbookError(GreenApiExcelError):

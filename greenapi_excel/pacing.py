@@ -116,7 +116,7 @@ class Pacer:
             return slot
         return max(slot, self._clock() + (shared - time.time()))
 
-    def wait(self) -> float:
+    def wait(self, cancel: threading.Event | None = None) -> float:
         """Block until this caller may send; returns the seconds waited. Every try, first or retry, calls this.
 
         Slots alone assume every caller starts on time. A thread that wakes late bunches up with the
@@ -125,12 +125,20 @@ class Pacer:
         """
         slot = self.reserve()
         waited = max(0.0, slot - self._clock())
-        if waited > 0:
-            self._sleep(waited)
+        if waited > 0 and self._pause(waited, cancel):
+            return waited
         while (extra := self._window_delay()) > 0:
-            self._sleep(extra)
+            if self._pause(extra, cancel):
+                return waited
             waited += extra
         return waited
+
+    def _pause(self, seconds: float, cancel: threading.Event | None) -> bool:
+        """Sleep ``seconds``; True when ``cancel`` was set meanwhile (a stopped run leaves its slot at once)."""
+        if cancel is None:
+            self._sleep(seconds)
+            return False
+        return cancel.wait(seconds)
 
     def _window_delay(self) -> float:
         """0 and the start recorded if a call may start now, else how long to wait."""

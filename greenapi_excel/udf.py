@@ -25,6 +25,13 @@ from greenapi_excel.results import call_ids, cell_text
 CHATS_CACHE_SECONDS = 30.0
 
 NOT_ARCHIVED = "Not archived"
+
+# Worksheet functions never hold up recalculation for long: at GREEN-API's 10 calls a second, the calls
+# of all cells together within UDF_WINDOW_SECONDS stay at or below UDF_CALL_LIMIT (about 3 s of Excel
+# waiting, whether one cell holds the range or a formula is filled down a column). Cells beyond that answer at once with a status that points to the ribbon's Archive button.
+UDF_CALL_LIMIT = 30
+UDF_WINDOW_SECONDS = 30.0
+_recent_calls: list[float] = []   # monotonic times of the calls the functions made, newest last
 UDF_TEXT_LIMIT = 500  # a status word and its details in one cell
 ANSWERED_WITH_DETAILS = (st.INVALID, st.FAILED, st.CHAT_NOT_FOUND, st.NO_INCOMING, st.QUOTA_EXCEEDED, st.NOT_RUN)
 
@@ -68,6 +75,7 @@ def reset() -> None:
         _clients.clear()
         _journals.clear()
         _chats_cache.clear()
+        _recent_calls.clear()
 
 
 # --- shape ---------------------------------------------------------------------------
@@ -139,6 +147,10 @@ def _change(client, journal, credentials, method: str, chats: list[str], region)
             answers[chat_id] = f"{done.status} ({done.time:%Y-%m-%d %H:%M})"
         else:
             todo.append(chat_id)
+    if todo and not _within_budget(len(todo)):
+        for chat_id in todo:
+            answers[chat_id] = status_text(st.NOT_RUN, too_many_text(len(todo), method))
+        todo = []
     if todo:
         plan = bulk.plan(list(enumerate(todo)), method=method, region=region)
         results: dict[int, tuple[str, str]] = {}
@@ -158,6 +170,23 @@ def _change(client, journal, credentials, method: str, chats: list[str], region)
             word, details = results.get(index, (st.NOT_RUN, "no answer"))
             answers[chat_id] = status_text(word, details)
     return answers
+
+
+def too_many_text(count: int, method: str) -> str:
+    button = "Archive chats" if method == bulk.ARCHIVE else "Unarchive chats"
+    return (f"{count:,} chat{'s' if count != 1 else ''} to call is more than a worksheet function sends without "
+            f"holding up Excel (at most {UDF_CALL_LIMIT} in {UDF_WINDOW_SECONDS:.0f} s): select the chats and "
+            f"press {button} on the GreenApi tab, which runs in the background")
+
+
+def _within_budget(count: int) -> bool:
+    """Take ``count`` calls from the budget shared by every cell, or none when they do not fit."""
+    now = time.monotonic()
+    _recent_calls[:] = [t for t in _recent_calls if now - t < UDF_WINDOW_SECONDS]
+    if len(_recent_calls) + count > UDF_CALL_LIMIT:
+        return False
+    _recent_calls.extend([now] * count)
+    return True
 
 
 def _read_states(client, credentials, chats: list[str]) -> dict[str, str]:

@@ -26,3 +26,26 @@ def make_sandbox():
 def sandbox(make_sandbox) -> Sandbox:
     """A started sandbox with the built-in address book, limits high enough not to get in the way."""
     return make_sandbox(rps=1000, read_rps=1000)
+
+
+@pytest.fixture(autouse=True)
+def run_folders(tmp_path, monkeypatch):
+    """Book locks and background-run files in tmp_path: tests never see each other's runs, nor the user's."""
+    monkeypatch.setenv("GREENAPI_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.setenv("GREENAPI_RUNS_DIR", str(tmp_path / "runs"))
+
+
+@pytest.fixture
+def inline_worker(monkeypatch):
+    """The ribbon's worker run in this process, at once, on the stand-in book it was started from: the job
+    file, the lock and the block writes are the real ones; only the process start is left out (the tests in
+    test_background.py start real worker processes)."""
+    import addin
+    import xlwings_standin as xls
+
+    def attach(ident):
+        found = [b for b in xls.OPEN_BOOKS if b.name == ident["name"] and not b.closed]
+        return found[-1] if found else None
+
+    monkeypatch.setattr(addin, "_attach", attach)
+    monkeypatch.setattr(addin, "_spawn", lambda files: addin.work(str(files.job)))

@@ -13,6 +13,9 @@ from greenapi_excel import statuses as st
 from greenapi_excel.sandbox import DEFAULT_CHATS
 from test_addin import env, keychain, make_book, reads_of, sandbox_env  # noqa: F401 - fixtures
 
+# The ribbon's runs go to a worker process; here it runs in this process (see conftest.inline_worker).
+pytestmark = pytest.mark.usefixtures("inline_worker")
+
 PEOPLE = [c["id"] for c in DEFAULT_CHATS if not c["archive"] and c["incoming"] > 0 and c["id"].endswith("@c.us")]
 
 

@@ -24,7 +24,9 @@ def iso(days_ago: float) -> str:
     return datetime.utcfromtimestamp(time.time() - days_ago * DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# A small account: people and groups, active and idle, one archived, one never written to.
+# A small account: people and groups, active and idle, one archived, one never written to. Its times are
+# fixed when this module is imported: a long suite must not make "0.2 days ago" drift.
+IMPORTED = datetime.now()
 CHATS = [
     {"id": "79001234567@c.us", "name": "Anna", "incoming": 3, "last_incoming": iso(0.2), "last_outgoing": iso(0.1)},
     {"id": "79001234568@c.us", "name": "Boris", "incoming": 1, "last_incoming": iso(45), "last_outgoing": iso(50)},
@@ -118,7 +120,7 @@ def test_load_chats_writes_one_row_per_chat_with_times_from_two_journal_reads(ac
     assert set(rows) == {c["id"] for c in CHATS}
     anna = rows["79001234567@c.us"]
     assert anna[1:4] == ["Anna", "person", "no"]
-    assert isinstance(anna[4], datetime) and abs((datetime.now() - anna[4]) - timedelta(days=0.2)) < timedelta(minutes=5)
+    assert isinstance(anna[4], datetime) and abs((IMPORTED - anna[4]) - timedelta(days=0.2)) < timedelta(minutes=5)
     assert ws.cell(2, 5).number_format == "yyyy-mm-dd hh:mm"
     assert anna[6] == 0
     assert rows["79001234569@c.us"][5] == "none in 30 days"   # Vera: no outgoing message in the window

@@ -201,3 +201,28 @@ def test_the_calling_books_instance_counts_when_the_environment_names_none(env, 
     book, caller = shipped_book_with(apiUrl=sandbox.api_url, idInstance=sandbox.id_instance)
     assert udfs.ARCHIVECHAT(OPEN_CHATS[0], caller=caller) == st.ARCHIVED
     assert OPEN_CHATS[0] in sandbox.archived_ids()
+
+
+# --- worksheet functions never hold up recalculation for long (issue 14) --------------------------------
+
+def test_a_range_beyond_a_few_seconds_of_calls_answers_at_once_pointing_to_the_button(box):
+    chats = [[f"7900600{i:04d}@c.us"] for i in range(udf.UDF_CALL_LIMIT + 1)]
+    answer = udfs.ARCHIVECHAT(chats)
+    assert box.calls("archiveChat") == []          # not a single call: the whole range would take too long
+    texts = {row[0] for row in answer}
+    [text] = texts
+    assert text.startswith(f"{st.NOT_RUN}: {udf.UDF_CALL_LIMIT + 1} chats to call is more than a worksheet function")
+    assert "press Archive chats on the GreenApi tab" in text
+
+
+def test_cells_filled_down_one_chat_each_share_one_budget(box):
+    answers = [udfs.ARCHIVECHAT(OPEN_CHATS[i % len(OPEN_CHATS)] if i < len(OPEN_CHATS) else f"7900601{i:04d}@c.us")
+               for i in range(udf.UDF_CALL_LIMIT + 3)]
+    assert len(box.calls("archiveChat")) == udf.UDF_CALL_LIMIT
+    assert all(a.startswith(st.NOT_RUN + ": 1 chat to call") for a in answers[udf.UDF_CALL_LIMIT:])
+    # A chat done already answers from the journal, beyond the budget too: it needs no call.
+    assert udfs.ARCHIVECHAT(OPEN_CHATS[0]).startswith("Archived (")
+
+
+def test_a_range_within_the_budget_is_called_as_before(box):
+    assert udfs.ARCHIVECHAT([[chat] for chat in OPEN_CHATS[:udf.UDF_CALL_LIMIT]])[0][0] in (st.ARCHIVED,)

@@ -26,12 +26,14 @@ from greenapi_excel.workbook import build as workbook_build
 
 REPO = Path(__file__).resolve().parent.parent
 BOOK = REPO / "GreenApi.xlsm"
+ADDIN = REPO / "GreenApi.xlam"
+BOTH = pytest.mark.parametrize("path", [BOOK, ADDIN], ids=["xlsm", "xlam"])
 SCHEMAS = REPO / ".." / "shared" / "schemas"
 XLWINGS_PACKAGE = Path(xlwings.__file__).resolve().parent
 CUSTOMUI_NS = "{http://schemas.microsoft.com/office/2009/07/customui}"
 BUTTONS = {
     "Archive chats": "archive_chats", "Unarchive chats": "unarchive_chats", "Dry run": "dry_run",
-    "Load chats": "load_chats", "Undo last run": "undo_last_run",
+    "Load chats": "load_chats", "Undo last run": "undo_last_run", "Stop": "stop_run",
     "Check connection": "check_connection", "Settings / token": "settings",
 }
 
@@ -205,6 +207,8 @@ def test_rebuild_in_a_process_gives_the_committed_bytes(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == BOOK.read_bytes(), "GreenApi.xlsm is stale: run python -m greenapi_excel.workbook.build"
+    addin = out.with_suffix(".xlam")
+    assert addin.read_bytes() == ADDIN.read_bytes(), "GreenApi.xlam is stale: run python -m greenapi_excel.workbook.build"
 
 
 def test_build_error_is_one_line_not_a_traceback(tmp_path):
@@ -291,14 +295,17 @@ def test_greenapi_excel_workbook_command_writes_a_book_for_this_python(tmp_path)
 
 # --- the package --------------------------------------------------------------------------------
 
-def test_package_is_a_macro_enabled_workbook_with_a_ribbon():
-    with zipfile.ZipFile(BOOK) as package:
+@BOTH
+def test_package_is_a_macro_enabled_workbook_with_a_ribbon(path):
+    with zipfile.ZipFile(path) as package:
         types = package.read("[Content_Types].xml").decode()
         package_rels = package.read("_rels/.rels").decode()
         book_rels = package.read("xl/_rels/workbook.xml.rels").decode()
         assert {"xl/vbaProject.bin", "customUI/customUI14.xml"} <= set(package.namelist())
         assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in package.infolist())
-    assert "application/vnd.ms-excel.sheet.macroEnabled.main+xml" in types
+    main_type = {BOOK: "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+                 ADDIN: "application/vnd.ms-excel.addin.macroEnabled.main+xml"}[path]
+    assert f'PartName="/xl/workbook.xml" ContentType="{main_type}"' in types
     assert 'Extension="bin" ContentType="application/vnd.ms-office.vbaProject"' in types
     assert ('Type="http://schemas.microsoft.com/office/2007/relationships/ui/extensibility" '
             'Target="customUI/customUI14.xml"') in package_rels
@@ -306,8 +313,8 @@ def test_package_is_a_macro_enabled_workbook_with_a_ribbon():
         in book_rels
 
 
-def ribbon_xml() -> bytes:
-    with zipfile.ZipFile(BOOK) as package:
+def ribbon_xml(path: Path = BOOK) -> bytes:
+    with zipfile.ZipFile(path) as package:
         return package.read("customUI/customUI14.xml")
 
 
@@ -322,20 +329,22 @@ def customui14_schema() -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(str(path))
 
 
-def test_ribbon_is_valid_customui14_with_its_buttons():
+@BOTH
+def test_ribbon_is_valid_customui14_with_its_buttons(path):
     schema = customui14_schema()
-    schema.validate(ribbon_xml().decode("utf-8"))
-    assert ribbon_xml() == workbook_build.RIBBON_XML.read_bytes()
-    tree = xmlschema.XMLResource(ribbon_xml().decode("utf-8")).root
+    schema.validate(ribbon_xml(path).decode("utf-8"))
+    assert ribbon_xml(path) == workbook_build.RIBBON_XML.read_bytes()
+    tree = xmlschema.XMLResource(ribbon_xml(path).decode("utf-8")).root
     tabs = [tab.get("label") for tab in tree.iter(f"{CUSTOMUI_NS}tab")]
     labels = [button.get("label") for button in tree.iter(f"{CUSTOMUI_NS}button")]
     assert tabs == ["GreenApi"]
     assert labels == list(BUTTONS)
 
 
-def test_every_button_calls_its_vba_sub_which_runs_addin_literally():
-    tree = xmlschema.XMLResource(ribbon_xml().decode("utf-8")).root
-    callbacks = built_modules()["RibbonCallbacks"]
+@BOTH
+def test_every_button_calls_its_vba_sub_which_runs_addin_literally(path):
+    tree = xmlschema.XMLResource(ribbon_xml(path).decode("utf-8")).root
+    callbacks = built_modules(path)["RibbonCallbacks"]
     for button in tree.iter(f"{CUSTOMUI_NS}button"):
         sub = button.get("onAction")
         body = re.search(rf"^Sub {sub}\(control As IRibbonControl\)\n(.*?)^End Sub$", callbacks, re.M | re.S)
@@ -343,8 +352,9 @@ def test_every_button_calls_its_vba_sub_which_runs_addin_literally():
         assert body.group(1).strip() == f'RunPython "import addin; addin.{BUTTONS[button.get("label")]}()"'
 
 
-def test_every_runpython_target_is_a_function_of_addin():
-    calls = set(re.findall(r'RunPython "import addin; addin\.(\w+)\(\)"', built_modules()["RibbonCallbacks"]))
+@BOTH
+def test_every_runpython_target_is_a_function_of_addin(path):
+    calls = set(re.findall(r'RunPython "import addin; addin\.(\w+)\(\)"', built_modules(path)["RibbonCallbacks"]))
     assert calls == set(BUTTONS.values())
     addin = ast.parse((REPO / "addin.py").read_text(encoding="utf-8"))
     functions = {node.name for node in addin.body if isinstance(node, ast.FunctionDef)}
@@ -353,8 +363,9 @@ def test_every_runpython_target_is_a_function_of_addin():
 
 # --- the VBA project ----------------------------------------------------------------------------
 
-def test_oletools_reads_back_every_module_with_its_source_text():
-    modules = built_modules()
+@BOTH
+def test_oletools_reads_back_every_module_with_its_source_text(path):
+    modules = built_modules(path)
     assert list(modules) == ["ThisWorkbook", "Sheet1", "xlwings", "Dictionary", "RibbonCallbacks", "xlwings_udfs"]
     standalone = (XLWINGS_PACKAGE / "xlwings.bas").read_text(encoding="cp1252")
     assert modules["xlwings"] == lf(standalone)
@@ -393,9 +404,10 @@ def test_grammar_check_reports_a_sub_closed_by_end_function():
     assert vba_syntax_errors(platform_only, WINDOWS)
 
 
+@BOTH
 @pytest.mark.parametrize("platform", [WINDOWS, MAC], ids=["windows", "mac"])
-def test_every_module_parses_under_the_vba_grammar(platform):
-    errors = {name: vba_syntax_errors(code, platform)[:3] for name, code in built_modules().items()}
+def test_every_module_parses_under_the_vba_grammar(platform, path):
+    errors = {name: vba_syntax_errors(code, platform)[:3] for name, code in built_modules(path).items()}
     assert {name: found for name, found in errors.items() if found} == {}
 
 
@@ -508,3 +520,35 @@ def test_help_longer_than_excel_keeps_fails_the_build(tmp_path, monkeypatch):
         "def SHORTHELP(x, caller=None):\n    \"\"\"Gives\n    x back.\"\"\"\n    return x\n", encoding="utf-8")
     assert workbook_build.udf_help("short_udfs") == [("SHORTHELP", "Gives x back.", "Mine", ['an "x"'])]
     assert 'ArgumentDescriptions:=Array("an ""x""")' in workbook_build.this_workbook_code("short_udfs")
+
+
+# --- the add-in (issue 14) ----------------------------------------------------------------------
+
+def test_the_addin_is_the_same_project_with_only_xlwings_conf_and_add_in_udf_wrappers():
+    book, addin = built_modules(BOOK), built_modules(ADDIN)
+    assert set(book) == set(addin)
+    assert {name: code for name, code in addin.items() if name != "xlwings_udfs"} == \
+        {name: code for name, code in book.items() if name != "xlwings_udfs"}
+    # xlwings' generator gives an add-in's wrappers the active workbook, as Import Functions would.
+    assert addin["xlwings_udfs"] == lf(workbook_build.udf_wrapper_module("udfs", "GreenApi.xlam"))
+    assert "ActiveWorkbook, Application.Caller" in addin["xlwings_udfs"]
+    assert "ThisWorkbook, Application.Caller" not in addin["xlwings_udfs"]
+    readable = as_workbook(ADDIN)
+    assert openpyxl.load_workbook(readable).sheetnames == ["xlwings.conf"]
+    assert xlwings_conf_rows(readable) == xlwings_conf_rows(BOOK)
+
+
+def as_workbook(addin: Path):
+    """The add-in's package with the workbook content type openpyxl knows (it refuses add-ins), to read its sheets."""
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(addin) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "[Content_Types].xml":
+                data = data.replace(b"application/vnd.ms-excel.addin.macroEnabled.main+xml",
+                                    b"application/vnd.ms-excel.sheet.macroEnabled.main+xml")
+            target.writestr(info, data)
+    out.seek(0)
+    return out

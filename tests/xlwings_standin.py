@@ -22,6 +22,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 MAX_ROWS = 1048576
+OPEN_BOOKS: list = []   # every Book made in this process, newest last (what xw.apps[pid].books would find)
 MAX_COLUMNS = 16384
 
 
@@ -87,6 +88,8 @@ class App:
         self.platform = platform
         self.answers: list[str] = []
         self.address_limit: int | None = None   # cut multi-area Address texts to this many characters
+        self.pid = 4242                          # xw.apps[pid] finds this Excel from another process
+        self.books = _AppBooks()                 # app.books.active: the workbook the analyst is in
 
     @property
     def status_bar(self) -> str | bool:
@@ -104,6 +107,11 @@ class App:
         return "ok"
 
 
+class _AppBooks:
+    def __init__(self) -> None:
+        self.active = None
+
+
 class Book:
     def __init__(self, name: str = "GreenApi.xlsm", app: App | None = None) -> None:
         self.name = name
@@ -115,6 +123,11 @@ class Book:
         self.format_writes: list[tuple[str, str]] = []
         self.structure_changes: list[str] = []   # sheets added, panes frozen, filters switched on, ...
         self._selection: tuple[str, tuple[int, int, int, int]] | None = None
+        # Called with each Range before a value write: the analyst's doing meanwhile (typing into cells,
+        # sitting in edit mode: raise CallRejected, as COM does then). None: Excel just takes the write.
+        self.before_write = None
+        self.closed = False
+        OPEN_BOOKS.append(self)
 
     @classmethod
     def from_file(cls, path, app: App | None = None) -> "Book":
@@ -332,7 +345,12 @@ class Range:
 
     @value.setter
     def value(self, data) -> None:
-        self.sheet.book.writes.append(f"{self.sheet.name}!{self.address}")
+        book = self.sheet.book
+        if book.closed:
+            raise BookClosed()
+        if book.before_write is not None:
+            book.before_write(self)
+        book.writes.append(f"{self.sheet.name}!{self.address}")
         if isinstance(data, (list, tuple)):
             rows = data if data and isinstance(data[0], (list, tuple)) else [data]
         else:
@@ -416,6 +434,25 @@ class Range:
 
 
 # --- what addin.py reaches through .api and the formatting objects -------------------------------------
+
+
+class CallRejected(Exception):
+    """What COM raises while the analyst edits a cell: pywintypes.com_error with RPC_E_CALL_REJECTED."""
+
+    hresult = -2147418111   # 0x80010001, as pywintypes gives it (signed)
+
+    def __init__(self, *args) -> None:
+        super().__init__(*(args or (self.hresult, "Call was rejected by callee.", None, None)))
+
+
+class BookClosed(Exception):
+    """What COM raises on a range of a book the analyst closed: RPC_E_DISCONNECTED, no retry helps."""
+
+    hresult = -2147417848   # 0x80010108
+
+    def __init__(self, *args) -> None:
+        super().__init__(*(args or (self.hresult, "The object invoked has disconnected from its clients.",
+                                    None, None)))
 
 
 class NoCellsFound(Exception):

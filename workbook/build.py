@@ -1,6 +1,11 @@
 """Builds GreenApi.xlsm from the text sources in this folder.
 
-    python -m greenapi_excel.workbook.build [OUT]   # writes ./GreenApi.xlsm with neutral xlwings settings
+    python -m greenapi_excel.workbook.build [OUT]   # writes ./GreenApi.xlsm and ./GreenApi.xlam beside it,
+                                                   # with neutral xlwings settings
+
+GreenApi.xlam is the same VBA project and ribbon as an Excel add-in (its own content type, only the
+xlwings.conf sheet, and xlwings' add-in form of the UDF wrappers): loaded at start from XLSTART by
+``greenapi-excel addin install``, its GreenApi tab acts on the active workbook.
 
 This folder is the repo's ``workbook/``; it is installed as the package ``greenapi_excel.workbook``.
 
@@ -41,10 +46,12 @@ VBA_SOURCES = HERE / "vba"
 RIBBON_XML = HERE / "customUI14.xml"
 SHEETS_JSON = HERE / "sheets.json"
 DEFAULT_OUT = Path("GreenApi.xlsm")
+ADDIN_SUFFIX = ".xlam"
 
 UDF_PYTHON_MODULE = "udfs"
 UDF_VBA_MODULE = "xlwings_udfs"
 BOOK_NAME = "GreenApi.xlsm"   # the generator only looks at the extension (.xlam or not)
+ADDIN_NAME = "GreenApi.xlam"  # its wrappers pass ActiveWorkbook, as xlwings' generator writes them for add-ins
 CONF_SHEET = "xlwings.conf"
 ADDIN_MODULE = "addin"
 FUNCTION_CATEGORY = "GreenApi"
@@ -64,6 +71,7 @@ RIBBON_REL_TYPE = "http://schemas.microsoft.com/office/2007/relationships/ui/ext
 VBA_REL_TYPE = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
 XLSX_MAIN_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 XLSM_MAIN_TYPE = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+XLAM_MAIN_TYPE = "application/vnd.ms-excel.addin.macroEnabled.main+xml"
 VBA_CONTENT_TYPE = "application/vnd.ms-office.vbaProject"
 
 # The header xlwings' import_udfs writes above the generated wrappers (it needs Excel to run itself).
@@ -160,11 +168,12 @@ def _declared_udfs(module_name: str):
             sys.modules.pop(name, None)
 
 
-def udf_wrapper_module(module_name: str = UDF_PYTHON_MODULE) -> str:
-    """The text of ``xlwings_udfs`` as xlwings' "Import Functions" would write it for ``module_name``, in CRLF."""
+def udf_wrapper_module(module_name: str = UDF_PYTHON_MODULE, book_name: str = BOOK_NAME) -> str:
+    """The text of ``xlwings_udfs`` as xlwings' "Import Functions" would write it for ``module_name`` into
+    ``book_name`` (an .xlam gets the add-in form), in CRLF."""
     with _declared_udfs(module_name) as (module, real):
         generated = io.StringIO()
-        real.generate_vba_wrapper(module_name, module, generated, types.SimpleNamespace(Name=BOOK_NAME))
+        real.generate_vba_wrapper(module_name, module, generated, types.SimpleNamespace(Name=book_name))
     return crlf(UDF_MODULE_HEADER + generated.getvalue())
 
 
@@ -236,9 +245,9 @@ def own_modules() -> list[tuple[str, str, bool]]:
     return modules
 
 
-def vba_modules() -> list[tuple[str, str, bool]]:
+def vba_modules(book_name: str = BOOK_NAME) -> list[tuple[str, str, bool]]:
     """Every module of the VBA project besides the document modules, in project order."""
-    modules = xlwings_modules() + own_modules() + [(UDF_VBA_MODULE, udf_wrapper_module(), False)]
+    modules = xlwings_modules() + own_modules() + [(UDF_VBA_MODULE, udf_wrapper_module(book_name=book_name), False)]
     for name, source, _ in modules:
         check_cp1252(name, source)
     return modules
@@ -284,10 +293,14 @@ def on_write_form(vba_project: bytes) -> bytes:
 
 # --- sheets ---------------------------------------------------------------------------------------
 
-def sheet_contents(*, interpreter: str | None, pythonpath: str | None) -> dict:
+def sheet_contents(*, interpreter: str | None, pythonpath: str | None, addin: bool = False) -> dict:
     """sheets.json, with the xlwings.conf rows for this build put first: the interpreter (Interpreter_Win,
-    or Interpreter_Mac on a Mac) and PYTHONPATH, each only when it has a value."""
+    or Interpreter_Mac on a Mac) and PYTHONPATH, each only when it has a value. An add-in keeps only the
+    xlwings.conf sheet (its buttons act on the analyst's book), as the VBA project's one sheet, Sheet1."""
     contents = json.loads(SHEETS_JSON.read_text(encoding="utf-8"))
+    if addin:
+        contents["sheets"] = [dict(sheet, code_name="Sheet1") for sheet in contents["sheets"]
+                              if sheet["name"] == CONF_SHEET]
     added = []
     if interpreter:
         added.append(["Interpreter_Mac" if sys.platform == "darwin" else "Interpreter_Win", interpreter])
@@ -357,13 +370,15 @@ def _insert_before(text: str, closing_tag: str, addition: str, part: str) -> str
     return text.replace(closing_tag, addition + closing_tag)
 
 
-def macro_enabled_parts(parts: dict[str, bytes], vba_project: bytes, ribbon: bytes) -> list[tuple[str, bytes]]:
-    """The openpyxl parts made into an .xlsm: VBA project, ribbon, their relationships and content types."""
+def macro_enabled_parts(parts: dict[str, bytes], vba_project: bytes, ribbon: bytes,
+                        main_type: str = XLSM_MAIN_TYPE) -> list[tuple[str, bytes]]:
+    """The openpyxl parts made into an .xlsm (or, with XLAM_MAIN_TYPE, an .xlam): VBA project, ribbon, their
+    relationships and content types."""
     parts = dict(parts)
     types_xml = parts["[Content_Types].xml"].decode("utf-8")
     if types_xml.count(XLSX_MAIN_TYPE) != 1:
         raise WorkbookError("[Content_Types].xml as openpyxl wrote it names no single workbook part")
-    types_xml = types_xml.replace(XLSX_MAIN_TYPE, XLSM_MAIN_TYPE)
+    types_xml = types_xml.replace(XLSX_MAIN_TYPE, main_type)
     types_xml = _insert_before(types_xml, "</Types>",
                              f'<Default Extension="bin" ContentType="{VBA_CONTENT_TYPE}"/>', "[Content_Types].xml")
     parts["[Content_Types].xml"] = types_xml.encode("utf-8")
@@ -400,11 +415,12 @@ def zip_bytes(entries: list[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-def workbook_bytes(*, interpreter: str | None = None, pythonpath: str | None = None) -> bytes:
-    """The whole GreenApi.xlsm, in memory."""
-    sheets = sheets_package(sheet_contents(interpreter=interpreter, pythonpath=pythonpath))
-    vba_project = vba_project_bin(vba_modules(), this_workbook_code())
-    entries = macro_enabled_parts(sheets, vba_project, RIBBON_XML.read_bytes())
+def workbook_bytes(*, interpreter: str | None = None, pythonpath: str | None = None, addin: bool = False) -> bytes:
+    """The whole GreenApi.xlsm (or, ``addin``, GreenApi.xlam), in memory."""
+    sheets = sheets_package(sheet_contents(interpreter=interpreter, pythonpath=pythonpath, addin=addin))
+    vba_project = vba_project_bin(vba_modules(ADDIN_NAME if addin else BOOK_NAME), this_workbook_code())
+    entries = macro_enabled_parts(sheets, vba_project, RIBBON_XML.read_bytes(),
+                                  XLAM_MAIN_TYPE if addin else XLSM_MAIN_TYPE)
     return zip_bytes(entries)
 
 
@@ -439,7 +455,7 @@ def pythonpath_for(interpreter: str) -> str | None:
 
 def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
           pythonpath: str | None = None) -> Path:
-    """Writes GreenApi.xlsm to ``out_path`` and returns its absolute path.
+    """Writes GreenApi.xlsm to ``out_path`` (GreenApi.xlam when it ends in .xlam) and returns its absolute path.
 
     ``interpreter`` goes into the xlwings.conf sheet (Interpreter_Win, or Interpreter_Mac on a Mac);
     None leaves xlwings' own settings in charge. When an interpreter is given and ``pythonpath`` is not,
@@ -450,11 +466,11 @@ def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
     out = Path(out_path).expanduser().resolve()
     if interpreter and pythonpath is None:
         pythonpath = pythonpath_for(interpreter)
-    data = workbook_bytes(interpreter=interpreter, pythonpath=pythonpath)
+    data = workbook_bytes(interpreter=interpreter, pythonpath=pythonpath, addin=out.suffix.lower() == ADDIN_SUFFIX)
     temporary = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".greenapi-", suffix=".xlsm", dir=out.parent)
+        handle, temporary = tempfile.mkstemp(prefix=".greenapi-", suffix=out.suffix or ".xlsm", dir=out.parent)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.chmod(temporary, out.stat().st_mode & 0o777 if out.exists() else 0o644)   # mkstemp makes it 0600
@@ -469,14 +485,17 @@ def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
-        print("usage: python -m greenapi_excel.workbook.build [OUT.xlsm]   (default ./GreenApi.xlsm)", file=sys.stderr)
+        print("usage: python -m greenapi_excel.workbook.build [OUT.xlsm]   (default ./GreenApi.xlsm; the add-in "
+              "GreenApi.xlam goes beside it)", file=sys.stderr)
         return 2
+    out = Path(argv[0] if argv else DEFAULT_OUT)
     try:
-        out = build(argv[0] if argv else DEFAULT_OUT)
+        written = [build(out), build(out.with_suffix(ADDIN_SUFFIX))]
     except WorkbookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"Wrote {out}")
+    for path in written:
+        print(f"Wrote {path}")
     return 0
 
 

@@ -1,0 +1,83 @@
+"""``greenapi-excel addin install`` / ``addin remove``: GreenApi.xlam in the folder Excel opens at start.
+
+Modelled on xlwings' own ``xlwings addin install`` (xlwings/cli.py): the add-in goes into the user's
+XLSTART folder, so its GreenApi tab is there in every workbook. Unlike a copy of a shipped file, the
+add-in is built here for this Python (its xlwings.conf sheet names this interpreter, and PYTHONPATH when
+that interpreter would not find addin.py by itself), as ``greenapi-excel workbook`` does for the .xlsm.
+
+The folder: ``--folder``, else GREENAPI_XLSTART, else the user's XLSTART of Excel on this OS:
+- Windows: %APPDATA%\\Microsoft\\Excel\\XLSTART (what Application.StartupPath gives);
+- macOS: ~/Library/Group Containers/UBF8T346G9.Office/User Content.localized/Startup.localized/Excel.
+Elsewhere (Linux: no Excel) there is none, and the command says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from greenapi_excel.errors import ConfigError, WorkbookError
+
+ADDIN_FILE = "GreenApi.xlam"
+ENV_FOLDER = "GREENAPI_XLSTART"
+MAC_STARTUP = ("Library", "Group Containers", "UBF8T346G9.Office", "User Content.localized",
+               "Startup.localized", "Excel")
+
+
+def startup_folder(explicit: str | None = None, *, platform: str | None = None,
+                   environ: dict | None = None) -> Path:
+    """Where Excel loads add-ins at start for this user; ConfigError when this computer has none."""
+    platform = sys.platform if platform is None else platform
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit).expanduser()
+    if environ.get(ENV_FOLDER, "").strip():
+        return Path(environ[ENV_FOLDER].strip()).expanduser()
+    if platform.startswith("win"):
+        appdata = environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(appdata) / "Microsoft" / "Excel" / "XLSTART"
+    if platform == "darwin":
+        return Path.home().joinpath(*MAC_STARTUP)
+    raise ConfigError("no Excel start-up folder was found on this computer (Excel runs on Windows and macOS): "
+                      f"give one with --folder DIR or the {ENV_FOLDER} environment variable")
+
+
+def install(folder: Path) -> list[str]:
+    """Build GreenApi.xlam for this Python into ``folder``; the lines to print."""
+    from greenapi_excel.workbook.build import build
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        path = build(folder / ADDIN_FILE, interpreter=sys.executable)
+    except WorkbookError as error:
+        raise WorkbookError(f"{error}; if Excel is running with the add-in loaded, quit Excel and try again") from None
+    lines = [f"Installed {path}: its xlwings.conf sheet points at {sys.executable}.",
+             "Start Excel again (on a Mac: quit with Cmd-Q first): the GreenApi tab is in every workbook and "
+             "acts on the active one."]
+    if sys.platform == "darwin":
+        lines.append(_mac_runpython())
+    return lines
+
+
+def _mac_runpython() -> str:
+    """RunPython on a Mac needs xlwings' AppleScript in Excel's script folder, as `xlwings addin install` does."""
+    try:
+        from xlwings import cli
+
+        cli.runpython_install(None)
+        return "RunPython is set up for Excel (xlwings runpython install)."
+    except Exception as error:  # noqa: BLE001 - the add-in is in place; this step can be run by hand
+        return f"Run `xlwings runpython install` once: it could not be done here ({type(error).__name__})."
+
+
+def remove(folder: Path) -> list[str]:
+    path = folder / ADDIN_FILE
+    if not path.exists():
+        return [f"{ADDIN_FILE} is not installed in {folder}: nothing to remove."]
+    try:
+        path.unlink()
+    except OSError as error:
+        raise WorkbookError(f"cannot remove {path}: {error.strerror or error}; if Excel is running with the add-in "
+                            "loaded, quit Excel and try again") from None
+    return [f"Removed {path}. Start Excel again: the GreenApi tab is gone (GreenApi.xlsm keeps its own)."]
