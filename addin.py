@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 
 import xlwings as xw
 
-from greenapi_excel import bulk, layout, statuses as st
+from greenapi_excel import bulk, i18n, layout, statuses as st
 from greenapi_excel import settings as config
 from greenapi_excel.errors import ConfigError, GreenApiExcelError
 from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, cell_text
 
 TITLE = "GreenApi"
-CHATS_SHEET = "Chats"
+CHATS_SHEET = i18n.N_("Chats")   # "Чаты" in a Russian book: _chats_sheet_name finds either
 SETTINGS_SHEET = layout.SETTINGS_SHEET
 SETTINGS_BLOCK = f"A1:B{layout.SETTINGS_ROWS}"
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm"
@@ -96,6 +96,8 @@ class _Context:
 def _macro(book, action) -> None:
     book = book if book is not None else xw.Book.caller()
     context = _Context()
+    language = i18n.language()
+    i18n.set_language(i18n.choose())   # until _read_settings finds the book's Language row
     try:
         action(book, context)
     except GreenApiExcelError as error:
@@ -108,6 +110,7 @@ def _macro(book, action) -> None:
             book.app.status_bar = False
         except Exception:
             pass
+        i18n.set_language(language)
 
 
 def _alert(book, context: _Context, text: str, *, critical: bool = False) -> None:
@@ -129,6 +132,7 @@ class _SheetSettings:
     values: dict[str, object]  # lower-case label -> value
     token_row: int | None
     token: object
+    sheet_name: str = SETTINGS_SHEET   # as the book spells it
 
     def get(self, label: str):
         value = self.values.get(label)
@@ -139,12 +143,15 @@ class _SheetSettings:
 
 
 def _read_settings(book) -> _SheetSettings:
-    """One read of Settings!A1:B20: labels in A (any case), values in B."""
-    if SETTINGS_SHEET not in [s.name for s in book.sheets]:
+    """One read of Settings!A1:B20 (Настройки in a Russian book): labels in A (any case, either language),
+    values in B. Its Language row, when set, is the language of this macro's alerts and cell texts."""
+    name = layout.settings_sheet_name([s.name for s in book.sheets])
+    if name is None:
         return _SheetSettings({}, None, None)
-    rows = book.sheets[SETTINGS_SHEET].range(SETTINGS_BLOCK).options(ndim=2).value
+    rows = book.sheets[name].range(SETTINGS_BLOCK).options(ndim=2).value
     found = layout.read_settings_rows((row + [None, None])[:2] for row in rows)
-    return _SheetSettings(found.values, found.token_row, found.token)
+    i18n.set_language(layout.settings_language(found.values) or i18n.choose())
+    return _SheetSettings(found.values, found.token_row, found.token, name)
 
 
 def _typed_token(sheet_settings: _SheetSettings) -> str | None:
@@ -169,7 +176,7 @@ def _move_token(book, context: _Context, sheet_settings: _SheetSettings) -> str 
         raise ConfigError("fill in idInstance on the Settings sheet first: the token is stored under it")
     instance = config.normalize_id_instance(instance, "the Settings sheet's idInstance")
     config.store_token(instance, token)
-    book.sheets[SETTINGS_SHEET].range((sheet_settings.token_row, 2)).value = None
+    book.sheets[sheet_settings.sheet_name].range((sheet_settings.token_row, 2)).value = None
     sheet_settings.token = None
     return instance
 
@@ -281,9 +288,16 @@ class _SheetGrid:
 
 def _target_sheet(book):
     sheet = book.sheets.active
-    if sheet.name.lower() == SETTINGS_SHEET.lower() and CHATS_SHEET in [s.name for s in book.sheets]:
-        return book.sheets[CHATS_SHEET]
+    chats = _chats_sheet_name(book)
+    if layout.is_settings_sheet(sheet.name) and chats is not None:
+        return book.sheets[chats]
     return sheet
+
+
+def _chats_sheet_name(book) -> str | None:
+    """The Chats sheet as the book spells it (Chats, or Чаты in a Russian book), or None."""
+    spellings = i18n.spellings(CHATS_SHEET)
+    return next((s.name for s in book.sheets if s.name in spellings), None)
 
 
 def _selected_column(book, sheet) -> int | None:
@@ -373,15 +387,16 @@ class _ResultWriter:
         self.column = status_column
         self.bottom = max(grid.bottom, 2)
         self.rows = {r: [grid.cell(r, status_column + i) for i in range(3)] for r in range(1, self.bottom + 1)}
-        self.header_missing = self.rows[1] != list(st.RESULT_HEADERS)
-        self.rows[1] = list(st.RESULT_HEADERS)
+        headers = st.result_headers(self.rows[1])   # an earlier run's, in its language, else this run's
+        self.header_missing = self.rows[1] != headers
+        self.rows[1] = headers
         self.format_set = False
 
     def write(self, results) -> None:
         if not results:
             return
         for result in results:
-            self.rows[result.row] = [result.status, result.details, result.updated]
+            self.rows[result.row] = [st.localised(result.status), result.details, result.updated]
         top = min(r.row for r in results)
         bottom = max(r.row for r in results)
         if self.header_missing:

@@ -106,7 +106,6 @@ def plan(
     if method not in WORDS:
         raise ValueError(f"unknown method {method!r}")
     previous = previous or {}
-    done_words = st.DONE[method]
     result = Plan(method)
     first_row: dict[str, int] = {}
     now = datetime.now()
@@ -126,7 +125,7 @@ def plan(
             continue
         first_row[parsed.chat_id] = row
         earlier = previous.get(row)
-        if isinstance(earlier, str) and earlier.startswith(done_words):
+        if st.is_done(earlier, method):   # in either language: an English book re-run in Russian, ...
             result.kept[row] = earlier
         else:
             result.todo.append((row, parsed.chat_id))

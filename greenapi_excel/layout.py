@@ -11,9 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from functools import lru_cache
+
 from greenapi_excel import statuses
 from greenapi_excel.errors import ConfigError
+from greenapi_excel.i18n import N_, spellings
 
+CHAT_HEADER = N_("Chat ID")    # the header the workbook and Load chats write above the chats
+PHONE_HEADER = N_("Phone")
 CHAT_HEADERS = ("chat id", "chatid", "phone")
 MAX_COLUMN = 16384  # XFD: Excel's last column
 _LETTERS = re.compile(r"^[A-Za-z]{1,3}$")
@@ -101,10 +106,17 @@ def find_chat_column(
         return number
     if selection is not None:
         return selection
+    known = chat_headers()
     for index, header in enumerate(headers, start=1):
-        if _header_text(header).casefold() in CHAT_HEADERS:
+        if _header_text(header).casefold() in known:
             return index
     return 1
+
+
+@lru_cache(maxsize=1)
+def chat_headers() -> frozenset[str]:
+    """The chat column's headers, case-folded, in every language we ship ("Chat ID", "ID чата", ...)."""
+    return frozenset(CHAT_HEADERS) | {s.casefold() for h in (CHAT_HEADER, PHONE_HEADER) for s in spellings(h)}
 
 
 _PHONE_LIKE = re.compile(r"^[\d\s+()\-./]+$")
@@ -192,13 +204,13 @@ def place_results(
 def _block_fits(headers, start: int, values, *, allow_blank: bool) -> tuple[bool, bool]:
     """(free or ours, holds an earlier run's headers) for the three columns from ``start``."""
     earlier = False
-    for column, expected in zip(range(start, start + 3), statuses.RESULT_HEADERS):
+    for position, column in enumerate(range(start, start + 3)):
         header = headers[column - 1] if column - 1 < len(headers) else None
         cells = [v for v in values.get(column, ()) if not _blank(v)]
         if _blank(header):
             if cells or not allow_blank:
                 return False, False
-        elif _header_text(header) == expected:
+        elif statuses.is_result_header(header, position):   # Status / Статус ...: an earlier run in either language
             if column == start:
                 if not all(statuses.is_status_text(v) for v in cells):
                     return False, False
@@ -217,9 +229,47 @@ def _moved_note(start: int, wanted: range) -> str:
 
 # --- the Settings sheet ---------------------------------------------------------------------------
 
-SETTINGS_SHEET = "Settings"
+SETTINGS_SHEET = N_("Settings")        # "Настройки" in a Russian book: see is_settings_sheet
 SETTINGS_ROWS = 20                      # labels in A1:A20, values in B1:B20
 TOKEN_LABELS = ("token", "apitokeninstance", "api_token", "apitoken")
+TOKEN_LABEL = N_("Token (moved to the keychain by the Settings button)")
+# Labels the Settings sheet shows in the book's language; read_settings_rows gives them as these keys.
+REGION_LABEL = N_("region")
+CHAT_COLUMN_LABEL = N_("chat column")
+LANGUAGE_LABEL = N_("Language")
+LANGUAGE_SETTING = "language"
+
+
+def is_settings_sheet(name: object) -> bool:
+    """True for the Settings sheet's name in any language we ship (case and outer spaces ignored)."""
+    return isinstance(name, str) and name.strip().casefold() in {s.casefold() for s in spellings(SETTINGS_SHEET)}
+
+
+def settings_language(values: Mapping | None) -> str | None:
+    """The book's language from its Settings sheet's Language row ("en" / "ru"), or None when it has none."""
+    from greenapi_excel.i18n import normalize
+
+    return normalize((values or {}).get(LANGUAGE_SETTING))
+
+
+def settings_sheet_name(names) -> str | None:
+    """The name, as the book spells it, of the first sheet in ``names`` that is the Settings sheet."""
+    return next((name for name in names if is_settings_sheet(name)), None)
+
+
+@lru_cache(maxsize=1)
+def _label_keys() -> dict[str, str]:
+    """A translated label, lower case -> the English key the engine reads ("регион" -> "region")."""
+    keys = {}
+    for label in (REGION_LABEL, CHAT_COLUMN_LABEL, LANGUAGE_LABEL):
+        for spelling in spellings(label):
+            keys[spelling.strip().lower()] = label.lower()
+    return keys
+
+
+@lru_cache(maxsize=1)
+def _token_words() -> frozenset[str]:
+    return frozenset(TOKEN_LABELS) | {s.split(" ", 1)[0].lower() for s in spellings(TOKEN_LABEL)}
 
 
 @dataclass(frozen=True)
@@ -234,7 +284,8 @@ class SettingsRows:
 def read_settings_rows(rows) -> SettingsRows:
     """Labels (any case) and values from the Settings sheet's (label, value) rows, row 1 first.
 
-    A label whose first word is a token label ("Token (moved to the keychain ...)") is the token's row:
+    Labels in any language we ship are given by their English key ("Регион" -> "region", "Язык" ->
+    "language"). A label whose first word is a token label ("Token (moved to the keychain ...)") is the token's row:
     its value never joins ``values``, so nothing that reads settings for the engine can pick it up.
     """
     values: dict = {}
@@ -243,7 +294,8 @@ def read_settings_rows(rows) -> SettingsRows:
         if not isinstance(label, str) or not label.strip():
             continue
         key = label.strip().lower()
-        if key.split(" ", 1)[0] in TOKEN_LABELS:
+        key = _label_keys().get(key, key)
+        if key.split(" ", 1)[0] in _token_words():
             token_row, token = number, value
         else:
             values.setdefault(key, value)

@@ -199,14 +199,16 @@ class SheetFile:
         ws = self.worksheet
         status_column = self.status_column_number
         if not self._headers_written:
-            for offset, header in enumerate(statuses.RESULT_HEADERS):
+            # Headers an earlier run wrote stay as they are (in its language); missing ones in this run's.
+            existing = [ws.cell(1, status_column + offset).value for offset in range(3)]
+            for offset, header in enumerate(statuses.result_headers(existing)):
                 _put_text(ws, 1, status_column + offset, header)
             self._headers_written = True
         for result in results:
             row = result.row
             if not 2 <= row <= EXCEL_ROWS:
                 raise ValueError(f"row {row} is not a data row of a sheet")
-            _put_text(ws, row, status_column, cell_text(result.status, STATUS_LIMIT))
+            _put_text(ws, row, status_column, cell_text(statuses.localised(result.status), STATUS_LIMIT))
             _put_text(ws, row, status_column + 1, cell_text(result.details, DETAILS_LIMIT))
             updated = ws.cell(row, status_column + 2)
             stamp = result.updated
@@ -367,7 +369,7 @@ def _read_sheet(cls, path: Path, workbook, ws, column: object) -> SheetFile:
     # One pass over the existing cells collects the chat column and every column a result block may use.
     wanted = set(range(chat_column, chat_column + 4))
     for number, header in enumerate(headers, start=1):
-        if isinstance(header, str) and header.strip() == statuses.RESULT_HEADERS[0]:
+        if isinstance(header, str) and statuses.is_result_header(header, 0):
             wanted.update((number, number + 1, number + 2))
     by_column: dict[int, list] = defaultdict(list)
     for (row, col), cell in cells.items():
@@ -457,8 +459,7 @@ def _unmerge_result_area(ws, status_column: int) -> None:
 
 def _settings_of(workbook) -> dict:
     """apiUrl and idInstance from a Settings sheet (labels in A, values in B); the token is never read."""
-    wanted = layout.SETTINGS_SHEET.lower()
-    sheet = next((ws for ws in workbook.worksheets if ws.title.strip().lower() == wanted), None)
+    sheet = next((ws for ws in workbook.worksheets if layout.is_settings_sheet(ws.title)), None)
     if sheet is None:
         return {}
 
