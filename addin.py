@@ -21,6 +21,7 @@ import xlwings as xw
 from greenapi_excel import bulk, i18n, layout, statuses as st
 from greenapi_excel import settings as config
 from greenapi_excel.errors import ConfigError, GreenApiExcelError
+from greenapi_excel.i18n import _, ngettext
 from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, cell_text
 
 TITLE = "GreenApi"
@@ -103,8 +104,8 @@ def _macro(book, action) -> None:
     except GreenApiExcelError as error:
         _alert(book, context, f"{_sentence(str(error))}", critical=True)
     except Exception as error:  # the analyst gets one sentence, never a traceback
-        _alert(book, context, f"Something went wrong ({type(error).__name__}): {_sentence(str(error))}",
-               critical=True)
+        _alert(book, context, _("Something went wrong ({error}): {details}").format(
+            error=type(error).__name__, details=_sentence(str(error))), critical=True)
     finally:
         try:
             book.app.status_bar = False
@@ -118,7 +119,7 @@ def _alert(book, context: _Context, text: str, *, critical: bool = False) -> Non
 
 
 def _sentence(text: str) -> str:
-    text = text.strip() or "no details"
+    text = text.strip() or _("no details")
     first = text.split(" ", 1)[0]
     if first.islower() and first.isalpha():  # "idInstance ..." stays as written
         text = text[0].upper() + text[1:]
@@ -159,7 +160,7 @@ def _typed_token(sheet_settings: _SheetSettings) -> str | None:
     if token is None or (isinstance(token, str) and not token.strip()):
         return None
     if not isinstance(token, str):
-        raise ConfigError("the Token cell holds a number, not the token text: format it as Text and paste again")
+        raise ConfigError(_("the Token cell holds a number, not the token text: format it as Text and paste again"))
     return token.strip()
 
 
@@ -173,7 +174,7 @@ def _move_token(book, context: _Context, sheet_settings: _SheetSettings) -> str 
     if instance is None or instance == "":
         instance = os.environ.get(config.ENV_ID_INSTANCE) or config.load_config().get("id_instance")
     if instance is None or instance == "":
-        raise ConfigError("fill in idInstance on the Settings sheet first: the token is stored under it")
+        raise ConfigError(_("fill in idInstance on the Settings sheet first: the token is stored under it"))
     instance = config.normalize_id_instance(instance, "the Settings sheet's idInstance")
     config.store_token(instance, token)
     book.sheets[sheet_settings.sheet_name].range((sheet_settings.token_row, 2)).value = None
@@ -208,11 +209,11 @@ def _settings(book, context: _Context) -> None:
     )
     lines = []
     if moved:
-        lines.append(f"The token for instance {moved} is now in the OS keychain ({_keychain_name()}); "
-                     "its cell is empty, and the workbook does not keep it.")
+        lines.append(_("The token for instance {instance} is now in the OS keychain ({keychain}); its cell is "
+                       "empty, and the workbook does not keep it.").format(instance=moved, keychain=_keychain_name()))
     else:
-        lines.append("No token was typed in the Settings sheet; a token stored earlier stays in the keychain.")
-    lines.append(f"apiUrl, idInstance and Region are saved to {path}.")
+        lines.append(_("No token was typed in the Settings sheet; a token stored earlier stays in the keychain."))
+    lines.append(_("apiUrl, idInstance and Region are saved to {path}.").format(path=path))
     _alert(book, context, " ".join(lines))
 
 
@@ -220,44 +221,46 @@ def _keychain_name() -> str:
     import sys
 
     if sys.platform.startswith("win"):
-        return "Windows Credential Manager"
+        return _("Windows Credential Manager")
     if sys.platform == "darwin":
-        return "macOS Keychain"
-    return "the system keyring"
+        return _("macOS Keychain")
+    return _("the system keyring")
 
 
 def _check_connection(book, context: _Context) -> None:
     from greenapi_excel.client import GreenApiClient
 
     sheet_settings = _read_settings(book)
-    credentials, _ = _credentials(book, context, sheet_settings)
-    book.app.status_bar = f"{TITLE}: asking instance {credentials.id_instance}..."
+    credentials, _moved = _credentials(book, context, sheet_settings)
+    book.app.status_bar = f"{TITLE}: " + _("asking instance {instance}...").format(instance=credentials.id_instance)
     with GreenApiClient(credentials) as client:
         state = client.get_state_instance()
         if state != "authorized":
-            _alert(book, context, f"Instance {credentials.id_instance} answers, but its state is {state!r}: "
-                                  "link WhatsApp to it in the GREEN-API console.", critical=True)
+            _alert(book, context, _("Instance {instance} answers, but its state is {state!r}: link WhatsApp to it "
+                                    "in the GREEN-API console.").format(instance=credentials.id_instance, state=state),
+                   critical=True)
             return
         if bulk.incoming_webhook(client) == "no":
             _offer_webhook_fix(book, context, client, credentials)
             return
-    _alert(book, context, f"Connected: instance {credentials.id_instance} at {credentials.api_url} "
-                          "is authorized and ready.")
+    _alert(book, context, _("Connected: instance {instance} at {url} is authorized and ready.").format(
+        instance=credentials.id_instance, url=credentials.api_url))
 
 
 def _offer_webhook_fix(book, context: _Context, client, credentials) -> None:
     """incomingWebhook is off: say so, and switch it on (setSettings) when the analyst says Yes."""
-    question = (f"Instance {credentials.id_instance} is authorized, but {_sentence(bulk.WEBHOOK_OFF)}\n\n"
-                f"Switch \"{bulk.WEBHOOK_SETTING}\" on now?")
+    question = _("Instance {instance} is authorized, but {problem}\n\nSwitch \"{setting}\" on now?").format(
+        instance=credentials.id_instance, problem=_sentence(bulk.webhook_off()), setting=_(bulk.WEBHOOK_SETTING))
     answer = book.app.alert(context.redact(_plain(question, lines=True)), title=TITLE, buttons="yes_no",
                             mode="critical")
     if str(answer).lower() != "yes":
-        _alert(book, context, f"Left off. Archive chats will stop before changing anything until "
-                              f"\"{bulk.WEBHOOK_SETTING}\" is on.", critical=True)
+        _alert(book, context, _("Left off. Archive chats will stop before changing anything until \"{setting}\" "
+                                "is on.").format(setting=_(bulk.WEBHOOK_SETTING)), critical=True)
         return
     bulk.switch_incoming_webhook_on(client)
-    _alert(book, context, f"\"{bulk.WEBHOOK_SETTING}\" is switched on for instance {credentials.id_instance}. "
-                          "GREEN-API applies it within 5 minutes: wait that long before archiving.")
+    _alert(book, context, _("\"{setting}\" is switched on for instance {instance}. GREEN-API applies it within 5 "
+                            "minutes: wait that long before archiving.").format(
+        setting=_(bulk.WEBHOOK_SETTING), instance=credentials.id_instance))
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -346,13 +349,16 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
         previous = {r: v for r in range(2, grid.bottom + 1) if isinstance(v := grid.cell(r, status_column), str)}
     hidden = hidden_rows(sheet, chat_column, grid.bottom)  # the one read of which rows the filter hides
     plan = bulk.plan(cells, method=method, region=region, previous=previous, hidden=hidden)
-    where = f"column {layout.column_letter(chat_column)} of sheet {sheet.name}"
+    where = _("column {column} of sheet {sheet}").format(column=layout.column_letter(chat_column), sheet=sheet.name)
     if plan.rows == 0 and plan.hidden:
-        _alert(book, context, f"Every row with a chat in {where} is hidden ({plan.hidden} rows): clear the "
-                              "filter, or show the rows, to act on them.")
+        _alert(book, context, ngettext("Every row with a chat in {where} is hidden ({n} row): clear the filter, or "
+                                       "show the row, to act on it.",
+                                       "Every row with a chat in {where} is hidden ({n} rows): clear the filter, or "
+                                       "show the rows, to act on them.", plan.hidden).format(where=where, n=plan.hidden))
         return
     if plan.rows == 0:
-        _alert(book, context, f"No chat IDs found in {where}. Select the chat IDs, or head their column Chat ID.")
+        _alert(book, context, _("No chat IDs found in {where}. Select the chat IDs, or head their column "
+                                "Chat ID.").format(where=where))
         return
 
     writer = _ResultWriter(sheet, grid, status_column)
@@ -376,7 +382,8 @@ class _StatusBar:
             return
         self.last = now
         pace = done / max(now - self.started, 1e-6)
-        self.book.app.status_bar = f"{TITLE}: {done} of {total} rows, {pace:.1f}/s"
+        self.book.app.status_bar = f"{TITLE}: " + _("{done} of {total} rows, {pace:.1f}/s").format(
+            done=done, total=total, pace=pace)
 
 
 class _ResultWriter:
@@ -432,18 +439,24 @@ def _text_or_none(value) -> str | None:
 
 
 def _summary_text(summary, plan, method, dry_run, where, note, moved) -> str:
-    verb = "Dry run" if dry_run else ("Archive" if method == bulk.ARCHIVE else "Unarchive")
-    counts = ", ".join(f"{word} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
-    lines = [f"{verb}: {plan.rows} rows in {where}, {summary.seconds:.1f} s, {summary.calls} call{'' if summary.calls == 1 else 's'} to GREEN-API.", counts + "."]
+    verb = _("Dry run") if dry_run else (_("Archive") if method == bulk.ARCHIVE else _("Unarchive"))
+    counts = ", ".join(f"{st.localised(word)} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
+    rows = ngettext("{verb}: {n} row in {where}", "{verb}: {n} rows in {where}", plan.rows).format(
+        verb=verb, n=plan.rows, where=where)
+    calls = ngettext("{n} call to GREEN-API", "{n} calls to GREEN-API", summary.calls).format(n=summary.calls)
+    lines = [f"{rows}, {summary.seconds:.1f} s, {calls}.", counts + "."]
     if summary.stopped:
-        lines.append(f"Stopped early: {_sentence(summary.stopped)} Rows not reached say Not run; run again to finish.")
+        lines.append(_("Stopped early: {reason} Rows not reached say {status}; run again to finish.").format(
+            reason=_sentence(summary.stopped), status=_(st.NOT_RUN)))
     if getattr(plan, "hidden", 0):
-        lines.append(f"Skipped {plan.hidden} hidden row{'s' if plan.hidden != 1 else ''} (filtered out or hidden); "
-                     "clear the filter to include them.")
+        lines.append(ngettext("Skipped {n} hidden row (filtered out or hidden); clear the filter to include it.",
+                              "Skipped {n} hidden rows (filtered out or hidden); clear the filter to include them.",
+                              plan.hidden).format(n=plan.hidden))
     if note:
         lines.append(_sentence(note))
     if moved:
-        lines.append(f"The token typed in Settings is now in the OS keychain for instance {moved}; its cell is empty.")
+        lines.append(_("The token typed in Settings is now in the OS keychain for instance {instance}; its cell is "
+                       "empty.").format(instance=moved))
     return "\n".join(lines)
 
 
@@ -524,9 +537,10 @@ def _load_chats(book, context: _Context) -> None:
     from greenapi_excel.client import GreenApiClient
 
     sheet_settings = _read_settings(book)
-    credentials, _ = _credentials(book, context, sheet_settings)
+    credentials, _moved = _credentials(book, context, sheet_settings)
     days = chatlist.DEFAULT_DAYS
-    book.app.status_bar = f"{TITLE}: reading the chats of instance {credentials.id_instance}..."
+    book.app.status_bar = f"{TITLE}: " + _("reading the chats of instance {instance}...").format(
+        instance=credentials.id_instance)
     with GreenApiClient(credentials) as client:
         bulk.check_instance(client)
         rows = chatlist.fetch(client, days)
@@ -542,11 +556,13 @@ def _load_chats(book, context: _Context) -> None:
         sheet.range((top, 1), (bottom, width)).value = block
     _format_chat_list(sheet, last, days)
     sheet.activate()
-    cut = (f" GREEN-API's journals hold its last {chatlist.JOURNAL_LIMIT:,} messages, which reach back only "
-           f"{days} days." if days < chatlist.DEFAULT_DAYS else "")
-    _alert(book, context, f"Loaded {laid.describe()} into sheet {sheet.name} (message times over the last "
-                          f"{days} days).{cut} Filter it, then press Dry run or Archive chats: they act on the "
-                          "visible rows only.")
+    cut = (" " + ngettext("GREEN-API's journals hold its last {limit:,} messages, which reach back only {n} day.",
+                          "GREEN-API's journals hold its last {limit:,} messages, which reach back only {n} days.",
+                          days).format(limit=chatlist.JOURNAL_LIMIT, n=days) if days < chatlist.DEFAULT_DAYS else "")
+    _alert(book, context, ngettext("Loaded {chats} into sheet {sheet} (message times over the last {n} day).",
+                                   "Loaded {chats} into sheet {sheet} (message times over the last {n} days).",
+                                   days).format(chats=laid.describe(), sheet=sheet.name, n=days)
+           + cut + " " + _("Filter it, then press Dry run or Archive chats: they act on the visible rows only."))
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
@@ -625,18 +641,19 @@ def _undo_last_run(book, context: _Context) -> None:
     from greenapi_excel.journal import Journal
 
     sheet_settings = _read_settings(book)
-    credentials, _ = _credentials(book, context, sheet_settings)
+    credentials, _moved = _credentials(book, context, sheet_settings)
     region = _region(sheet_settings)
     with Journal() as journal:
         found = undoing.find(journal, credentials.id_instance)
         count = len(found.chats)
-        question = (f"Undo the last run? {_sentence(found.describe())}\n\n"
-                    f"This will {found.verb} {'those' if count != 1 else 'that'} {count} chat{'s' if count != 1 else ''}.")
+        question = (_("Undo the last run? {run}").format(run=_sentence(found.describe())) + "\n\n"
+                    + ngettext("This will {verb} that {n} chat.", "This will {verb} those {n} chats.", count).format(
+                        verb=found.verb, n=count))
         if str(book.app.alert(_plain(question, lines=True), title=TITLE, buttons="yes_no")).lower() != "yes":
-            _alert(book, context, "Nothing was changed.")
+            _alert(book, context, _("Nothing was changed."))
             return
         sheet = _run_sheet(book, found.run)
-        writer, cells, where = None, (), "printed here (the run's book is not this one)"
+        writer, cells, where = None, (), _("printed here (the run's book is not this one)")
         if sheet is not None:
             grid = _SheetGrid(sheet)  # the one read
             headers = grid.headers()
@@ -645,7 +662,7 @@ def _undo_last_run(book, context: _Context) -> None:
             placement = layout.place_results(headers, chat_column, values, last_used_column=grid.right)
             cells = [(r, _as_cell_value(grid.cell(r, chat_column))) for r in range(2, grid.bottom + 1)]
             writer = _ResultWriter(sheet, grid, placement.status_column)
-            where = f"sheet {sheet.name}"
+            where = _("on sheet {sheet}").format(sheet=sheet.name)
         planned = undoing.plan(found, cells, region=region)
         elsewhere = []
 
@@ -659,14 +676,17 @@ def _undo_last_run(book, context: _Context) -> None:
             summary = bulk.run(planned, client, journal, on_progress=_StatusBar(book).show, on_results=on_results,
                                source="addin undo", book=_book_path(book) if sheet is not None else None,
                                sheet=sheet.name if sheet is not None else None, undo_of=found.run.id)
-    counts = ", ".join(f"{word} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
-    lines = [f"Undo of run {found.run.id}: {counts or 'nothing done'}. Statuses are {where}."]
+    counts = ", ".join(f"{st.localised(word)} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
+    lines = [_("Undo of run {run}: {counts}. Statuses are {where}.").format(
+        run=found.run.id, counts=counts or _("nothing done"), where=where)]
     chats = dict(planned.todo)
-    lines += [f"{chats.get(r.row, '')}: {r.status}" for r in elsewhere[:20]]
+    lines += [f"{chats.get(r.row, '')}: {st.localised(r.status)}" for r in elsewhere[:20]]
     if len(elsewhere) > 20:
-        lines.append(f"... and {len(elsewhere) - 20} more (greenapi-excel journal lists them all)")
+        lines.append(ngettext("... and {n} more (greenapi-excel journal lists them all)",
+                              "... and {n} more (greenapi-excel journal lists them all)",
+                              len(elsewhere) - 20).format(n=len(elsewhere) - 20))
     if summary.stopped:
-        lines.append(f"Stopped early: {_sentence(summary.stopped)}")
+        lines.append(_("Stopped early: {reason}").format(reason=_sentence(summary.stopped)))
     _alert(book, context, "\n".join(lines), critical=summary.stopped is not None)
 
 

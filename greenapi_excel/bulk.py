@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from greenapi_excel import chat_ids, statuses as st
+from greenapi_excel.i18n import N_, _, ngettext
 from greenapi_excel.errors import (
     ApiError,
     AuthError,
@@ -73,18 +74,19 @@ class Plan:
         return len(self.todo) + len(self.decided) + len(self.kept)
 
     def describe(self) -> str:
-        verb = "archive" if self.method == ARCHIVE else "unarchive"
         invalid = sum(r.status == st.INVALID for r in self.decided)
         dupes = sum(r.status == st.DUPLICATE for r in self.decided)
-        parts = [f"{self.rows} rows", f"{len(self.todo)} to {verb}"]
+        todo = len(self.todo)
+        parts = [ngettext("{n} row", "{n} rows", self.rows).format(n=self.rows),
+                 (_("{n} to archive") if self.method == ARCHIVE else _("{n} to unarchive")).format(n=todo)]
         if self.kept:
-            parts.append(f"{len(self.kept)} done earlier")
+            parts.append(_("{n} done earlier").format(n=len(self.kept)))
         if invalid:
-            parts.append(f"{invalid} invalid")
+            parts.append(_("{n} invalid").format(n=invalid))
         if dupes:
-            parts.append(f"{dupes} duplicates")
+            parts.append(ngettext("{n} duplicate", "{n} duplicates", dupes).format(n=dupes))
         if self.hidden:
-            parts.append(f"{self.hidden} hidden rows skipped")
+            parts.append(ngettext("{n} hidden row skipped", "{n} hidden rows skipped", self.hidden).format(n=self.hidden))
         return ", ".join(parts)
 
 
@@ -117,11 +119,11 @@ def plan(
             result.hidden += 1
             continue
         if parsed.chat_id is None:
-            result.decided.append(RowResult(row, st.INVALID, parsed.reason or "not a chat ID", now))
+            result.decided.append(RowResult(row, st.INVALID, parsed.reason or _("not a chat ID"), now))
             continue
         seen = first_row.get(parsed.chat_id)
         if seen is not None:
-            result.decided.append(RowResult(row, st.DUPLICATE, f"same chat as row {seen}", now))
+            result.decided.append(RowResult(row, st.DUPLICATE, _("same chat as row {row}").format(row=seen), now))
             continue
         first_row[parsed.chat_id] = row
         earlier = previous.get(row)
@@ -203,7 +205,7 @@ def run(
                                            sheet=sheet, dry_run=dry_run, undo_of=undo_of)
         journal = RunJournal(journal, summary.run_id)
     for status in plan.kept.values():
-        word = next((w for w in st.ALL if status.startswith(w)), status)
+        word = st.canonical(status) or status   # counted by its word, whichever language wrote it
         summary.counts[word] = summary.counts.get(word, 0) + 1
 
     pending: list[RowResult] = []
@@ -260,8 +262,8 @@ def run(
                                    chat_id in uncertain)
             except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
                 log.exception("unexpected error for row %d", row)
-                result = RowResult(row, st.FAILED, f"internal error ({type(error).__name__}); a re-run is safe",
-                                   datetime.now())
+                result = RowResult(row, st.FAILED, _("internal error ({error}); a re-run is safe").format(
+                    error=type(error).__name__), datetime.now())
             finished.put(result)
 
         # Results come back through a queue: waiting on thousands of futures at once costs O(n) a wait.
@@ -286,7 +288,7 @@ def run(
         summary.stopped = str(stop.error)
         summary.stop_error = stop.error
         # Rows the run never reached (a stop during the preflight or the resume step).
-        deliver([RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now()) for row, _ in todo])
+        deliver([RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now()) for row, _chat in todo])
     deliver([], force=True)
     summary.calls += stop.calls
     summary.seconds = time.monotonic() - started
@@ -328,7 +330,7 @@ def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float) -> list[Row
 
 
 def _not_run_reason(error: GreenApiExcelError) -> str:
-    return f"the run stopped before this row: {error}"
+    return _("the run stopped before this row: {error}").format(error=error)
 
 
 def check_instance(client) -> None:
@@ -341,17 +343,24 @@ def check_instance(client) -> None:
     state = client.get_state_instance()
     if state != "authorized":
         raise NotAuthorized(
-            f"the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API console"
+            _("the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API "
+              "console").format(state=state)
         )
     check_incoming_webhook(client)
 
 
 # The setting archiveChat needs, as the GREEN-API console names it.
-WEBHOOK_SETTING = "Receive webhooks on incoming messages and files"
-WEBHOOK_OFF = (f"the instance's setting \"{WEBHOOK_SETTING}\" (incomingWebhook) is off, and archiveChat works "
-               "only when it is on: switch it on in the instance's settings in the GREEN-API console "
-               "(console.green-api.com), or run greenapi-excel check --fix; it takes up to 5 minutes to apply. "
-               "Nothing was changed")
+WEBHOOK_SETTING = N_("Receive webhooks on incoming messages and files")
+WEBHOOK_OFF_TEXT = N_("the instance's setting \"{setting}\" (incomingWebhook) is off, and archiveChat works only "
+                      "when it is on: switch it on in the instance's settings in the GREEN-API console "
+                      "(console.green-api.com), or run greenapi-excel check --fix; it takes up to 5 minutes to "
+                      "apply. Nothing was changed")
+WEBHOOK_OFF = WEBHOOK_OFF_TEXT.format(setting=WEBHOOK_SETTING)   # in English; webhook_off() in the run's language
+
+
+def webhook_off() -> str:
+    """WEBHOOK_OFF in the language in force."""
+    return _(WEBHOOK_OFF_TEXT).format(setting=_(WEBHOOK_SETTING))
 
 
 def incoming_webhook(client) -> str | None:
@@ -379,7 +388,7 @@ def check_incoming_webhook(client) -> None:
     from greenapi_excel.errors import IncomingWebhookOff
 
     if incoming_webhook(client) == "no":
-        raise IncomingWebhookOff(WEBHOOK_OFF)
+        raise IncomingWebhookOff(webhook_off())
 
 
 def switch_incoming_webhook_on(client) -> None:
@@ -397,7 +406,8 @@ def _resume_from_journal(todo, journal, instance, method, deliver):
             remaining.append((row, chat_id))
         else:
             when = entry.time.strftime("%Y-%m-%d %H:%M")
-            resumed.append(RowResult(row, entry.status, f"done at {when} (from the journal); not sent again", entry.time))
+            resumed.append(RowResult(row, entry.status, _("done at {when} (from the journal); not sent again").format(
+                when=when), entry.time))
     if resumed:
         deliver(resumed)
     return remaining
@@ -411,12 +421,12 @@ def _dry_run(todo, client, words: _Words) -> list[RowResult]:
     for row, chat_id in todo:
         chat = book.get(chat_id)
         if chat is None:
-            out.append(RowResult(row, st.CHAT_NOT_FOUND, "not in the instance's chat list (getChats)", now))
+            out.append(RowResult(row, st.CHAT_NOT_FOUND, _("not in the instance's chat list (getChats)"), now))
         elif bool(chat.get("archive")) == words.want_archived:
-            out.append(RowResult(row, words.already, "getChats shows it so already; nothing to do", now))
+            out.append(RowResult(row, words.already, _("getChats shows it so already; nothing to do"), now))
         else:
             name = chat.get("name") or ""
-            out.append(RowResult(row, words.would, f"dry run: nothing changed{'; ' + name if name else ''}", now))
+            out.append(RowResult(row, words.would, _("dry run: nothing changed") + (f"; {name}" if name else ""), now))
     return out
 
 
@@ -444,11 +454,12 @@ def _call_one(row, chat_id, client, journal, instance, method, words: _Words, st
     except ConnectionFailed as error:
         journal.finish(call_id, status=st.FAILED, details=str(error))
         stop.reached(False, error)
-        return RowResult(row, st.FAILED, f"could not reach GREEN-API: {error}", datetime.now())
+        return RowResult(row, st.FAILED, _("could not reach GREEN-API: {error}").format(error=error), datetime.now())
     except RetriesExhausted as error:
         journal.finish(call_id, status=st.FAILED, details=str(error), http_status=error.status)
         stop.reached(True)
-        return RowResult(row, st.FAILED, f"GREEN-API kept refusing, nothing changed: {error}", datetime.now())
+        return RowResult(row, st.FAILED, _("GREEN-API kept refusing, nothing changed: {error}").format(error=error),
+                         datetime.now())
     except ApiError as error:
         journal.finish(call_id, status=st.FAILED, details=str(error), http_status=error.status)
         stop.reached(True)
@@ -460,19 +471,21 @@ def _call_one(row, chat_id, client, journal, instance, method, words: _Words, st
 
 
 def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str]:
-    retried = f" after {answer.attempts} attempts" if answer.attempts > 1 else ""
     if answer.outcome == "done":
-        return words.done, f"done{retried}"
+        if answer.attempts > 1:
+            return words.done, ngettext("done after {n} attempt", "done after {n} attempts",
+                                        answer.attempts).format(n=answer.attempts)
+        return words.done, _("done")
     if answer.outcome == "already":
         if answer.uncertain_attempts or uncertain_before:
             # The earlier attempt went through but its reply was lost: this run did it.
-            return words.done, "done; an earlier attempt's reply was lost, the server confirms it"
-        return words.already, "nothing to do"
+            return words.done, _("done; an earlier attempt's reply was lost, the server confirms it")
+        return words.already, _("nothing to do")
     if answer.outcome == "not_found":
-        return st.CHAT_NOT_FOUND, "this WhatsApp account has no chat with this number"
+        return st.CHAT_NOT_FOUND, _("this WhatsApp account has no chat with this number")
     if answer.outcome == "no_messages":
-        return st.NO_INCOMING, "WhatsApp archives only chats with at least one incoming message"
-    return st.FAILED, answer.text or f"GREEN-API answered HTTP {answer.http_status}"
+        return st.NO_INCOMING, _("WhatsApp archives only chats with at least one incoming message")
+    return st.FAILED, answer.text or _("GREEN-API answered HTTP {status}").format(status=answer.http_status)
 
 
 def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error) -> RowResult:
@@ -484,12 +497,12 @@ def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error
     except GreenApiExcelError:
         archived = None
     if archived is None:
-        details = f"outcome unknown ({error}); check the chat in WhatsApp, a re-run is safe"
+        details = _("outcome unknown ({error}); check the chat in WhatsApp, a re-run is safe").format(error=error)
         return RowResult(row, st.FAILED, details, now)
     if bool(archived) == words.want_archived:
-        details = "done; the reply was lost, getContactInfo confirms it"
+        details = _("done; the reply was lost, getContactInfo confirms it")
         journal.finish(call_id, status=words.done, details=details)
         return RowResult(row, words.done, details, now)
-    details = f"not done ({error}); getContactInfo confirms nothing changed"
+    details = _("not done ({error}); getContactInfo confirms nothing changed").format(error=error)
     journal.finish(call_id, status=st.FAILED, details=details)
     return RowResult(row, st.FAILED, details, now)

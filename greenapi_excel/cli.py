@@ -56,8 +56,6 @@ VERB_DESCRIPTION = {"archive": N_("Archive every chat listed in BOOK and write S
                                   "each row."),
                     "unarchive": N_("Unarchive every chat listed in BOOK and write Status / Details / Updated "
                                     "beside each row.")}
-# The console's name of incomingWebhook (bulk.WEBHOOK_SETTING), as the console shows it in each language.
-WEBHOOK_SETTING = N_("Receive webhooks on incoming messages and files")
 LANG_HELP = N_("the language of the messages, the summary and the statuses written (en, ru; default: "
                "GREENAPI_LANG, else the locale, else en); for workbook, the language of the book")
 
@@ -427,8 +425,8 @@ class _Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc=label, unit="row", file=sys.stderr, dynamic_ncols=True,
-                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} rows "
-                                       "[{elapsed}<{remaining}, {rate_fmt}]").replace(" rows ", " " + _("rows") + " ")
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} " + _("rows") +
+                                       " [{elapsed}<{remaining}, {rate_fmt}]")
         self.n = 0
 
     def update(self, done: int, total: int) -> None:
@@ -499,15 +497,16 @@ def command_check(args) -> int:
             _error(_("the instance is not authorized: link WhatsApp to it in the GREEN-API console"))
             return EXIT_CONFIG
         webhook = bulk.incoming_webhook(client)
-        print(f"incomingWebhook ({_(WEBHOOK_SETTING)}): {webhook or _('unknown (getSettings did not say)')}")
+        answer = webhook or _("unknown (getSettings did not say)")
+        print(f"incomingWebhook ({_(bulk.WEBHOOK_SETTING)}): {answer}")
         if webhook != "no":
             return EXIT_OK
         if not getattr(args, "fix", False):
-            _error(bulk.WEBHOOK_OFF)
+            _error(bulk.webhook_off())
             return EXIT_CONFIG
         bulk.switch_incoming_webhook_on(client)
     print(_('Switched "{setting}" on (setSettings incomingWebhook=yes). GREEN-API applies it within 5 minutes: '
-            "wait that long before archiving.").format(setting=_(WEBHOOK_SETTING)))
+            "wait that long before archiving.").format(setting=_(bulk.WEBHOOK_SETTING)))
     return EXIT_OK
 
 
@@ -628,7 +627,7 @@ def command_all_chats(args) -> int:
         lock = book_lock(report) if report else contextlib.nullcontext()
         with lock:
             if report is not None:
-                sheet_name, _ = chatsheet.write(report, chosen, days, sheet=args.sheet or "Report")
+                sheet_name, _laid = chatsheet.write(report, chosen, days, sheet=args.sheet or "Report")
                 sheet = SheetFile.open(report, sheet=sheet_name, column="Chat ID")
             by_row = dict(cells)
             printed: list[RowResult] = []

@@ -86,10 +86,10 @@ def _answer_in_language(value: Any, method: str | None, sheet_settings: dict | N
     cells = [_one_cell(row) for row in rows] if rows is not None else [(value, None)]
     try:
         with _lock:
-            texts = _statuses([cell for cell, _ in cells], method, sheet_settings)
+            texts = _statuses([cell for cell, _problem in cells], method, sheet_settings)
     except Exception as error:  # a UDF never raises: Excel would show #VALUE! and no reason
         texts = [_clean(_failed(error), os.environ.get("GREENAPI_API_TOKEN_INSTANCE"))] * len(cells)
-    texts = [st.localised(problem if problem is not None else text) for text, (_, problem) in zip(texts, cells)]
+    texts = [st.localised(problem if problem is not None else text) for text, (_cell, problem) in zip(texts, cells)]
     if rows is None:
         return texts[0]
     return [[text] for text in texts]

@@ -383,3 +383,19 @@ def test_a_russian_book_re_run_in_english_sends_nothing_already_done(make_sandbo
         assert _column(book, 2) == ["Статус", "Чат архивирован", "Чат архивирован", "Уже в архиве",
                                     "No incoming messages", "Invalid chat ID"]
         assert "Total" in proc.stdout
+
+
+def test_no_module_that_translates_with_underscore_also_binds_it():
+    # `credentials, _ = ...` in a function that calls _() makes every _() there fail with a TypeError.
+    import ast
+
+    offenders = []
+    for path in [*ROOT.glob("greenapi_excel/**/*.py"), ROOT / "addin.py", *ROOT.glob("udfs/*.py"),
+                 *ROOT.glob("workbook/*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports = any(isinstance(node, ast.ImportFrom) and node.module == "greenapi_excel.i18n"
+                      and any(alias.name == "_" for alias in node.names) for node in ast.walk(tree))
+        if imports:
+            offenders += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
+                          if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)]
+    assert offenders == []
