@@ -582,16 +582,19 @@ def _chat_list_sheet(book):
     from greenapi_excel import chatlist
 
     for name in (chatlist.DEFAULT_SHEET, chatlist.FALLBACK_SHEET):
-        if name not in [s.name for s in book.sheets]:
-            sheet = book.sheets.add(name, after=book.sheets[len(book.sheets) - 1])
+        spellings = i18n.spellings(name)   # Chats / Чаты: the book's, else a new one in this run's language
+        found = next((s.name for s in book.sheets if s.name in spellings), None)
+        if found is None:
+            sheet = book.sheets.add(_(name), after=book.sheets[len(book.sheets) - 1])
             return sheet, _SheetGrid(sheet)
-        sheet = book.sheets[name]
+        sheet = book.sheets[found]
         grid = _SheetGrid(sheet)
         first = [grid.cell(1, c) for c in range(1, len(chatlist.HEADERS) + 1)]
         if chatlist.is_loaded_header(first) or grid.bottom <= 1:
             return sheet, grid
-    raise ConfigError(f"the sheets {chatlist.DEFAULT_SHEET} and {chatlist.FALLBACK_SHEET} both hold lists "
-                      "Load chats did not make: rename one of them and press Load chats again")
+    raise ConfigError(_("the sheets {first} and {second} both hold lists Load chats did not make: rename one of "
+                        "them and press Load chats again").format(first=_(chatlist.DEFAULT_SHEET),
+                                                                   second=_(chatlist.FALLBACK_SHEET)))
 
 
 def _format_chat_list(sheet, last: int, days: int) -> None:

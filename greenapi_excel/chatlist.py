@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
+from greenapi_excel.i18n import N_
+
 HEADERS = ("Chat ID", "Name", "Type", "Archived", "Last incoming", "Last outgoing", "Idle days")
-DEFAULT_SHEET = "Chats"
-FALLBACK_SHEET = "Chat list"   # when "Chats" holds a list Load chats did not make
+DEFAULT_SHEET = N_("Chats")          # "Чаты" in Russian (i18n): the add-in finds either
+FALLBACK_SHEET = N_("Chat list")     # when "Chats" holds a list Load chats did not make
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
 PERSON, GROUP = "person", "group"
