@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from greenapi_excel import statuses
 from greenapi_excel.errors import ConfigError
-from greenapi_excel.i18n import N_, spellings
+from greenapi_excel.i18n import N_, _, spellings
 
 CHAT_HEADER = N_("Chat ID")    # the header the workbook and Load chats write above the chats
 PHONE_HEADER = N_("Phone")
@@ -101,7 +101,8 @@ def find_chat_column(
         number = column_number(wanted)
         if number is None:
             raise ConfigError(
-                f"the chat column setting {wanted!r} is neither a header in row 1 nor a column letter such as B"
+                _("the chat column setting {setting!r} is neither a header in row 1 nor a column letter such as "
+                  "B").format(setting=wanted)
             )
         return number
     if selection is not None:
@@ -137,14 +138,14 @@ def header_problem(value: object) -> str | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)   # 79001234567.0 as Excel gives a number: shown as typed
     if not isinstance(value, str):
-        return f"holds {cell_text(getattr(value, 'code', value), 40)}"
+        return _("holds {value}").format(value=cell_text(getattr(value, 'code', value), 40))
     text = value.strip()
     try:
         chat = chat_ids.parse_cell(text).chat_id is not None
     except Exception:  # a header is never worth a traceback
         chat = False
     if chat or (_PHONE_LIKE.match(text) and sum(ch.isdigit() for ch in text) >= 5):
-        return f"holds a chat ({cell_text(text, 40)})"
+        return _("holds a chat ({value})").format(value=cell_text(text, 40))
     return None
 
 
@@ -154,8 +155,8 @@ def check_header_row(first: object, chat_column: int) -> None:
     problem = header_problem(first)
     if problem:
         letter = column_letter(chat_column)
-        raise ConfigError(f"row 1 of column {letter} {problem}, not a header: insert a header row with Chat ID "
-                          f"in {letter}1 above the chats and run again")
+        raise ConfigError(_("row 1 of column {letter} {problem}, not a header: insert a header row with Chat ID "
+                            "in {letter}1 above the chats and run again").format(letter=letter, problem=problem))
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def place_results(
     used = last_used_column if last_used_column is not None else len(headers)
     start = max(used, chat_column) + 1
     if start + 2 > MAX_COLUMN:
-        raise ConfigError("there is no room left of column XFD for the Status, Details and Updated columns")
+        raise ConfigError(_("there is no room left of column XFD for the Status, Details and Updated columns"))
     return ResultPlacement(start, False, _moved_note(start, wanted))
 
 
@@ -221,9 +222,9 @@ def _block_fits(headers, start: int, values, *, allow_blank: bool) -> tuple[bool
 
 
 def _moved_note(start: int, wanted: range) -> str:
-    return (
-        f"Status, Details and Updated are in {column_letter(start)}:{column_letter(start + 2)} because "
-        f"{column_letter(wanted[0])}:{column_letter(min(wanted[-1], MAX_COLUMN))} hold other data"
+    return _("Status, Details and Updated are in {here} because {there} hold other data").format(
+        here=f"{column_letter(start)}:{column_letter(start + 2)}",
+        there=f"{column_letter(wanted[0])}:{column_letter(min(wanted[-1], MAX_COLUMN))}"
     )
 
 
