@@ -22,7 +22,7 @@ from greenapi_excel import bulk, i18n, layout, statuses as st
 from greenapi_excel import settings as config
 from greenapi_excel.errors import ConfigError, GreenApiExcelError
 from greenapi_excel.i18n import _, ngettext
-from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, cell_text
+from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, call_ids, cell_text
 
 TITLE = "GreenApi"
 CHATS_SHEET = i18n.N_("Chats")   # "Чаты" in a Russian book: _chats_sheet_name finds either
@@ -31,6 +31,7 @@ SETTINGS_BLOCK = f"A1:B{layout.SETTINGS_ROWS}"
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm"
 STATUS_BAR_SECONDS = 0.25  # each status bar update is a round trip to Excel
 CELL_LIMITS = (STATUS_LIMIT, DETAILS_LIMIT, DETAILS_LIMIT)  # Status, Details, Updated
+ALERT_LIMIT = 4000  # a message box: a summary of a few lines, never a server's whole page
 
 # The strings xlwings gives for cell errors with err_to_str=True.
 EXCEL_ERRORS = frozenset({
@@ -364,8 +365,12 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
     writer = _ResultWriter(sheet, grid, status_column)
     progress = _StatusBar(book)
     with GreenApiClient(credentials) as client, Journal() as journal:
+        def write(results) -> None:
+            writer.write(results)
+            journal.mark_delivered(call_ids(results))  # in the live cells now: the sheet decides from here
+
         summary = bulk.run(plan, client, journal, dry_run=dry_run, on_progress=progress.show,
-                           on_results=writer.write, source="addin", book=_book_path(book), sheet=sheet.name)
+                           on_results=write, source="addin", book=_book_path(book), sheet=sheet.name)
     _alert(book, context, _summary_text(summary, plan, method, dry_run, where, placement.note, moved),
            critical=summary.stopped is not None)
 
@@ -428,7 +433,8 @@ def _safe(value, limit: int = DETAILS_LIMIT):
 
 
 def _plain(text: str, *, lines: bool = False) -> str:
-    return "".join(ch if ch.isprintable() or (lines and ch == "\n") else " " for ch in text)
+    """Alert text by the cell rule (results.cell_text), its line breaks kept."""
+    return cell_text(text, ALERT_LIMIT, lines=lines)
 
 
 def _text_or_none(value) -> str | None:
@@ -673,6 +679,7 @@ def _undo_last_run(book, context: _Context) -> None:
             in_sheet = [r for r in results if r.row >= 2]
             if writer is not None and in_sheet:
                 writer.write(in_sheet)
+                journal.mark_delivered(call_ids(in_sheet))  # in the live cells now
             elsewhere.extend(r for r in results if writer is None or r.row < 2)
 
         with GreenApiClient(credentials) as client:

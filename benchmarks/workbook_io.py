@@ -1,35 +1,33 @@
-"""Planning and workbook file I/O at 1k, 10k and 100k rows, against openpyxl's own load and save.
+"""Workbook file I/O: the file side of a run against openpyxl's own load and save of the same book.
 
-    python benchmarks/workbook_io.py [--rows 1000,10000,100000] [--repeat 3]
+    python benchmarks/workbook_io.py [--books 100000x1,100000x10] [--repeat 3]
 
-For each size it writes a book with a messy chat column (numbers, floats, formatted text, ready IDs,
-duplicates, junk) and measures, best of --repeat:
-- plan: bulk.plan over every cell (parse, validate, de-duplicate);
-- ours: SheetFile.open + write of a result for every row + SheetFile.save (atomic, in place);
-- openpyxl doing the same job: load_workbook, the same three result cells per row through ws.cell, save;
-- openpyxl's bare load + save of the finished book (the same file as it is after the run, results in);
-- openpyxl's bare load + save of the input book (a quarter of the cells: no results yet), for scale.
-Targets: plan of 100,000 rows under 3 s; ours within 1.5x of openpyxl doing the same job.
+For each book (ROWSxCOLUMNS: a messy chat column in A, then COLUMNS-1 columns of the analyst's data, a
+header row with Status/Details/Updated free beside the data) it measures, each in a fresh subprocess so
+that its peak memory (ru_maxrss of that process) is its own, best of --repeat:
+- ours: the whole file side of `archive --dry-run`: SheetFile.open, a result for every row written in
+  blocks of 500 as bulk.run hands them over, SheetFile.save in place (atomic, fsync);
+- openpyxl load + save: load_workbook of the same input book and save, nothing else (the bar);
+- openpyxl doing our job: load_workbook, the three result cells per row through ws.cell, save;
+- the read side alone: SheetFile.open, and python-calamine reading the same sheet (when installed),
+  which is how the reader was chosen.
+Also plan: bulk.plan over the chat cells (in this process).
+Targets: ours at most 0.5x the time and a third of the peak memory of openpyxl's load + save.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+# A measured child process imports only what it measures: argparse, subprocess and the rest are the
+# parent's (they would add the same megabyte or two to every figure).
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-import openpyxl  # noqa: E402
-
-from greenapi_excel import bulk  # noqa: E402
-from greenapi_excel.results import RowResult  # noqa: E402
-from greenapi_excel.sheets import SheetFile  # noqa: E402
 
 
 def cell_value(i: int):
@@ -52,89 +50,177 @@ def cell_value(i: int):
     return f"  +{number}  "
 
 
-def make_book(path: Path, rows: int) -> None:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Chats"
-    ws.append(["Chat ID", "Status", "Details", "Updated"])
+def data_value(i: int, column: int):
+    kind = column % 3
+    if kind == 0:
+        return f"client {i} note {column}"
+    if kind == 1:
+        return i * column + 0.25
+    return dt.datetime(2024, 1, 1) + dt.timedelta(hours=i % 5000)
+
+
+def make_book(path: Path, rows: int, columns: int) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("Chats")
+    ws.append(["Chat ID", *[f"Data {c}" for c in range(2, columns + 1)]])
     for i in range(rows):
-        ws.append([cell_value(i)])
+        ws.append([cell_value(i), *[data_value(i, c) for c in range(2, columns + 1)]])
     wb.save(path)
 
 
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+# --- what each subprocess does -------------------------------------------------------------------
 
-
-def measure(rows: int, repeat: int, tmp: Path) -> dict:
-    book = tmp / f"book_{rows}.xlsx"
-    make_book(book, rows)
-
-    def bare_load_save():
-        wb = openpyxl.load_workbook(book)
-        wb.save(tmp / "reference_copy.xlsx")
+def child_ours(book: Path) -> None:
+    from greenapi_excel.results import RowResult
+    from greenapi_excel.sheets import SheetFile
 
     sheet = SheetFile.open(book)
-    cells = sheet.chat_cells
-    plan_s = best(lambda: bulk.plan(cells, method=bulk.ARCHIVE), repeat)
-    planned = bulk.plan(cells, method=bulk.ARCHIVE)
     now = dt.datetime.now()
-    results = [RowResult(row, "Archived", "done", now) for row, _ in planned.todo] + planned.decided
+    cells = sheet.chat_cells
+    for start in range(0, len(cells), 500):
+        sheet.write([RowResult(row, "Would archive", "", now) for row, _ in cells[start:start + 500]])
+    sheet.save()
 
-    def ours():
-        sf = SheetFile.open(book)
-        sf.write(results)
-        sf.save(tmp / "ours_copy.xlsx")
 
-    def openpyxl_same_job():
-        wb = openpyxl.load_workbook(book)
-        ws = wb.active
-        for r in results:
-            ws.cell(r.row, 2, r.status)
-            ws.cell(r.row, 3, r.details)
-            ws.cell(r.row, 4, r.updated)
-        wb.save(tmp / "openpyxl_copy.xlsx")
+def child_open(book: Path) -> None:
+    from greenapi_excel.sheets import SheetFile
 
-    def finished_load_save():
-        wb = openpyxl.load_workbook(tmp / "ours_copy.xlsx")
-        wb.save(tmp / "finished_copy.xlsx")
+    SheetFile.open(book)
 
-    bare_s = best(bare_load_save, repeat)
-    reference_s = best(openpyxl_same_job, repeat)
-    ours_s = best(ours, repeat)
-    finished_s = best(finished_load_save, repeat)
-    return {"rows": rows, "plan_s": plan_s, "bare_load_save_s": bare_s, "reference_s": reference_s,
-            "finished_load_save_s": finished_s, "ratio_to_finished": ours_s / finished_s,
-            "ours_s": ours_s, "ratio": ours_s / reference_s, "ratio_to_bare": ours_s / bare_s,
-            "todo": len(planned.todo), "decided": len(planned.decided)}
+
+def child_calamine(book: Path) -> None:
+    from python_calamine import CalamineWorkbook
+
+    CalamineWorkbook.from_path(str(book)).get_sheet_by_index(0).to_python()
+
+
+def child_openpyxl_load_save(book: Path) -> None:
+    import openpyxl
+
+    openpyxl.load_workbook(book).save(book)
+
+
+def child_openpyxl_job(book: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book)
+    ws = wb.active
+    column = ws.max_column + 1
+    now = dt.datetime.now()
+    for (cell,) in ws.iter_rows(min_row=2, max_col=1):
+        if cell.value is not None:
+            ws.cell(cell.row, column, "Would archive")
+            ws.cell(cell.row, column + 1, "")
+            ws.cell(cell.row, column + 2, now).number_format = "yyyy-mm-dd hh:mm:ss"
+    wb.save(book)
+
+
+CHILDREN = {"ours": child_ours, "open": child_open, "calamine": child_calamine,
+            "openpyxl_load_save": child_openpyxl_load_save, "openpyxl_job": child_openpyxl_job}
+
+
+# Linux starts a process's peak RSS at its parent's when it is forked and exec'd, and this process holds
+# the books it made: a small launcher in between makes each measured figure its own.
+LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:])\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "sys.stderr.write(f'\\nmaxrss_kb={usage.ru_maxrss}\\n')\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
+def run_child(kind: str, book: Path, tmp: Path) -> dict:
+    """One measurement in a fresh process on a fresh copy of the book (in-place saves change it)."""
+    import shutil
+    import subprocess
+
+    copy = tmp / f"run_{kind}{book.suffix}"
+    shutil.copyfile(book, copy)
+    proc = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, __file__, "--child", kind, str(copy)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} failed: {proc.stderr[-2000:]}")
+    figure = proc.stderr.rstrip().rpartition("\n")[2]
+    seconds = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
+    return {"seconds": seconds, "peak_mb": int(figure.split("=")[1]) / 1024}  # Linux reports KiB
+
+
+def best(kind: str, book: Path, tmp: Path, repeat: int) -> dict:
+    runs = [run_child(kind, book, tmp) for _ in range(repeat)]
+    return {"seconds": min(r["seconds"] for r in runs), "peak_mb": min(r["peak_mb"] for r in runs)}
+
+
+def measure(rows: int, columns: int, repeat: int, tmp: Path, kinds: list[str]) -> dict:
+    from greenapi_excel import bulk
+    from greenapi_excel.sheets import SheetFile
+
+    book = tmp / f"book_{rows}x{columns}.xlsx"
+    make_book(book, rows, columns)
+    cells = SheetFile.open(book).chat_cells
+    started = time.perf_counter()
+    bulk.plan(cells, method=bulk.ARCHIVE)
+    figures = {"rows": rows, "columns": columns, "plan_s": time.perf_counter() - started,
+               "book_mb": book.stat().st_size / 1e6}
+    for kind in kinds:
+        if kind == "calamine":
+            try:
+                import python_calamine  # noqa: F401
+            except ImportError:
+                continue
+        figures[kind] = best(kind, book, tmp, 1 if kind == "openpyxl_job" else repeat)
+        print(f"  {rows}x{columns} {kind}: {figures[kind]}", file=sys.stderr, flush=True)
+    bar = figures["openpyxl_load_save"]
+    figures["time_ratio"] = figures["ours"]["seconds"] / bar["seconds"]
+    figures["memory_ratio"] = figures["ours"]["peak_mb"] / bar["peak_mb"]
+    return figures
 
 
 def main(argv=None) -> int:
+    if argv is None and sys.argv[1:2] == ["--child"]:
+        kind, book = sys.argv[2:4]
+        started = time.perf_counter()
+        CHILDREN[kind](Path(book))
+        print(json.dumps({"seconds": time.perf_counter() - started}))
+        return 0
+    import argparse
+    import tempfile
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", default="1000,10000,100000")
+    parser.add_argument("--books", default="100000x1,100000x10")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip", default="", help="comma-separated measurements to leave out (e.g. openpyxl_job)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "workbook_io.json"))
     args = parser.parse_args(argv)
+    # pip compiles an installed package's bytecode (openpyxl's is); this environment may not write any
+    # (PYTHONDONTWRITEBYTECODE), and compiling our modules in every child would be measured as ours.
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "greenapi_excel"), quiet=1)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    kinds = [k for k in ("ours", "openpyxl_load_save", "openpyxl_job", "open", "calamine") if k not in skip]
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
-        for rows in [int(x) for x in args.rows.split(",")]:
-            figures.append(measure(rows, args.repeat, Path(tmp)))
-            f = figures[-1]
-            print(f"  {rows:>7} rows measured", file=sys.stderr, flush=True)
-    print(f"{'rows':>8} {'plan s':>7} {'ours s':>7} | openpyxl: {'same job s':>10} {'ratio':>6} "
-          f"{'load+save finished s':>21} {'ratio':>6} {'load+save input s':>18} {'ratio':>6}")
+        for spec in args.books.split(","):
+            rows, columns = (int(x) for x in spec.lower().split("x"))
+            figures.append(measure(rows, columns, args.repeat, Path(tmp), kinds))
+    print(f"{'book':>12} {'plan s':>7} | {'ours s':>7} {'MB':>5} | openpyxl load+save {'s':>6} {'MB':>5} | "
+          f"{'time':>5} {'memory':>6} | openpyxl same job {'s':>6} | read: ours {'s':>5} {'MB':>4}, "
+          f"calamine {'s':>5} {'MB':>4}")
     for f in figures:
-        print(f"{f['rows']:>8} {f['plan_s']:>7.3f} {f['ours_s']:>7.3f} | {'':>9} {f['reference_s']:>10.3f} "
-              f"{f['ratio']:>5.2f}x {f['finished_load_save_s']:>21.3f} {f['ratio_to_finished']:>5.2f}x "
-              f"{f['bare_load_save_s']:>18.3f} {f['ratio_to_bare']:>5.2f}x")
+        ours, bar = f["ours"], f["openpyxl_load_save"]
+        job = f.get("openpyxl_job", {}).get("seconds", float("nan"))
+        read = f.get("open", {"seconds": float("nan"), "peak_mb": float("nan")})
+        cal = f.get("calamine", {"seconds": float("nan"), "peak_mb": float("nan")})
+        print(f"{f['rows']:>8}x{f['columns']:<3} {f['plan_s']:>7.3f} | {ours['seconds']:>7.2f} {ours['peak_mb']:>5.0f} | "
+              f"{'':>18} {bar['seconds']:>6.2f} {bar['peak_mb']:>5.0f} | {f['time_ratio']:>4.2f}x "
+              f"{f['memory_ratio']:>5.2f}x | {'':>17} {job:>6.2f} | {'':>10} {read['seconds']:>5.2f} "
+              f"{read['peak_mb']:>4.0f}, {'':>8} {cal['seconds']:>5.2f} {cal['peak_mb']:>4.0f}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2))
+    out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"\nfigures written to {out}")
     return 0
 

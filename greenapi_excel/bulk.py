@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
@@ -29,7 +29,7 @@ from greenapi_excel.errors import (
     QuotaExceeded,
     RetriesExhausted,
 )
-from greenapi_excel.results import RowResult, RunSummary
+from greenapi_excel.results import RowResult, RunSummary, cell_text
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ ARCHIVE = "archiveChat"
 UNARCHIVE = "unarchiveChat"
 METHODS = {"archive": ARCHIVE, "unarchive": UNARCHIVE}
 
-# A chat this tool archived within this window is not sent again on a re-run, even when the book
-# lost the result (killed before a save). Older records may be stale: someone may have unarchived since.
+# A result the book lost (a run killed before its save) is answered from the journal within this
+# window; older records may be stale: someone may have unarchived since.
 RESUME_WINDOW = timedelta(hours=24)
 
 # After this many chats in a row could not reach the server, the rest would fail the same way.
@@ -183,6 +183,7 @@ def run(
     sheet: str | None = None,
     undo_of: str | None = None,
     record_run: bool = True,
+    resume: bool = True,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
 
@@ -194,6 +195,9 @@ def run(
 
     Every run is recorded in the journal's runs table (``record_run``) with ``book``, ``sheet`` and, for
     an undo, the run it undoes (``undo_of``); its calls carry its id, ``summary.run_id``.
+    ``resume`` answers results the book lost from the journal (``Journal.done_before``, undelivered
+    calls only); ``--resend`` turns it off. Each RowResult of a call carries its ``call_id``: the
+    edge marks it delivered (``Journal.mark_delivered``) once the result is written.
     """
     started = time.monotonic()
     instance = client.credentials.id_instance
@@ -244,7 +248,8 @@ def run(
                 if preflight:
                     summary.calls += 1
                     check_instance(client)
-                todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
+                if resume:
+                    todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
         except ApiError as error:  # 401, 403, not authorized, unreachable: nothing was changed
             stop.set(error)
 
@@ -252,6 +257,10 @@ def run(
         # Calls an earlier run sent but never heard back from: if the server now says "already", that
         # run did it. One query for the whole run, not one per chat.
         uncertain = journal.uncertain_chats(instance, plan.method)
+        # Chats this tool changed in a run whose result never reached a book (killed before its save;
+        # sent again by --resend, or after a later call that settled nothing): an "already" now was
+        # that call's doing, as after a lost reply.
+        uncertain |= journal.unreported_changes(instance, plan.method)
 
         finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
 
@@ -262,8 +271,10 @@ def run(
                                    chat_id in uncertain)
             except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
                 log.exception("unexpected error for row %d", row)
-                result = RowResult(row, st.FAILED, _("internal error ({error}); a re-run is safe").format(
-                    error=type(error).__name__), datetime.now())
+                # The call may have been sent before the error: its outcome is not known.
+                result = RowResult(row, st.FAILED, _("internal error ({error}); the outcome is unknown, a re-run is "
+                                                     "safe").format(error=type(error).__name__),
+                                   datetime.now())
             finished.put(result)
 
         # Results come back through a queue: waiting on thousands of futures at once costs O(n) a wait.
@@ -273,7 +284,7 @@ def run(
                 pool.submit(work, item)
             remaining = len(todo)
             while remaining:
-                block = _drain(finished, block_seconds)
+                block = _drain(finished, block_seconds, remaining)
                 remaining -= len(block)
                 deliver(block)
         except BaseException:  # Ctrl+C: calls not yet started stay unsent; what finished is delivered
@@ -312,13 +323,14 @@ class RunJournal:
         return getattr(self._journal, name)
 
 
-def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float) -> list[RowResult]:
-    """What finished within ``seconds`` (at least one result unless ``seconds`` is 0)."""
+def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float, expected: int | None = None) -> list[RowResult]:
+    """What finished within ``seconds`` (at least one result unless ``seconds`` is 0); returns as soon as
+    the ``expected`` results still to come are all in (the last block need not wait out the time)."""
     block: list[RowResult] = []
     deadline = time.monotonic() + seconds
     try:
         block.append(finished.get(timeout=seconds) if seconds > 0 else finished.get_nowait())
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and (expected is None or len(block) < expected):
             block.append(finished.get(timeout=max(0.0, deadline - time.monotonic())))
     except queue.Empty:
         pass
@@ -397,8 +409,9 @@ def switch_incoming_webhook_on(client) -> None:
 
 
 def _resume_from_journal(todo, journal, instance, method, deliver):
-    """Chats this tool finished recently (the book may have lost the result) are answered from the journal."""
-    done = journal.done_since(instance, method, st.DONE[method], datetime.now() - RESUME_WINDOW)
+    """Results the book lost (answered, never delivered: a run killed before its save) come from the
+    journal, by the one rule of what counts as done (``Journal.done_before``)."""
+    done = journal.done_before(instance, method, since=datetime.now() - RESUME_WINDOW, undelivered_only=True)
     remaining, resumed = [], []
     for row, chat_id in todo:
         entry = done.get(chat_id)
@@ -407,7 +420,7 @@ def _resume_from_journal(todo, journal, instance, method, deliver):
         else:
             when = entry.time.strftime("%Y-%m-%d %H:%M")
             resumed.append(RowResult(row, entry.status, _("done at {when} (from the journal); not sent again").format(
-                when=when), entry.time))
+                when=when), entry.time, call_id=entry.id))
     if resumed:
         deliver(resumed)
     return remaining
@@ -425,7 +438,8 @@ def _dry_run(todo, client, words: _Words) -> list[RowResult]:
         elif bool(chat.get("archive")) == words.want_archived:
             out.append(RowResult(row, words.already, _("getChats shows it so already; nothing to do"), now))
         else:
-            name = chat.get("name") or ""
+            # A contact name is the server's text (anyone's choice of name): the cell rule cleans it.
+            name = cell_text(chat.get("name") or "", 80)
             out.append(RowResult(row, words.would, _("dry run: nothing changed") + (f"; {name}" if name else ""), now))
     return out
 
@@ -435,18 +449,29 @@ def _call_one(row, chat_id, client, journal, instance, method, words: _Words, st
     if stop.event.is_set():
         return RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now())
     call_id = journal.begin(instance=instance, method=method, chat_id=chat_id, source=source)
+    result = _answer_call(row, chat_id, client, journal, call_id, method, words, stop, uncertain_before)
+    return replace(result, call_id=call_id)
+
+
+def _answer_call(row, chat_id, client, journal, call_id, method, words: _Words, stop: _Stop,
+                 uncertain_before: bool) -> RowResult:
     call = client.archive_chat if method == ARCHIVE else client.unarchive_chat
     stop.sent()
     try:
         answer = call(chat_id)
-    except (AuthError, InstanceError) as error:
-        journal.finish(call_id, status=st.NOT_RUN, details=str(error), http_status=error.status)
+    except (AuthError, InstanceError, QuotaExceeded) as error:
         stop.set(error)
-        return RowResult(row, st.NOT_RUN, _not_run_reason(error), datetime.now())
-    except QuotaExceeded as error:
-        journal.finish(call_id, status=st.QUOTA_EXCEEDED, details=str(error), http_status=error.status)
-        stop.set(error)
-        return RowResult(row, st.QUOTA_EXCEEDED, str(error), datetime.now())
+        if isinstance(error, QuotaExceeded):
+            word, reason = st.QUOTA_EXCEEDED, str(error)
+        else:
+            word, reason = st.NOT_RUN, _not_run_reason(error)
+        if error.uncertain_attempts:
+            # An earlier attempt of this call may have worked: the 466/401/403 says nothing about it.
+            journal.mark_uncertain(call_id, str(error))
+            return _settle_unknown(row, chat_id, client, journal, call_id, words, error,
+                                   if_not_done=(word, reason))
+        journal.finish(call_id, status=word, details=str(error), http_status=error.status)
+        return RowResult(row, word, reason, datetime.now())
     except OutcomeUnknown as error:
         journal.mark_uncertain(call_id, str(error))
         stop.reached(True)
@@ -479,7 +504,7 @@ def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str
     if answer.outcome == "already":
         if answer.uncertain_attempts or uncertain_before:
             # The earlier attempt went through but its reply was lost: this run did it.
-            return words.done, _("done; an earlier attempt's reply was lost, the server confirms it")
+            return words.done, _("done; an earlier attempt's reply (or its result) was lost, the server confirms it")
         return words.already, _("nothing to do")
     if answer.outcome == "not_found":
         return st.CHAT_NOT_FOUND, _("this WhatsApp account has no chat with this number")
@@ -488,21 +513,28 @@ def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str
     return st.FAILED, answer.text or _("GREEN-API answered HTTP {status}").format(status=answer.http_status)
 
 
-def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error) -> RowResult:
-    """Retries ran out and nobody knows whether the change happened: ask the server before writing."""
+def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error,
+                    if_not_done: tuple[str, str] | None = None) -> RowResult:
+    """Nobody knows whether the change happened (retries ran out, or a 466/401/403 followed an ambiguous
+    attempt): ask the server before writing. ``if_not_done`` is the row's word and details when the
+    server says nothing changed (default: Failed)."""
     now = datetime.now()
     try:
         info = client.get_contact_info(chat_id)
         archived = info.get("isArchive") if isinstance(info, dict) else None
     except GreenApiExcelError:
         archived = None
-    if archived is None:
+    if not isinstance(archived, bool):
         details = _("outcome unknown ({error}); check the chat in WhatsApp, a re-run is safe").format(error=error)
         return RowResult(row, st.FAILED, details, now)
-    if bool(archived) == words.want_archived:
+    if archived == words.want_archived:
         details = _("done; the reply was lost, getContactInfo confirms it")
         journal.finish(call_id, status=words.done, details=details)
         return RowResult(row, words.done, details, now)
-    details = _("not done ({error}); getContactInfo confirms nothing changed").format(error=error)
-    journal.finish(call_id, status=st.FAILED, details=details)
-    return RowResult(row, st.FAILED, details, now)
+    if if_not_done is not None:
+        word, details = if_not_done
+        details = _("{details}; getContactInfo confirms nothing changed").format(details=details)
+    else:
+        word, details = st.FAILED, _("not done ({error}); getContactInfo confirms nothing changed").format(error=error)
+    journal.finish(call_id, status=word, details=details, settled=True)
+    return RowResult(row, word, details, now)

@@ -320,6 +320,8 @@ def _rules(country_code: int) -> list:
 
 def _quick_valid(digits: str) -> bool:
     """True only if phonenumbers would call ``+digits`` a valid number written exactly so."""
+    if digits.startswith("0"):
+        return False  # no country code starts with 0: int("07") would read one that is not written
     for size in (1, 2, 3):
         if len(digits) <= size:
             return False

@@ -17,7 +17,9 @@ import io
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 from greenapi_excel import chatlist
 from greenapi_excel.errors import WorkbookError
@@ -144,7 +146,7 @@ def _save(workbook, path: Path, source: bytes | None) -> None:
         raise WorkbookError(f"cannot write {path.name}: {type(error).__name__}: {cell_text(error, 160)}") from None
     data = buffer.getvalue()
     if source is not None and path.suffix.lower() in MACRO_SUFFIXES:
-        data = sheets.restore_ribbon(data, source)
+        data = restore_ribbon(data, source)
     folder = path.parent if str(path.parent) else Path(".")
     try:
         handle, temp_name = tempfile.mkstemp(prefix=".~greenapi-", suffix=".tmp", dir=folder)
@@ -167,3 +169,102 @@ def _save(workbook, path: Path, source: bytes | None) -> None:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise sheets._write_error(path, error) from None
+
+
+# --- the ribbon of an .xlsm ------------------------------------------------------------------------
+# openpyxl drops the ribbon parts of a book it saves; this file side (the Chats sheet, loaded with
+# openpyxl) puts them back. The analyst's result cells are written by sheets.py, which touches no ribbon.
+
+# Ribbon relationships in _rels/.rels: Office 2007's customUI.xml and Office 2010's customUI14.xml.
+UI_RELATIONSHIP_TYPES = (
+    "http://schemas.microsoft.com/office/2006/relationships/ui/extensibility",
+    "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility",
+)
+_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+ROOT_RELS = "_rels/.rels"
+CONTENT_TYPES = "[Content_Types].xml"
+RIBBON_PREFIX = "customUI/"
+
+
+def restore_ribbon(saved: bytes, original: bytes) -> bytes:
+    """The package openpyxl wrote, with the original's ribbon parts (byte for byte) and relationships back."""
+    with zipfile.ZipFile(io.BytesIO(original)) as source:
+        ribbon_parts = {name: source.read(name) for name in source.namelist()
+                        if name.startswith(RIBBON_PREFIX)}
+        old_rels = source.read(ROOT_RELS) if ROOT_RELS in source.namelist() else None
+        old_types = source.read(CONTENT_TYPES) if CONTENT_TYPES in source.namelist() else None
+    ui_relationships = _ui_relationships(old_rels) if old_rels else []
+    if not ribbon_parts and not ui_relationships:
+        return saved
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(saved)) as package, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as result:
+        for info in package.infolist():
+            name = info.filename
+            if name in ribbon_parts:
+                continue
+            data = package.read(name)
+            if name == ROOT_RELS:
+                data = _add_relationships(data, ui_relationships)
+            elif name == CONTENT_TYPES and old_types:
+                data = _add_content_types(data, old_types, ribbon_parts)
+            result.writestr(info, data)
+        for name, data in ribbon_parts.items():
+            result.writestr(name, data)
+    return out.getvalue()
+
+
+def _ui_relationships(rels_xml: bytes) -> list[ElementTree.Element]:
+    root = ElementTree.fromstring(rels_xml)
+    return [rel for rel in root.findall(f"{{{_RELS_NS}}}Relationship") if rel.get("Type") in UI_RELATIONSHIP_TYPES]
+
+
+def _add_relationships(rels_xml: bytes, wanted: list[ElementTree.Element]) -> bytes:
+    ElementTree.register_namespace("", _RELS_NS)
+    root = ElementTree.fromstring(rels_xml)
+    present = root.findall(f"{{{_RELS_NS}}}Relationship")
+    have = {(rel.get("Type"), rel.get("Target", "").lstrip("/")) for rel in present}
+    ids = {rel.get("Id") for rel in present}
+    changed = False
+    for rel in wanted:
+        key = (rel.get("Type"), rel.get("Target", "").lstrip("/"))
+        if key in have:
+            continue
+        rel_id = rel.get("Id")
+        number = len(ids) + 1
+        while rel_id in ids or not rel_id:
+            rel_id, number = f"rIdUi{number}", number + 1
+        ElementTree.SubElement(root, f"{{{_RELS_NS}}}Relationship",
+                               {"Id": rel_id, "Type": rel.get("Type"), "Target": rel.get("Target")})
+        ids.add(rel_id)
+        changed = True
+    if not changed:
+        return rels_xml
+    return ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+def _add_content_types(types_xml: bytes, old_types_xml: bytes, parts: dict[str, bytes]) -> bytes:
+    """Keep the original's content types for the ribbon parts (image extensions, explicit overrides)."""
+    ElementTree.register_namespace("", _TYPES_NS)
+    root = ElementTree.fromstring(types_xml)
+    old = ElementTree.fromstring(old_types_xml)
+    defaults = {d.get("Extension", "").lower() for d in root.findall(f"{{{_TYPES_NS}}}Default")}
+    overrides = {o.get("PartName", "").lower() for o in root.findall(f"{{{_TYPES_NS}}}Override")}
+    needed_ext = {name.rsplit(".", 1)[-1].lower() for name in parts if "." in name.rsplit("/", 1)[-1]}
+    part_names = {"/" + name.lower() for name in parts}
+    changed = False
+    for default in old.findall(f"{{{_TYPES_NS}}}Default"):
+        ext = default.get("Extension", "").lower()
+        if ext in needed_ext and ext not in defaults:
+            root.insert(0, default)
+            defaults.add(ext)
+            changed = True
+    for override in old.findall(f"{{{_TYPES_NS}}}Override"):
+        part = override.get("PartName", "").lower()
+        if part in part_names and part not in overrides:
+            root.append(override)
+            changed = True
+    if not changed:
+        return types_xml
+    return ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)

@@ -60,13 +60,25 @@ LANG_HELP = N_("the language of the messages, the summary and the statuses writt
                "GREENAPI_LANG, else the locale, else en); for workbook, the language of the book")
 
 
+def _seconds(text: str) -> float:
+    """A --timeout value: a number of seconds above 0 (0 or less would wait for nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(_("must be a number of seconds above 0, such as 30 (got {text!r})").format(
+            text=text))
+    return value
+
+
 def _add_credentials(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(_("GREEN-API instance"))
     group.add_argument("--api-url", metavar="URL", help=_("apiUrl of the instance (default https://api.green-api.com)"))
     group.add_argument("--id-instance", metavar="ID", help=_("idInstance of the instance"))
     group.add_argument("--api-token", metavar="TOKEN",
                        help=_("apiTokenInstance (prefer GREENAPI_API_TOKEN_INSTANCE: flags show in process lists)"))
-    group.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    group.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                        help=_("how long to wait for one reply before retrying (default 30)"))
 
 
@@ -82,6 +94,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
                         help=_("read numbers without country code as this country's (e.g. RU, DE); default: "
                              "GREENAPI_REGION, else the book's Settings sheet's Region, else region in the "
                              "config file; without any, local numbers are reported invalid"))
+    parser.add_argument("--resend", action="store_true",
+                        help=_("send every chat again, whatever its Status cell or the journal says "
+                               "(after changes made in WhatsApp itself)"))
     parser.add_argument("--dry-run", action="store_true",
                         help=_("change nothing: validate, read getChats once and write what {command} would "
                                "do").format(command=verb))
@@ -306,7 +321,8 @@ def command_run(args) -> int:
             client = _client(args, _credentials(args, sheet))
         region = resolve_region(args.region, sheet.settings)
         hidden = () if args.include_hidden else sheet.hidden_rows
-        planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=sheet.previous, hidden=hidden)
+        previous = {} if getattr(args, "resend", False) else sheet.previous
+        planned = bulk.plan(sheet.chat_cells, method=method, region=region, previous=previous, hidden=hidden)
         _info(_("{book} [{sheet}] column {column}: {plan}").format(
             book=book_path.name, sheet=sheet.sheet_name, column=sheet.chat_column, plan=planned.describe()))
         if sheet.placement_note:
@@ -356,24 +372,27 @@ def _execute(args, sheet, planned, client, checked: bool, refusal) -> int:
     from greenapi_excel.journal import Journal
 
     out = Path(args.out) if args.out else None
-    saver = _PeriodicSaver(sheet, out)
+    journal = Journal(args.journal)
+    saver = _PeriodicSaver(sheet, out, journal)
     progress = _Progress(total=len(planned.todo) + len(planned.decided), enabled=not args.no_progress,
                          label=_("dry run") if args.dry_run else args.command)
 
     def on_results(results):
         sheet.write(results)
-        saver.maybe_save()
+        saver.maybe_save(results)
 
-    journal = Journal(args.journal)
     summary = None
     try:
         summary = bulk.run(planned, client, journal, dry_run=args.dry_run, on_progress=progress.update,
                            on_results=on_results, source="cli", preflight=not checked, stopped_by=refusal,
-                           book=str(Path(out or sheet.path).resolve()), sheet=sheet.sheet_name)
+                           book=str(Path(out or sheet.path).resolve()), sheet=sheet.sheet_name,
+                           resume=not getattr(args, "resend", False))
     finally:
         progress.close()
-        journal.close()
-        written = saver.save()  # also on Ctrl+C: what finished is kept
+        try:
+            written = saver.save()  # also on Ctrl+C: what finished is kept
+        finally:
+            journal.close()
     _print_summary(summary, written, sheet)
     return _exit_code(summary)
 
@@ -394,22 +413,35 @@ def _exit_code(summary) -> int:
 
 
 class _PeriodicSaver:
-    """Saves the book as the run goes, so a crash loses at most a few seconds (the journal has the rest)."""
+    """Saves the book as the run goes, so a crash loses at most a few seconds (the journal has the rest).
 
-    def __init__(self, sheet, out: Path | None):
-        self.sheet, self.out = sheet, out
+    After each save, the journal learns which calls' results the file now holds (``mark_delivered``):
+    those are never answered from the journal again, and a cleared Status cell sends them again. The
+    mark comes after the save: a kill between the two leaves a result both saved and resumable, never
+    one marked delivered that the book does not hold.
+    """
+
+    def __init__(self, sheet, out: Path | None, journal=None):
+        self.sheet, self.out, self.journal = sheet, out, journal
         self.last = time.monotonic()
         self.interval = SAVE_EVERY_SECONDS
         self.dirty = False
+        self.unsaved: list[int] = []
 
-    def maybe_save(self) -> None:
+    def maybe_save(self, results=()) -> None:
+        from greenapi_excel.results import call_ids
+
         self.dirty = True
+        self.unsaved.extend(call_ids(results))
         if time.monotonic() - self.last >= self.interval:
             self.save()
 
     def save(self) -> Path:
         began = time.monotonic()
         path = self.sheet.save(self.out)
+        if self.journal is not None and self.unsaved:
+            self.journal.mark_delivered(self.unsaved)
+            self.unsaved = []
         took = time.monotonic() - began
         # A big book takes a while to save: never spend more than about a quarter of the run saving.
         self.interval = max(SAVE_EVERY_SECONDS, 3 * took)
@@ -588,7 +620,7 @@ def command_all_chats(args) -> int:
     from greenapi_excel import bulk, chatlist, chatsheet, statuses
     from greenapi_excel.errors import ConfigError
     from greenapi_excel.journal import Journal
-    from greenapi_excel.results import RowResult
+    from greenapi_excel.results import RowResult, call_ids
     from greenapi_excel.sheets import SheetFile, book_lock
 
     if args.book:
@@ -648,9 +680,13 @@ def command_all_chats(args) -> int:
                                    sheet=sheet.sheet_name if sheet else None)
             finally:
                 progress.close()
-                journal.close()
-                if sheet is not None:
-                    sheet.save()
+                try:
+                    if sheet is not None:
+                        sheet.save()
+                    # Saved into the report, or printed just below: these results have reached the user.
+                    journal.mark_delivered(call_ids(printed))
+                finally:
+                    journal.close()
         for result in sorted(printed, key=lambda r: r.row):
             print(f"{by_row.get(result.row, ''):<28}  {statuses.localised(result.status):<18}  {result.details}")
         _print_summary(summary, report, sheet)
@@ -693,6 +729,7 @@ def command_undo(args) -> int:
     from greenapi_excel import bulk, statuses, undo as undoing
     from greenapi_excel.errors import ConfigError, WorkbookError
     from greenapi_excel.journal import Journal
+    from greenapi_excel.results import call_ids
     from greenapi_excel.settings import resolve_region
     from greenapi_excel.sheets import SheetFile, book_lock
 
@@ -729,11 +766,13 @@ def command_undo(args) -> int:
             planned = undoing.plan(found, sheet.chat_cells if sheet else (), region=region)
             by_row = dict(planned.todo)
             printed = []
+            saver = _PeriodicSaver(sheet, None, journal) if sheet is not None else None
 
             def on_results(results):
                 in_book = [r for r in results if r.row >= 2]
                 if sheet is not None and in_book:
                     sheet.write(in_book)
+                    saver.maybe_save(in_book)
                 printed.extend(r for r in results if sheet is None or r.row < 2)
 
             progress = _Progress(total=len(planned.todo), enabled=not args.no_progress, label=_("undo"))
@@ -745,9 +784,10 @@ def command_undo(args) -> int:
                                    sheet=sheet.sheet_name if sheet is not None else None, undo_of=found.run.id)
             finally:
                 progress.close()
-                written = sheet.save() if sheet is not None else None
+                written = saver.save() if saver is not None else None  # marks what the book now holds
         for result in sorted(printed, key=lambda r: (r.row < 0, abs(r.row))):
             print(f"{by_row.get(result.row, ''):<28}  {statuses.localised(result.status):<18}  {result.details}")
+        journal.mark_delivered(call_ids(printed))
         _print_summary(summary, written, sheet)
         return _exit_code(summary)
     finally:

@@ -2,7 +2,8 @@
 
 Every request goes to ``{apiUrl}/waInstance{idInstance}/{method}/{apiTokenInstance}``: the token is
 in the URL, so ``requests``/``urllib3`` exceptions (which quote the URL) are translated at this edge
-into ``errors.*`` with redacted text and raised ``from None``.
+into ``errors.*`` with redacted text, built where they happen and raised outside any ``except``
+block from a frame without the URL: no error chain or traceback frame leads back to the token.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from urllib.parse import quote, urlsplit
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from greenapi_excel import pacing
+from greenapi_excel.results import cell_text
 from greenapi_excel.errors import (
     ApiError,
     AuthError,
@@ -55,8 +58,9 @@ MAX_READ_BYTES = 64 * 1024 * 1024  # getChats of a large account
 
 # Any GREEN-API style URL, whatever token it carries (a hostile server may echo another one).
 _TOKEN_IN_URL = re.compile(r"(/waInstance[^/\s]*/[A-Za-z]+/)[^\s/?#\"'<>]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _SPACES = re.compile(r"\s+")
+# A long run of letters and digits in a host name: the shape of an apiTokenInstance pasted there.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9]{32,}")
 
 
 # --- texts -------------------------------------------------------------------------------------------
@@ -77,7 +81,8 @@ def clean_text(text: str, limit: int = 300) -> str:
 
     A leading = + - @ is dropped too: these texts end up in cells, where Excel would read a formula.
     """
-    text = _CONTROL.sub(" ", str(text))
+    # The cell rule (results.cell_text) first: these texts end up in cells, alerts and the journal.
+    text = cell_text(text, 1 << 30)
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text) if not text.isascii() else text
     text = _SPACES.sub(" ", text).strip()
     text = text.lstrip("=+-@ \t")
@@ -104,26 +109,39 @@ def _is_loopback(host: str) -> bool:
 
 def check_api_url(url: str) -> str:
     """The apiUrl normalised (no trailing '/'); ConfigError unless https, or http to a loopback address."""
+    normalised, problem = _checked_api_url(url)
+    del url  # the apiUrl may carry a pasted token: keep it out of the traceback's frames
+    if problem is not None:
+        raise ConfigError(problem)
+    return normalised
+
+
+def _checked_api_url(url) -> tuple[str, str | None]:
+    """(the normalised apiUrl, None) or ("", why it is refused); never raises, so that no error chain
+    from urlsplit (which quotes the URL) can follow a ConfigError out of here."""
     if not isinstance(url, str) or not url.strip():
-        raise ConfigError("the apiUrl is empty: copy it from the GREEN-API console (https://....api.green-api.com)")
+        return "", "the apiUrl is empty: copy it from the GREEN-API console (https://....api.green-api.com)"
     text = url.strip()
+    parts = host = None
     try:
         parts = urlsplit(text)
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise ConfigError("the apiUrl is not a valid address: copy it from the GREEN-API console") from None
+        parts = None
+    if parts is None:
+        return "", "the apiUrl is not a valid address: copy it from the GREEN-API console"
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http") or not host or any(c.isspace() for c in text):
-        raise ConfigError("the apiUrl must look like https://1101.api.green-api.com: copy it from the GREEN-API console")
+        return "", "the apiUrl must look like https://1101.api.green-api.com: copy it from the GREEN-API console"
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError("the apiUrl must be just the address (https://host), without a login, ? or #")
+        return "", "the apiUrl must be just the address (https://host), without a login, ? or #"
     if "/waInstance" in parts.path:
-        raise ConfigError("the apiUrl is only the address (https://host): the idInstance and token are set apart")
+        return "", "the apiUrl is only the address (https://host): the idInstance and token are set apart"
     if scheme == "http" and not _is_loopback(host):
-        shown = clean_text(host, 80)
-        raise ConfigError(f"the apiUrl must use https (plain http to {shown} would expose the token)")
-    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        shown = clean_text(_TOKEN_SHAPE.sub(REDACTED, host), 80)
+        return "", f"the apiUrl must use https (plain http to {shown} would expose the token)"
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}", None
 
 
 @dataclass(frozen=True)
@@ -135,7 +153,9 @@ class Credentials:
     api_token: str
 
     def __repr__(self) -> str:
-        return f"Credentials(api_url={self.api_url!r}, id_instance={self.id_instance!r}, api_token='{REDACTED}')"
+        # The apiUrl is shown redacted too: a token pasted into the wrong field must not surface here.
+        shown_url = redact(str(self.api_url), str(self.api_token or ""))
+        return f"Credentials(api_url={shown_url!r}, id_instance={self.id_instance!r}, api_token='{REDACTED}')"
 
     __str__ = __repr__
 
@@ -153,9 +173,12 @@ class ChatCallResult:
 
 @dataclass(frozen=True)
 class _Answer:
+    """One HTTP answer as the client keeps it: the body already decoded and redacted, the headers
+    redacted and looked up without regard to case (``retry-after`` is ``Retry-After``)."""
+
     status: int
-    body: bytes
-    headers: dict
+    text: str
+    headers: CaseInsensitiveDict
 
 
 class _Ambiguous(Exception):
@@ -217,9 +240,7 @@ class GreenApiClient:
                 or any(c.isspace() for c in self._token):
             raise ConfigError("the apiTokenInstance is empty or has characters a token never has: copy it again")
         self.id_instance = instance
-        if isinstance(timeout, (int, float)):
-            timeout = (float(timeout), float(timeout))
-        self.timeout = (float(timeout[0]), float(timeout[1]))
+        self.timeout = _checked_timeout(timeout)
         if max_attempts < 1:
             raise ConfigError("max_attempts must be at least 1")
         self.max_attempts = int(max_attempts)
@@ -240,7 +261,9 @@ class GreenApiClient:
         self._session = session
 
     def __repr__(self) -> str:
-        return f"GreenApiClient(api_url={self.api_url!r}, id_instance={self.id_instance!r}, api_token='{REDACTED}')"
+        # Also for a client whose __init__ refused its settings (a traceback's frames show it half made).
+        api_url, instance = getattr(self, "api_url", "?"), getattr(self, "id_instance", "?")
+        return f"GreenApiClient(api_url={api_url!r}, id_instance={instance!r}, api_token='{REDACTED}')"
 
     # --- public calls ------------------------------------------------------------------------------
 
@@ -297,7 +320,7 @@ class GreenApiClient:
     def _journal(self, method: str, minutes: int) -> list[dict]:
         if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes < 1:
             raise ConfigError("minutes must be a whole number of at least 1")
-        value = self._read(method, "GET", query=f"?minutes={minutes}")
+        value = self._read(method, "GET", params={"minutes": minutes})
         if not isinstance(value, list):
             raise ApiError(f"GREEN-API's {method} answer is not a list of messages", status=200)
         return [message for message in value if isinstance(message, dict)]
@@ -326,31 +349,42 @@ class GreenApiClient:
     def _change(self, method: str, chat_id) -> ChatCallResult:
         if not isinstance(chat_id, str) or not chat_id.strip():
             return ChatCallResult("rejected", 0, "the chat ID must be text such as 79001234567@c.us", 0, 0)
-        answer, attempts, uncertain = self._send(method, "POST", {"chatId": chat_id}, state_changing=True)
-        text = _safe(answer.body.decode("utf-8", "replace"), self._token)
-        if 200 <= answer.status < 300:
-            return ChatCallResult("done", answer.status, "", attempts, uncertain)
-        if answer.status == 400:
+        status, text, attempts, uncertain = self._send(method, "POST", {"chatId": chat_id}, state_changing=True)
+        text = _safe(text, self._token)
+        if 200 <= status < 300:
+            return ChatCallResult("done", status, "", attempts, uncertain)
+        if status == 400:
             return ChatCallResult(_outcome_of_400(text), 400, text, attempts, uncertain)
-        raise ApiError(f"GREEN-API answered HTTP {answer.status} to {self.display_url(method)}"
-                       + (f": {text}" if text else ""), status=answer.status, text=text)
+        raise ApiError(f"GREEN-API answered HTTP {status} to {self.display_url(method)}"
+                       + (f": {text}" if text else ""), status=status, text=text)
 
-    def _read(self, method: str, verb: str, body: dict | None = None, *, query: str = ""):
-        answer, _, _ = self._send(method, verb, body, state_changing=False, query=query)
-        text = answer.body.decode("utf-8", "replace")
-        if not 200 <= answer.status < 300:
+    def _read(self, method: str, verb: str, body: dict | None = None, *, params: dict | None = None):
+        status, text, _, _ = self._send(method, verb, body, state_changing=False, params=params)
+        if not 200 <= status < 300:
             shown = _safe(text, self._token)
-            raise ApiError(f"GREEN-API answered HTTP {answer.status} to {self.display_url(method)}"
-                           + (f": {shown}" if shown else ""), status=answer.status, text=shown)
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise ApiError(f"GREEN-API's {method} answer is not JSON", status=answer.status,
-                           text=_safe(text, self._token)) from None
+            raise ApiError(f"GREEN-API answered HTTP {status} to {self.display_url(method)}"
+                           + (f": {shown}" if shown else ""), status=status, text=shown)
+        value, readable = _json_or_nothing(text)
+        if not readable:
+            # Raised here, outside any except block: the JSON error (which quotes the text) is not chained.
+            raise ApiError(f"GREEN-API's {method} answer is not JSON", status=status, text=_safe(text, self._token))
+        return value
 
-    def _send(self, method: str, verb: str, body: dict | None, *, state_changing: bool, query: str = ""):
-        """Paced tries until an answer that is final; returns (answer, attempts, uncertain_attempts)."""
-        url = f"{self.api_url}/waInstance{self.id_instance}/{method}/{self._token}{query}"
+    def _send(self, method: str, verb: str, body: dict | None, *, state_changing: bool,
+              params: dict | None = None):
+        """Paced tries until an answer that is final; returns (status, redacted text, attempts, uncertain).
+
+        Every error is built by ``_tries`` and raised here, in a frame that holds neither the URL nor
+        a raw answer, outside any ``except`` block: nothing chained to it, nothing in its frames,
+        can carry the token.
+        """
+        outcome = self._tries(method, verb, body, state_changing, params)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _tries(self, method: str, verb: str, body: dict | None, state_changing: bool, params: dict | None = None):
+        """(status, text, attempts, uncertain_attempts) of the final answer, or the ApiError to raise."""
         shown_url = self.display_url(method)
         pacer = self._pacer(method)
         limit = MAX_ANSWER_BYTES if state_changing else MAX_READ_BYTES
@@ -358,24 +392,22 @@ class GreenApiClient:
         last_problem, last_ambiguous, last_status = "", False, None
         while True:
             attempts += 1
-            # Built before the pacer lets us go, so that the call leaves as close to its slot as it can.
-            prepared = self._prepare(verb, url, body)
-            pacer.wait()
             started = time.monotonic()
-            try:
-                answer = self._attempt(prepared, limit)
-            except _NeverSent as problem:
+            answer = self._attempt(method, verb, body, pacer, limit, params)
+            if isinstance(answer, ConfigError):
+                return answer
+            if isinstance(answer, _NeverSent):
                 connect_failures += 1
-                last_problem, last_ambiguous, last_status = str(problem), False, None
+                last_problem, last_ambiguous, last_status = str(answer), False, None
                 log.info("%s %s: %s (attempt %d)", verb, shown_url, last_problem, attempts)
-                if connect_failures >= CONNECT_TRIES or attempts >= self.max_attempts or problem.hopeless:
+                if connect_failures >= CONNECT_TRIES or attempts >= self.max_attempts or answer.hopeless:
                     if state_changing and uncertain:
                         break
-                    raise ConnectionFailed(f"could not reach GREEN-API at {self._host()}: {last_problem}") from None
+                    return ConnectionFailed(f"could not reach GREEN-API at {self._host()}: {last_problem}")
                 self._backoff(attempts)
                 continue
-            except _Ambiguous as problem:
-                last_problem, last_ambiguous, last_status = str(problem), True, None
+            if isinstance(answer, _Ambiguous):
+                last_problem, last_ambiguous, last_status = str(answer), True, None
                 uncertain += 1 if state_changing else 0
                 log.info("%s %s: %s (attempt %d)", verb, shown_url, last_problem, attempts)
                 if attempts >= self.max_attempts:
@@ -385,30 +417,31 @@ class GreenApiClient:
             elapsed_ms = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %d in %.0f ms (attempt %d)", verb, shown_url, answer.status, elapsed_ms, attempts)
             status = answer.status
+            # 401 / 403 / 466 stop a run; after an ambiguous attempt they say nothing about that attempt,
+            # so the error carries the count: the caller must settle the outcome or call it unknown.
             if status == 401:
-                raise AuthError(f"GREEN-API refused the apiTokenInstance (HTTP 401) for {shown_url}: "
-                                "check the token in the GREEN-API console", status=401,
-                                text=_safe(answer.body.decode("utf-8", "replace"), self._token))
+                return AuthError(f"GREEN-API refused the apiTokenInstance (HTTP 401) for {shown_url}: "
+                                 "check the token in the GREEN-API console", status=401,
+                                 text=_safe(answer.text, self._token), uncertain_attempts=uncertain)
             if status == 403:
-                raise InstanceError(f"GREEN-API refused the idInstance or apiUrl (HTTP 403) for {shown_url}: "
-                                    "check both in the GREEN-API console", status=403,
-                                    text=_safe(answer.body.decode("utf-8", "replace"), self._token))
+                return InstanceError(f"GREEN-API refused the idInstance or apiUrl (HTTP 403) for {shown_url}: "
+                                     "check both in the GREEN-API console", status=403,
+                                     text=_safe(answer.text, self._token), uncertain_attempts=uncertain)
             if status == 466:
-                text = answer.body.decode("utf-8", "replace")
-                raise QuotaExceeded(f"GREEN-API quota exceeded: {_quota_explanation(text, self._token)}",
-                                    status=466, text=_safe(text, self._token))
+                return QuotaExceeded(f"GREEN-API quota exceeded: {_quota_explanation(answer.text, self._token)}",
+                                     status=466, text=_safe(answer.text, self._token), uncertain_attempts=uncertain)
             if status not in RETRY_STATUSES:
                 pacer.succeeded()
                 if state_changing and uncertain and status >= 300 and status != 400:
                     # An unusual final answer after ambiguous tries: the first may still have worked.
                     last_problem, last_ambiguous, last_status = f"HTTP {status}", True, status
                     break
-                return answer, attempts, uncertain
+                return status, answer.text, attempts, uncertain
             last_status = status
             last_problem = _WHY.get(status, f"HTTP {status}")
+            retry_after = answer.headers.get("Retry-After")
             if status == 429:
-                retry_after = pacing.parse_retry_after(answer.headers.get("Retry-After"))
-                pacer.throttled(retry_after)
+                pacer.throttled(pacing.parse_retry_after(retry_after))
                 last_ambiguous = False
             else:
                 last_ambiguous = True
@@ -416,72 +449,106 @@ class GreenApiClient:
             log.info("%s %s -> %d (attempt %d of %d)", verb, shown_url, status, attempts, self.max_attempts)
             if attempts >= self.max_attempts:
                 break
-            if status != 429 or answer.headers.get("Retry-After") is None:
+            if status != 429 or retry_after is None:
                 self._backoff(attempts)
 
         tried = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         if state_changing and (last_ambiguous or uncertain):
-            raise OutcomeUnknown(
+            return OutcomeUnknown(
                 f"no clear answer from GREEN-API to {shown_url} after {tried} ({last_problem}); "
-                "the change may or may not have been made", status=last_status, text=last_problem)
-        raise RetriesExhausted(f"GREEN-API did not answer {shown_url} usefully after {tried} ({last_problem})",
-                               status=last_status, text=last_problem)
+                "the change may or may not have been made", status=last_status, text=last_problem,
+                uncertain_attempts=uncertain)
+        return RetriesExhausted(f"GREEN-API did not answer {shown_url} usefully after {tried} ({last_problem})",
+                                status=last_status, text=last_problem)
 
-    def _prepare(self, verb: str, url: str, body: dict | None):
-        """(prepared request, send options), as Session.request would build them (proxies, CA bundle from the environment)."""
+    def _attempt(self, method: str, verb: str, body: dict | None, pacer, limit: int, params: dict | None = None):
+        """One paced HTTP request: an _Answer, or the _NeverSent / _Ambiguous / ConfigError it came to.
+
+        Problems are returned, not raised: the URL (and so the token) lives only in this frame and in
+        requests' objects, and both are gone once this returns.
+        """
+        prepared = self._prepare(verb, method, body, params)
+        if isinstance(prepared, ConfigError):
+            return prepared
+        request, options = prepared
+        # Built before the pacer lets us go, so that the call leaves as close to its slot as it can.
+        pacer.wait()
+        problem = None
+        response = None
         try:
-            prepared = self._session.prepare_request(requests.Request(verb, url, json=body))
+            response = self._session.send(request, **options)
+        except requests.exceptions.SSLError as error:
+            if _failed_while_reading(error):   # the request had arrived: whatever it did is unknown
+                problem = _Ambiguous(f"TLS failed while the answer was read ({_safe(_tls_reason(error), self._token, 120)})")
+            else:
+                problem = _NeverSent(f"TLS failed ({_safe(_tls_reason(error), self._token, 120)})", hopeless=True)
+        except requests.exceptions.ConnectTimeout:
+            problem = _NeverSent("connecting timed out")
+        except requests.exceptions.ReadTimeout:
+            problem = _Ambiguous(f"no answer within {self.timeout[1]:g} s")
+        except requests.exceptions.ConnectionError as error:
+            problem = self._never_sent(error) if _never_left(error) else \
+                _Ambiguous("the connection dropped before the answer")
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            problem = _Ambiguous("the answer was cut off")
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader,
+                requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, UnicodeError, ValueError):
+            problem = ConfigError("the apiUrl, idInstance or token cannot form a valid address")
+        except requests.exceptions.RequestException as error:
+            problem = _Ambiguous(f"the request failed ({type(error).__name__})")
+        del request, prepared
+        if problem is not None:
+            return problem
+        # The request has been answered: anything that breaks from here on broke after it arrived.
+        try:
+            data = bytearray()
+            for chunk in response.iter_content(16384):
+                data += chunk
+                if len(data) > limit:
+                    del data[limit:]
+                    break
+            status, raw_headers = response.status_code, response.headers
+        except requests.exceptions.SSLError as error:
+            problem = _Ambiguous(f"TLS failed while the answer was read ({_safe(_tls_reason(error), self._token, 120)})")
+        except (requests.exceptions.RequestException, OSError, ValueError) as error:
+            problem = _Ambiguous(f"the answer was cut off ({type(error).__name__})")
+        finally:
+            response.close()
+        del response
+        if problem is not None:
+            return problem
+        token = self._token
+        headers = CaseInsensitiveDict({name: redact(value, token) for name, value in raw_headers.items()})
+        return _Answer(status, redact(bytes(data).decode("utf-8", "replace"), token), headers)
+
+    def _prepare(self, verb: str, method: str, body: dict | None, params: dict | None = None):
+        """(prepared request, send options) as Session.request would build them (proxies, CA bundle from
+        the environment), or a ConfigError to return. The only place the URL with the token is formed."""
+        problem = None
+        try:
+            prepared = self._session.prepare_request(requests.Request(
+                verb, f"{self.api_url}/waInstance{self.id_instance}/{method}/{self._token}", json=body,
+                params=params))
             options = self._session.merge_environment_settings(prepared.url, {}, True, None, None)
         except (requests.exceptions.RequestException, UnicodeError, ValueError):
-            raise ConfigError("the apiUrl, idInstance or token cannot form a valid address") from None
+            problem = ConfigError("the apiUrl, idInstance or token cannot form a valid address")
+        if problem is not None:
+            return problem
         options.update(timeout=self.timeout, allow_redirects=False)
         return prepared, options
 
-    def _attempt(self, prepared, limit: int) -> _Answer:
-        """One HTTP request. Lower-level exceptions become _NeverSent / _Ambiguous with redacted words."""
-        request, options = prepared
-        try:
-            response = self._session.send(request, **options)
-            try:
-                data = bytearray()
-                for chunk in response.iter_content(16384):
-                    data += chunk
-                    if len(data) > limit:
-                        del data[limit:]
-                        break
-                return _Answer(response.status_code, bytes(data), dict(response.headers))
-            finally:
-                response.close()
-        except requests.exceptions.SSLError as error:
-            raise _NeverSent(f"TLS failed ({_safe(_tls_reason(error), self._token, 120)})", hopeless=True) from None
-        except requests.exceptions.ConnectTimeout:
-            raise _NeverSent("connecting timed out") from None
-        except requests.exceptions.ReadTimeout:
-            raise _Ambiguous(f"no answer within {self.timeout[1]:g} s") from None
-        except requests.exceptions.ConnectionError as error:
-            if _never_left(error):
-                return self._raise_never_sent(error)
-            raise _Ambiguous("the connection dropped before the answer") from None
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-            raise _Ambiguous("the answer was cut off") from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidHeader,
-                requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema, UnicodeError, ValueError):
-            raise ConfigError("the apiUrl, idInstance or token cannot form a valid address") from None
-        except requests.exceptions.RequestException as error:
-            raise _Ambiguous(f"the request failed ({type(error).__name__})") from None
-
-    def _raise_never_sent(self, error: BaseException):
+    def _never_sent(self, error: BaseException) -> _NeverSent:
         for item in _chain(error):
             if isinstance(item, getattr(urllib3.exceptions, "NameResolutionError", ())):
-                raise _NeverSent("the name does not resolve (DNS)") from None
+                return _NeverSent("the name does not resolve (DNS)")
         if any(isinstance(e, ConnectionRefusedError) for e in _chain(error)) or "refused" in str(error).lower():
-            raise _NeverSent("the connection was refused") from None
+            return _NeverSent("the connection was refused")
         if any(isinstance(e, urllib3.exceptions.ConnectTimeoutError) and
                not isinstance(e, urllib3.exceptions.NewConnectionError) for e in _chain(error)):
-            raise _NeverSent("connecting timed out") from None
+            return _NeverSent("connecting timed out")
         if "resolution" in str(error).lower() or "name or service" in str(error).lower():
-            raise _NeverSent("the name does not resolve (DNS)") from None
-        raise _NeverSent("could not connect") from None
+            return _NeverSent("the name does not resolve (DNS)")
+        return _NeverSent("could not connect")
 
     def _backoff(self, attempts: int) -> None:
         """Exponential backoff with full jitter, so that many threads do not retry in step."""
@@ -493,6 +560,38 @@ class GreenApiClient:
 
     def _host(self) -> str:
         return clean_text(urlsplit(self.api_url).netloc, 120)
+
+
+def _failed_while_reading(error: BaseException) -> bool:
+    """True when a TLS error struck after the request was written: while the status line and headers
+    were read (``getresponse``), not during the handshake. Told apart by where it was raised."""
+    for item in _chain(error):
+        tb = item.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name in ("getresponse", "_read_status", "begin"):
+                return True
+            tb = tb.tb_next
+    return False
+
+
+def _checked_timeout(timeout) -> tuple[float, float]:
+    """(connect, read) seconds, both finite and above 0; ConfigError otherwise."""
+    pair = (timeout, timeout) if isinstance(timeout, (int, float)) else tuple(timeout)
+    try:
+        connect, read = (float(x) for x in pair)
+    except (TypeError, ValueError):
+        connect = read = float("nan")
+    if not (0 < connect < float("inf") and 0 < read < float("inf")):
+        raise ConfigError("the timeout must be a number of seconds above 0, such as 30")
+    return connect, read
+
+
+def _json_or_nothing(text: str):
+    """(value, True) for JSON text, (None, False) otherwise; never raises."""
+    try:
+        return json.loads(text), True
+    except ValueError:
+        return None, False
 
 
 def _tls_reason(error: BaseException) -> str:
@@ -518,10 +617,7 @@ def _outcome_of_400(text: str) -> str:
 
 def _quota_explanation(text: str, token: str) -> str:
     """GREEN-API's own words from a 466 body (invokeStatus / correspondentsStatus), cleaned."""
-    try:
-        body = json.loads(text)
-    except ValueError:
-        body = None
+    body, _ = _json_or_nothing(text)
     parts = []
     if isinstance(body, dict):
         for key in ("invokeStatus", "correspondentsStatus"):

@@ -1,8 +1,9 @@
 """Every error the engine raises, in one place.
 
 Texts never carry the apiTokenInstance: the client translates lower-level
-exceptions at its edge, redacts their text and raises ours ``from None`` (a
-chained ``requests`` exception would carry the URL, and the URL carries the token).
+exceptions at its edge, redacts their text and raises ours outside any ``except``
+block, from frames that no longer hold the URL (a chained ``requests`` exception, or
+a frame's ``url`` local, would carry the URL, and the URL carries the token).
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ class ApiError(GreenApiExcelError):
     """GREEN-API answered with an error, or could not be reached.
 
     ``status`` is the HTTP status (None when there was no answer) and ``text``
-    the server's answer, already redacted and shortened.
+    the server's answer, already redacted and shortened. ``uncertain_attempts`` counts earlier
+    attempts of a state-changing call whose outcome is unknown (a timeout, a lost reply, a 5xx):
+    a 401, 403 or 466 that follows one says nothing about what that attempt did.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, text: str = ""):
+    def __init__(self, message: str, *, status: int | None = None, text: str = "", uncertain_attempts: int = 0):
         super().__init__(message)
         self.status = status
         self.text = text
+        self.uncertain_attempts = uncertain_attempts
 
 
 class AuthError(ApiError):

@@ -1,8 +1,19 @@
 """A SQLite record of every state-changing call, written before it is sent and after it is answered.
 
-It powers three things: resuming a bulk run whose workbook lost its results (a chat archived a few
-minutes ago is not sent again), the UDFs' repeats (a recalculation answers from here), and the audit
-trail (`greenapi-excel journal`).
+It powers three things: resuming a bulk run whose workbook lost its results (a call answered but never
+delivered to a book is not sent again), the UDFs' repeats (a recalculation answers from here), and the
+audit trail (`greenapi-excel journal`). ``done_before`` is the one rule of what counts as done before,
+for both.
+
+Delivery
+    Each call records whether its result reached the analyst: ``mark_delivered`` is called by the CLI
+    after a save that holds the result, by the add-in after the block write into live Excel, and by the
+    UDF once it returns the answer. Resuming answers only calls never delivered (the book lost them);
+    once delivered, the book's Status cell decides, and a cleared cell sends the chat again.
+Settling
+    An answer "settles" a chat when it tells its state (archived or not, not found, no messages); a
+    466, a 401/403 (Not run) or a refusal (Failed, nothing changed) does not. An unanswered call
+    stays uncertain until a settling answer of either method comes after it.
 
 Where it lives
     The environment variable ``GREENAPI_JOURNAL`` (a file path) wins; ``--journal PATH`` on the CLI
@@ -38,8 +49,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from greenapi_excel import statuses as st
 from greenapi_excel.errors import ConfigError
 from greenapi_excel.paths import user_folder
+from greenapi_excel.results import cell_text
 
 ENV_VAR = "GREENAPI_JOURNAL"
 FILE_NAME = "journal.sqlite3"
@@ -88,6 +101,16 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS calls_by_run ON calls (run_id);
 CREATE INDEX IF NOT EXISTS runs_by_undo ON runs (undo_of);
 """
+
+# Added after the first release: older journals get them on open (``_migrate``). NULL in ``settled``
+# (a row written before) counts as settling, as every answer did then.
+_ADDED_COLUMNS = {
+    "delivered_at": "REAL",     # epoch seconds when the result reached a book or a cell; NULL: never
+    "settled": "INTEGER",       # 1 when the answer tells the chat's state, 0 when it does not
+}
+
+# Answers that tell the chat's state: they settle every earlier unanswered call of either method.
+SETTLING = frozenset(st.DONE["archiveChat"] + st.DONE["unarchiveChat"] + (st.CHAT_NOT_FOUND, st.NO_INCOMING))
 
 _COLUMNS = "id, sent_at, updated_at, instance, method, chat_id, state, status, details, http_status, source, run_id"
 
@@ -165,8 +188,22 @@ def _entry(row: tuple) -> JournalEntry:
 
 
 def _scrub(text: object) -> str:
-    cleaned = _TOKEN_SHAPE.sub("***", str(text or ""))
-    return cleaned[:DETAILS_LIMIT]
+    # The cell rule (results.cell_text): what the journal shows is what a cell would show.
+    return cell_text(_TOKEN_SHAPE.sub("***", str(text or "")), DETAILS_LIMIT)
+
+
+def _settles(alias: str = "") -> str:
+    """SQL: an answered call that settles the chat's state (NULL: written before the column existed)."""
+    return f"{alias}state = 'answered' AND COALESCE({alias}settled, 1) = 1"
+
+
+def _pair(method: str) -> tuple[str, ...]:
+    opposite = OPPOSITE.get(method)
+    return (method, opposite) if opposite else (method,)
+
+
+def _marks(values) -> str:
+    return ", ".join("?" for _ in values)
 
 
 def _epoch(when: datetime | None) -> float:
@@ -197,6 +234,7 @@ class Journal:
                 # and serialise the run's workers behind the disk (measured: 145 calls/s instead of 1,000+).
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.executescript(_SCHEMA)
+                _migrate(conn)
                 # Fail now, not at the first call, when the file is read-only.
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("ROLLBACK")
@@ -247,13 +285,28 @@ class Journal:
         )
         return int(cursor.lastrowid)
 
-    def finish(self, call_id: int, *, status: str, details: str = "", http_status: int | None = None) -> None:
-        """Record the answer (state "answered") with its status word; committed before this returns."""
+    def finish(self, call_id: int, *, status: str, details: str = "", http_status: int | None = None,
+               settled: bool | None = None) -> None:
+        """Record the answer (state "answered") with its status word; committed before this returns.
+
+        ``settled``: whether the answer tells the chat's state (default: the status is in ``SETTLING``);
+        a caller that learnt the state otherwise (getContactInfo) says so.
+        """
+        settles = status in SETTLING if settled is None else bool(settled)
         self._write(
-            "UPDATE calls SET state = 'answered', status = ?, details = ?, http_status = ?, updated_at = ? "
-            "WHERE id = ?",
-            (status, _scrub(details), http_status, time.time(), call_id),
+            "UPDATE calls SET state = 'answered', status = ?, details = ?, http_status = ?, updated_at = ?, "
+            "settled = ? WHERE id = ?",
+            (status, _scrub(details), http_status, time.time(), int(settles), call_id),
         )
+
+    def mark_delivered(self, call_ids: Iterable[int | None]) -> None:
+        """The results of these calls reached a book (saved) or live cells; None entries are skipped."""
+        ids = sorted({int(i) for i in call_ids if i is not None})
+        now = time.time()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            self._write(f"UPDATE calls SET delivered_at = ? WHERE delivered_at IS NULL AND id IN "
+                        f"({', '.join('?' for _ in chunk)})", (now, *chunk))
 
     def mark_uncertain(self, call_id: int, details: str) -> None:
         """The call may or may not have been carried out (state "uncertain")."""
@@ -274,67 +327,80 @@ class Journal:
         return _entry(rows[0]) if rows else None
 
     def had_uncertain(self, instance, method: str, chat_id: str, since: datetime | None = None) -> bool:
-        """True when a call of ``method`` on this chat was sent (since ``since``) and never answered.
-
-        Only calls sent after the newest answered one count: an answer settles what came before it.
-        """
+        """True when a call of ``method`` on this chat was sent (since ``since``) and never answered, and
+        no answer that settles the chat's state (of either method) came after it."""
+        methods = _pair(method)
         rows = self._read(
             "SELECT 1 FROM calls WHERE instance = ? AND method = ? AND chat_id = ? "
             "AND state IN ('sent', 'uncertain') AND sent_at >= ? "
-            "AND sent_at > COALESCE((SELECT MAX(sent_at) FROM calls WHERE instance = ? AND method = ? "
-            "AND chat_id = ? AND state = 'answered'), -1e300) LIMIT 1",
-            (str(instance), method, chat_id, _epoch(since), str(instance), method, chat_id),
+            f"AND id > COALESCE((SELECT MAX(id) FROM calls WHERE instance = ? AND method IN ({_marks(methods)}) "
+            f"AND chat_id = ? AND {_settles()}), 0) LIMIT 1",
+            (str(instance), method, chat_id, _epoch(since), str(instance), *methods, chat_id),
         )
         return bool(rows)
 
     def uncertain_chats(self, instance, method: str) -> set[str]:
-        """Every chat with a call of ``method`` that was sent and never answered since its newest answer:
-        ``had_uncertain`` for all chats at once, so a run asks once instead of once per chat."""
+        """``had_uncertain`` for every chat at once, so a run asks once instead of once per chat."""
+        methods = _pair(method)
         rows = self._read(
             "SELECT DISTINCT c.chat_id FROM calls c WHERE c.instance = ? AND c.method = ? "
             "AND c.state IN ('sent', 'uncertain') "
-            "AND c.sent_at > COALESCE((SELECT MAX(a.sent_at) FROM calls a WHERE a.instance = c.instance "
-            "AND a.method = c.method AND a.chat_id = c.chat_id AND a.state = 'answered'), -1e300)",
-            (str(instance), method),
+            f"AND c.id > COALESCE((SELECT MAX(a.id) FROM calls a WHERE a.instance = c.instance "
+            f"AND a.method IN ({_marks(methods)}) AND a.chat_id = c.chat_id AND {_settles('a.')}), 0)",
+            (str(instance), method, *methods),
         )
         return {row[0] for row in rows}
 
-    def done_since(self, instance, method: str, statuses: Iterable[str], since: datetime | None) -> dict[str, JournalEntry]:
-        """chat ID -> the newest call of ``method`` answered since ``since`` with a status in ``statuses``.
-
-        A chat is left out when a call of the opposite method (archiveChat <-> unarchiveChat) on it was
-        begun or settled after that record was sent, whatever its answer: the chat may have moved back.
-        """
-        wanted = tuple(statuses)
-        if not wanted:
-            return {}
-        marks = ", ".join("?" for _ in wanted)
-        after = _epoch(since)
-        done_rows = self._read(
-            f"SELECT {_COLUMNS} FROM calls WHERE instance = ? AND method = ? AND state = 'answered' "
-            f"AND status IN ({marks}) AND updated_at >= ? ORDER BY updated_at, id",
-            (str(instance), method, *wanted, after),
+    def unreported_changes(self, instance, method: str, since: datetime | None = None) -> set[str]:
+        """Chats whose state, as the journal last learnt it, this tool made so with ``method`` and never
+        delivered (a run killed before its save): the newest settling answer on the chat (of either
+        method) is a done status of ``method`` whose result reached no book or cell. A later "already"
+        from the server was then this tool's doing, like the "already" after a lost reply."""
+        done = st.DONE.get(method, ())
+        if not done:
+            return set()
+        methods = _pair(method)
+        rows = self._read(
+            f"SELECT chat_id FROM calls WHERE id IN (SELECT MAX(id) FROM calls WHERE instance = ? "
+            f"AND method IN ({_marks(methods)}) AND {_settles()} GROUP BY chat_id) "
+            f"AND method = ? AND status IN ({_marks(done)}) AND delivered_at IS NULL AND updated_at >= ?",
+            (str(instance), *methods, method, *done, _epoch(since)),
         )
-        newest: dict[str, tuple] = {}
-        for row in done_rows:
-            newest[row[5]] = row  # ascending order: the last one wins
-        if not newest:
+        return {row[0] for row in rows}
+
+    def done_before(self, instance, method: str, chat_ids: Iterable[str] | None = None, *,
+                    since: datetime | None = None, undelivered_only: bool = False) -> dict[str, JournalEntry]:
+        """What counts as done before, the one rule for a bulk run's resume and for the UDFs' repeats:
+        chat ID -> the call of ``method`` that did it.
+
+        A chat counts when the newest call this journal holds on it, of either ``method`` or its
+        opposite (archiveChat <-> unarchiveChat), from any edge, is a call of ``method`` answered with
+        a done status (``statuses.DONE``), since ``since``. Any later call (an unarchive after the
+        archive, or the same method again) whatever its outcome (failed, unknown, still in flight)
+        makes the chat not done: what the journal records after the success may have moved it.
+        ``undelivered_only`` (the resume) also leaves out calls whose result reached a book or a cell.
+        ``chat_ids`` limits the answer to those chats (all chats of the instance when None).
+        """
+        done = st.DONE.get(method, ())
+        if not done:
             return {}
-        opposite = OPPOSITE.get(method)
-        undone: dict[str, float] = {}
-        if opposite is not None:
-            for chat_id, latest in self._read(
-                "SELECT chat_id, MAX(updated_at) FROM calls WHERE instance = ? AND method = ? AND updated_at >= ? "
-                "GROUP BY chat_id",
-                (str(instance), opposite, after),
-            ):
-                undone[chat_id] = latest
-        result = {}
-        for chat_id, row in newest.items():
-            reversed_at = undone.get(chat_id)
-            if reversed_at is not None and reversed_at >= row[1]:
+        methods = _pair(method)
+        wanted = None if chat_ids is None else sorted(set(chat_ids))
+        result: dict[str, JournalEntry] = {}
+        chunks = [None] if wanted is None else [wanted[i:i + 400] for i in range(0, len(wanted), 400)]
+        for chunk in chunks:
+            if chunk == []:
                 continue
-            result[chat_id] = _entry(row)
+            only = "" if chunk is None else f"AND chat_id IN ({_marks(chunk)}) "
+            rows = self._read(
+                f"SELECT {_COLUMNS} FROM calls WHERE id IN (SELECT MAX(id) FROM calls WHERE instance = ? "
+                f"AND method IN ({_marks(methods)}) {only}GROUP BY chat_id) "
+                f"AND method = ? AND state = 'answered' AND status IN ({_marks(done)}) AND updated_at >= ?"
+                + (" AND delivered_at IS NULL" if undelivered_only else ""),
+                (str(instance), *methods, *(chunk or ()), method, *done, _epoch(since)),
+            )
+            for row in rows:
+                result[row[5]] = _entry(row)
         return result
 
     def entries(self, *, instance=None, chat_id: str | None = None, limit: int | None = None) -> list[JournalEntry]:
@@ -438,6 +504,18 @@ class Journal:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns a journal written by an older version lacks."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in present:
+            try:
+                conn.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as error:   # another process added it first
+                if "duplicate column" not in str(error):
+                    raise
 
 
 def _describe(error: BaseException) -> str:

@@ -130,7 +130,6 @@ def header_problem(value: object) -> str | None:
     that no one writes as a label (a number, a date, a chat ID, text made of a phone number's characters)
     means the header row is missing, and the first chat would be skipped.
     """
-    from greenapi_excel import chat_ids
     from greenapi_excel.results import cell_text
 
     if _blank(value):
@@ -140,6 +139,10 @@ def header_problem(value: object) -> str | None:
     if not isinstance(value, str):
         return _("holds {value}").format(value=cell_text(getattr(value, 'code', value), 40))
     text = value.strip()
+    if not any(char.isdigit() for char in text):
+        return None  # no digit, no chat: a label (and the phone number rules need not be loaded)
+    from greenapi_excel import chat_ids
+
     try:
         chat = chat_ids.parse_cell(text).chat_id is not None
     except Exception:  # a header is never worth a traceback

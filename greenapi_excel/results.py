@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,16 +11,45 @@ from datetime import datetime
 STATUS_LIMIT = 100
 DETAILS_LIMIT = 300
 
-# Control characters, C1 controls, line/paragraph separators and lone surrogates: openpyxl refuses some,
-# a lone surrogate breaks the save, and the rest garble a filter.
-_UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# ASCII text needs only its controls out (the common case, and the fast one).
+_ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
+# Control characters (Cc: C0, DEL, C1) and line/paragraph separators break a line: they become a space.
+# Format characters (Cf: bidi overrides and isolates such as U+202E, zero-width spaces and joiners, soft
+# hyphens, BOMs, tags) and lone surrogates (Cs) are removed: they are invisible, can make a cell read
+# otherwise than it is (U+202E turns "exe.txt" around), and a lone surrogate breaks the save.
+# Zero-width joiners go too, although they glue emoji sequences and some scripts' ligatures: the
+# letters stay, only their joining is lost, and a status cell is no place for invisible glyph control.
+_TO_SPACE = frozenset(("Cc", "Zl", "Zp"))
+_REMOVED = frozenset(("Cf", "Cs"))
 
 
-def cell_text(value: object, limit: int = DETAILS_LIMIT) -> str:
-    """Plain one-line text for a result cell, the same rule for files and live Excel: control characters
-    out, whitespace folded, at most ``limit`` characters."""
-    text = _UNSAFE_TEXT.sub(" ", "" if value is None else str(value))
-    text = " ".join(text.split())
+def _visible(text: str, lines: bool) -> str:
+    if text.isascii():
+        if lines:
+            return "\n".join(_ASCII_CONTROL.sub(" ", line) for line in text.split("\n"))
+        return _ASCII_CONTROL.sub(" ", text)
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in _REMOVED:
+            continue
+        if category in _TO_SPACE and not (lines and ch == "\n"):
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def cell_text(value: object, limit: int = DETAILS_LIMIT, *, lines: bool = False) -> str:
+    """Plain text for a result cell, an alert or the journal, the same rule for files and live Excel:
+    control characters out (Unicode Cc, Zl, Zp become a space), format characters out (Cf, bidi
+    overrides included, and lone surrogates are removed), whitespace folded, at most ``limit``
+    characters. ``lines`` keeps line breaks (an alert's lines), folding each line on its own."""
+    text = _visible("" if value is None else str(value), lines)
+    if lines:
+        text = "\n".join(" ".join(line.split()) for line in text.split("\n")).strip("\n")
+    else:
+        text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "\u2026"
     return text
@@ -33,6 +63,12 @@ class RowResult:
     status: str
     details: str = ""
     updated: datetime | None = None
+    call_id: int | None = None  # the journal's call this result answers; marked delivered once written
+
+
+def call_ids(results) -> list[int]:
+    """The journal calls behind these results (for ``Journal.mark_delivered`` once they are written)."""
+    return [r.call_id for r in results if r.call_id is not None]
 
 
 @dataclass

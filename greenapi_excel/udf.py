@@ -20,7 +20,7 @@ from typing import Any
 from greenapi_excel import bulk, chat_ids, statuses as st
 from greenapi_excel.errors import GreenApiExcelError
 from greenapi_excel.i18n import N_, _
-from greenapi_excel.results import cell_text
+from greenapi_excel.results import call_ids, cell_text
 
 # CHATSTATUS reads getChats (1 request per second on GREEN-API) once per this many seconds.
 CHATS_CACHE_SECONDS = 30.0
@@ -140,8 +140,10 @@ def _change(client, journal, credentials, method: str, chats: list[str], region)
     """Journal answers for chats already done; one paced call per remaining chat through bulk.run."""
     answers: dict[str, str] = {}
     todo: list[str] = []
+    # The engine's one rule of what counts as done (the bulk run's resume uses it too).
+    done_before = journal.done_before(credentials.id_instance, method, chats)
     for chat_id in chats:
-        done = _done_before(journal, credentials.id_instance, method, chat_id)
+        done = done_before.get(chat_id)
         if done is not None:
             answers[chat_id] = f"{done.status} ({done.time:%Y-%m-%d %H:%M})"
         else:
@@ -150,29 +152,21 @@ def _change(client, journal, credentials, method: str, chats: list[str], region)
         plan = bulk.plan(list(enumerate(todo)), method=method, region=region)
         results: dict[int, tuple[str, str]] = {}
 
+        delivered: list[int] = []
+
         def keep(block) -> None:
             for result in block:
                 results[result.row] = (result.status, result.details)
+            delivered.extend(call_ids(block))
 
         # No getStateInstance preflight: one cell is one call, and a wrong token answers 401 itself.
         bulk.run(plan, client, journal, on_results=keep, source="udf", preflight=False)
+        journal.mark_delivered(delivered)  # the answers go into the cells now
         _chats_cache.pop(_instance_key(credentials), None)  # CHATSTATUS must not show the old state
         for index, chat_id in enumerate(todo):
             word, details = results.get(index, (st.NOT_RUN, "no answer"))
             answers[chat_id] = status_text(word, details)
     return answers
-
-
-def _done_before(journal, instance: str, method: str, chat_id: str):
-    """The newest finished call of ``method`` on the chat, if it succeeded and no later opposite call undid it."""
-    entry = journal.last_outcome(instance, method, chat_id)
-    if entry is None or entry.status not in st.DONE[method]:
-        return None
-    opposite = bulk.UNARCHIVE if method == bulk.ARCHIVE else bulk.ARCHIVE
-    undo = journal.last_outcome(instance, opposite, chat_id)
-    if undo is not None and undo.status in st.DONE[opposite] and undo.time >= entry.time:
-        return None
-    return entry
 
 
 def _read_states(client, credentials, chats: list[str]) -> dict[str, str]:

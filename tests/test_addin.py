@@ -611,3 +611,28 @@ def test_standin_reads_a_formula_as_its_value(tmp_path):
     assert sheet.range("A2").value is None   # openpyxl never calculated it: no saved value
     sheet.cells[(2, 1)] = xls.Formula("=A1", 79001234567)
     assert sheet.range("A1:A2").value == [79001234567.0, 79001234567.0]
+
+
+# --- delivery and alert text (issue 12) --------------------------------------------------------------
+
+def test_results_written_into_live_cells_are_marked_delivered(sandbox_env, tmp_path):
+    import sqlite3
+
+    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]])
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.ARCHIVED
+    conn = sqlite3.connect(tmp_path / "journal.sqlite")
+    try:
+        assert [r[0] is not None for r in conn.execute("SELECT delivered_at FROM calls")] == [True]
+    finally:
+        conn.close()
+    # The sheet decides from here: a cleared Status cell sends the chat again.
+    sandbox_env.chats[OPEN_CHATS[0]].archive = False
+    chats.range("B2").value = None
+    addin.archive_chats(book)
+    assert chats.stored("B2") == st.ARCHIVED and len(sandbox_env.calls("archiveChat")) == 2
+    assert OPEN_CHATS[0] in sandbox_env.archived_ids()
+
+
+def test_alert_text_follows_the_cell_rule():
+    assert addin._plain("Stopped\u202e early\u200b.\nRun again\x07.", lines=True) == "Stopped early.\nRun again ."

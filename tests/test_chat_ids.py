@@ -164,3 +164,43 @@ def test_planning_pace_is_measured():
     for i in range(100_000):
         parse_cell(79020000000 + i)
     print(f"\n100,000 distinct numbers parsed in {time.perf_counter() - started:.2f} s")
+
+
+# --- the fast check agrees with phonenumbers -------------------------------------------------------
+
+from hypothesis import given, settings, strategies as hs  # noqa: E402
+
+from greenapi_excel import chat_ids as _chat_ids  # noqa: E402
+
+
+def test_leading_zeros_are_not_dropped_by_the_fast_check():
+    for text in ("0 79001234567", "079001234567", "0 4915123456789"):
+        parsed = parse_cell(text)
+        assert parsed.chat_id is None and "local number" in parsed.reason, (text, parsed)
+
+
+# Valid numbers of many countries as plain digits (country code first), and their national forms.
+_VALID = sorted({phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)[1:]
+                 for region in ("RU", "KZ", "DE", "GB", "US", "IT", "BR", "IN", "AE", "FR", "CI", "SM")
+                 for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+                 if (n := phonenumbers.example_number_for_type(region, kind)) is not None})
+_DIGITS = hs.one_of(hs.text("0123456789", min_size=1, max_size=15), hs.sampled_from(_VALID),
+                    hs.sampled_from(_VALID).map(lambda d: d[1:]), hs.sampled_from(_VALID).map(lambda d: d[2:]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(digits=_DIGITS, prefix=hs.sampled_from(["", "0", "00", "+", "8"]),
+       region=hs.sampled_from([None, "RU", "DE", "GB", "KZ", "IT", "US"]))
+def test_the_fast_path_agrees_with_the_slow_path(digits, prefix, region):
+    """Wherever the fast check settles a number, phonenumbers' own reading gives the same chat ID."""
+    text = prefix + digits
+    all_digits = _chat_ids._NOT_DIGITS.sub("", text)
+    international = text.startswith("+")
+    if not international and all_digits.startswith("00"):
+        all_digits, international = all_digits[2:], True
+    if not all_digits or len(all_digits) > 15:
+        return
+    quick = _chat_ids._quick_reading(all_digits, international, region)
+    if quick is not None:
+        slow, _ = _chat_ids._slow_reading(text, all_digits, international, region)
+        assert slow == quick, (text, region, quick, slow)

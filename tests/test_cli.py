@@ -388,3 +388,13 @@ def test_a_chat_column_on_the_books_settings_sheet_counts_on_the_command_line(ma
         run_cli("archive", book, "--no-progress", env=env_for(sandbox), check_code=0)
     got, header = results(book, first_col=3)
     assert header == ["Name", "Mobile", "Status", "Details", "Updated"] and got[2][0] == "Archived"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "soon"])
+def test_a_timeout_that_is_not_positive_is_a_usage_error(tmp_path, env_for, sandbox, value):
+    book = make_book(tmp_path / "t.xlsx", ["79001234567"])
+    proc = run_cli("archive", book, "--no-progress", "--timeout", value, env=env_for(sandbox))
+    assert proc.returncode == 2, proc.stderr
+    assert "--timeout" in proc.stderr and "above 0" in proc.stderr, proc.stderr
+    assert "apiUrl" not in proc.stderr
+    assert sandbox.calls() == []

@@ -104,34 +104,67 @@ def test_uncertain_counts_until_a_later_answer(journal):
     assert journal.had_uncertain(INSTANCE, ARCHIVE, CHAT)
 
 
-def test_done_since_skips_chats_moved_back_later(journal):
+def test_done_before_skips_chats_with_any_later_call(journal):
     since = datetime.now() - timedelta(hours=24)
     _call(journal, chat="1@c.us", status="Archived")
     _call(journal, chat="2@c.us", status="Already archived")
     _call(journal, chat="3@c.us", status="Failed")
     _call(journal, chat="4@c.us", status="Archived")
-    time.sleep(0.01)
     _call(journal, chat="4@c.us", method=UNARCHIVE, status="Unarchived")  # moved back: send again
     _call(journal, chat="5@c.us", method=UNARCHIVE, status="Unarchived")
-    time.sleep(0.01)
     _call(journal, chat="5@c.us", status="Archived")  # archived after the unarchive: done
     _call(journal, chat="6@c.us", status="Archived")
-    time.sleep(0.01)
     journal.begin(instance=INSTANCE, method=UNARCHIVE, chat_id="6@c.us", source="udf")  # unknown: send again
     _call(journal, chat="7@c.us", status="Archived", instance="999")
+    _call(journal, chat="8@c.us", status="Archived")
+    _call(journal, chat="8@c.us", method=UNARCHIVE, status="Failed")      # failed unarchive: send again
+    _call(journal, chat="9@c.us", status="Archived")
+    _call(journal, chat="9@c.us", status="Quota exceeded")                # a later try of the same: again
+    _call(journal, chat="10@c.us", status="Archived")
+    journal.mark_uncertain(journal.begin(instance=INSTANCE, method=UNARCHIVE, chat_id="10@c.us"), "lost reply")
 
-    done = journal.done_since(INSTANCE, ARCHIVE, ("Archived", "Already archived"), since)
+    done = journal.done_before(INSTANCE, ARCHIVE, since=since)
     assert sorted(done) == ["1@c.us", "2@c.us", "5@c.us"]
     assert done["2@c.us"].status == "Already archived"
-    assert journal.done_since(INSTANCE, ARCHIVE, ("Archived",), datetime.now() + timedelta(seconds=5)) == {}
+    assert journal.done_before(INSTANCE, ARCHIVE, since=datetime.now() + timedelta(seconds=5)) == {}
+    assert sorted(journal.done_before(INSTANCE, ARCHIVE, ["2@c.us", "4@c.us", "5@c.us", "x@c.us"])) == \
+        ["2@c.us", "5@c.us"]
+    assert sorted(journal.done_before(INSTANCE, UNARCHIVE)) == ["4@c.us"]
 
 
-def test_done_since_gives_the_newest_record(journal):
+def test_done_before_gives_the_newest_record_and_the_resume_only_undelivered_ones(journal):
     _call(journal, status="Already archived")
-    time.sleep(0.01)
     newest = _call(journal, status="Archived")
-    done = journal.done_since(INSTANCE, ARCHIVE, ("Archived", "Already archived"), datetime.now() - timedelta(hours=1))
-    assert done[CHAT].id == newest
+    assert journal.done_before(INSTANCE, ARCHIVE)[CHAT].id == newest
+    assert journal.done_before(INSTANCE, ARCHIVE, undelivered_only=True)[CHAT].id == newest
+    journal.mark_delivered([newest, None])
+    assert journal.done_before(INSTANCE, ARCHIVE, undelivered_only=True) == {}
+    assert journal.done_before(INSTANCE, ARCHIVE)[CHAT].id == newest   # the UDFs still answer from it
+
+
+def test_only_an_answer_that_tells_the_state_settles_an_uncertain_call(journal):
+    journal.mark_uncertain(journal.begin(instance=INSTANCE, method=ARCHIVE, chat_id=CHAT), "lost reply")
+    for refusal in ("Quota exceeded", "Not run", "Failed"):
+        _call(journal, status=refusal)
+        assert journal.had_uncertain(INSTANCE, ARCHIVE, CHAT), refusal
+        assert journal.uncertain_chats(INSTANCE, ARCHIVE) == {CHAT}, refusal
+    _call(journal, status="Failed", settled=True)      # getContactInfo said: not archived
+    assert not journal.had_uncertain(INSTANCE, ARCHIVE, CHAT)
+    journal.mark_uncertain(journal.begin(instance=INSTANCE, method=ARCHIVE, chat_id=CHAT), "lost reply")
+    _call(journal, method=UNARCHIVE, status="Unarchived")   # a settling answer of the other method
+    assert journal.uncertain_chats(INSTANCE, ARCHIVE) == set()
+
+
+def test_an_older_journal_gains_the_new_columns(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(journal_module._SCHEMA)
+    conn.execute("INSERT INTO calls (sent_at, updated_at, instance, method, chat_id, state, status) "
+                 "VALUES (1, 1, '1', 'archiveChat', 'a@c.us', 'answered', 'Archived')")
+    conn.commit()
+    conn.close()
+    with Journal(path) as j:
+        assert sorted(j.done_before("1", ARCHIVE, undelivered_only=True)) == ["a@c.us"]
 
 
 def test_entries_newest_first_with_filters(journal):
@@ -276,6 +309,6 @@ def test_one_journal_shared_by_32_threads(journal):
         t.join()
     seconds = time.perf_counter() - started
     assert errors == []
-    done = journal.done_since(INSTANCE, ARCHIVE, ("Archived",), datetime.now() - timedelta(hours=1))
+    done = journal.done_before(INSTANCE, ARCHIVE, since=datetime.now() - timedelta(hours=1))
     assert len(done) == 32 * per_thread
     print(f"\n32 threads: {2 * 32 * per_thread / seconds:.0f} journal writes/s")

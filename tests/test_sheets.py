@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -519,3 +520,129 @@ def test_the_settings_token_row_is_never_read_whatever_its_label_says(tmp_path):
     found = SheetFile.open(path).settings
     assert found["apiurl"] == "http://127.0.0.1:7700" and found["idinstance"] == "1101000001"
     assert "secret-token-typed-by-hand" not in found.values()
+
+
+# --- the writer: only the result cells change -------------------------------------------------------
+
+def test_a_book_reached_through_a_symbolic_link_is_written_through_and_the_link_stays(tmp_path):
+    real = make_book(tmp_path / "real.xlsx", [["Chat ID"], ["79001234567"]])
+    link = tmp_path / "link.xlsx"
+    link.symlink_to(real)
+    sheet = SheetFile.open(link)
+    sheet.write([RowResult(2, "Archived", "", NOW)])
+    assert sheet.save() == link
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert sheet_of(real)["B2"].value == "Archived"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.xlsx", "real.xlsx"]
+
+
+def _with_parts(path: Path, extra: dict[str, bytes], edit=None) -> None:
+    with zipfile.ZipFile(path) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    if edit:
+        edit(parts)
+    parts.update(extra)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+
+
+def test_a_formula_cell_that_becomes_a_result_leaves_the_calc_chain(tmp_path):
+    """An earlier block whose Status cell holds a formula (showing a status): the cell becomes a value,
+    so its calcChain entry must go (Excel repairs a book whose chain names a cell without a formula)."""
+    book = make_book(tmp_path / "calc.xlsx", [["Chat ID", "Status", "Details", "Updated", "Sum"],
+                                              ["79001234567", '="Archived"', None, None, "=1+1"],
+                                              ["79001234568", None, None, None, "=2+2"]])
+    with_cached_values(book, {"B2": (' t="str"', "<v>Archived</v>"), "E2": ("", "<v>2</v>"),
+                              "E3": ("", "<v>4</v>")})
+
+    def add_chain(parts):
+        parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+            b"</Types>", b'<Override PartName="/xl/calcChain.xml" ContentType="application/vnd.openxmlformats-'
+                         b'officedocument.spreadsheetml.calcChain+xml"/></Types>')
+        parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+            b"</Relationships>", b'<Relationship Id="rIdCalc" Type="http://schemas.openxmlformats.org/'
+                                 b'officeDocument/2006/relationships/calcChain" Target="calcChain.xml"/>'
+                                 b"</Relationships>")
+
+    chain = (b'<calcChain xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             b'<c r="B2" i="1"/><c r="E2"/><c r="E3"/></calcChain>')
+    _with_parts(book, {"xl/calcChain.xml": chain}, add_chain)
+    sheet = SheetFile.open(book)
+    assert sheet.result_column == "B" and sheet.previous == {}   # a formula is no earlier result
+    sheet.write([RowResult(2, "Archived", "again", NOW), RowResult(3, "Archived", "", NOW)])
+    sheet.save()
+    with zipfile.ZipFile(book) as z:
+        assert z.read("xl/calcChain.xml") == (b'<calcChain xmlns="http://schemas.openxmlformats.org/'
+                                              b'spreadsheetml/2006/main"><c i="1" r="E2"/><c r="E3"/></calcChain>')
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>1+1</f>" in xml and '"Archived"' not in xml
+    assert sheet_of(book)["B2"].value == "Archived"
+
+
+def test_a_shared_or_array_formula_master_is_never_overwritten(tmp_path):
+    """Overwriting the anchor of a shared formula would leave the cells below pointing at nothing."""
+    book = make_book(tmp_path / "shared.xlsx", [["Chat ID"], ["79001234567"], ["79001234568"]])
+
+    with zipfile.ZipFile(book) as z:
+        xml = z.read("xl/worksheets/sheet1.xml").decode()
+    row2 = re.search(r'<row r="2"[^>]*>(.*?)</row>', xml).group(1)
+    row3 = re.search(r'<row r="3"[^>]*>(.*?)</row>', xml).group(1)
+    xml = xml.replace(row2, row2 + '<c r="B2"><f t="shared" ref="B2:B3" si="0">1+1</f><v>2</v></c>')
+    xml = xml.replace(row3, row3 + '<c r="B3"><f t="shared" si="0"/><v>2</v></c>')
+    _with_parts(book, {"xl/worksheets/sheet1.xml": xml.encode()})
+    sheet = SheetFile.open(book)
+    assert sheet.result_column == "C"            # the formula column is the analyst's
+    sheet.write([RowResult(2, "Archived", "", NOW), RowResult(3, "Archived", "", NOW)])
+    sheet.save()
+    xml = sheet_xml(book)
+    assert '<f t="shared" ref="B2:B3" si="0">1+1</f>' in xml and '<f t="shared" si="0"/>' in xml
+
+
+def test_hidden_rows_are_reported(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in [["Chat ID"], ["79001234567"], ["79001234568"], ["79001234569"]]:
+        ws.append(row)
+    ws.row_dimensions[3].hidden = True
+    wb.save(tmp_path / "hidden.xlsx")
+    assert SheetFile.open(tmp_path / "hidden.xlsx").hidden_rows == {3}
+
+
+def test_periodic_saves_start_from_the_original_bytes(tmp_path):
+    """Each save is the original book plus all results so far, never our own output read again."""
+    book = make_book(tmp_path / "periodic.xlsx", [["Chat ID"], ["79001234567"], ["79001234568"]])
+    sheet = SheetFile.open(book)
+    sheet.write([RowResult(2, "Failed", "first try", NOW)])
+    sheet.save()
+    first = book.read_bytes()
+    sheet.write([RowResult(2, "Archived", "", NOW), RowResult(3, "Archived", "", NOW)])
+    sheet.save()
+    ws = sheet_of(book)
+    assert [ws.cell(r, 2).value for r in (2, 3)] == ["Archived", "Archived"] and ws["C2"].value is None
+    again = SheetFile.open(book)
+    again.write([RowResult(2, "Archived", "", NOW), RowResult(3, "Archived", "", NOW)])
+    again.save()
+    assert first != book.read_bytes()
+    assert sheet_xml(book).count('r="B2"') == 1     # one cell, not one per save
+
+
+def test_new_result_cells_take_the_row_or_column_style_and_updated_keeps_it_with_a_date_format(tmp_path):
+    from openpyxl.styles import Font, PatternFill
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in [["Chat ID"], ["79001234567"], ["79001234568"]]:
+        ws.append(row)
+    ws.row_dimensions[2].font = Font(bold=True)                 # <row s=".." customFormat="1">
+    ws.column_dimensions["C"].fill = PatternFill("solid", fgColor="FFFF00")   # <col min="3" style="..">
+    ws.column_dimensions["D"].font = Font(italic=True)
+    wb.save(tmp_path / "styled.xlsx")
+    sheet = SheetFile.open(tmp_path / "styled.xlsx")
+    sheet.write([RowResult(2, "Archived", "x", NOW), RowResult(3, "Archived", "y", NOW)])
+    sheet.save()
+    ws = sheet_of(tmp_path / "styled.xlsx")
+    assert ws["B2"].font.bold and ws["C2"].font.bold and ws["D2"].font.bold          # the row's style
+    assert ws["D2"].is_date and ws["D2"].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert ws["C3"].fill.fgColor.rgb.endswith("FFFF00") and not ws["B3"].font.bold   # the column's style
+    assert ws["D3"].font.italic and ws["D3"].is_date and ws["D3"].value == NOW
