@@ -698,6 +698,7 @@ def command_all_chats(args) -> int:
 # --- journal --runs ------------------------------------------------------------------------------
 
 def command_runs(args) -> int:
+    from greenapi_excel import statuses
     from greenapi_excel.journal import Journal
 
     journal = Journal(args.journal)
@@ -715,7 +716,7 @@ def command_runs(args) -> int:
         if run.undo_of:
             what += " (undo)"
         where = f"{Path(run.book).name} [{run.sheet}]" if run.book else "-"
-        counts = ", ".join(f"{word} {n}" for word, n in run.counts.items()) or \
+        counts = ", ".join(f"{statuses.localised(word)} {n}" for word, n in run.counts.items()) or \
             ("(did not finish)" if run.finished is None else "nothing")
         undo = f"  undoes {run.undo_of}" if run.undo_of else ""
         print(f"{run.id:<21}  {run.started:%Y-%m-%d %H:%M}  {run.source[:16]:<16}  {what:<17}  {where[:30]:<30}  "
