@@ -41,6 +41,7 @@ DONE = {
 }
 
 RESULT_HEADERS = (N_("Status"), N_("Details"), N_("Updated"))
+_LONGEST_FIRST = tuple(sorted(ALL, key=len, reverse=True))   # a cell is matched by the word it really starts with
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +74,7 @@ def localised(text: str) -> str:
     архивирован"); text that starts with no English status word is left as it is."""
     if not isinstance(text, str):
         return text
-    for word in sorted(ALL, key=len, reverse=True):
+    for word in _LONGEST_FIRST:
         if text.startswith(word):
             return _(word) + text[len(word):]
     return text
