@@ -12,11 +12,8 @@ formats and data validation. The README says so.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -147,28 +144,7 @@ def _save(workbook, path: Path, source: bytes | None) -> None:
     data = buffer.getvalue()
     if source is not None and path.suffix.lower() in MACRO_SUFFIXES:
         data = restore_ribbon(data, source)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=".~greenapi-", suffix=".tmp", dir=folder)
-    except OSError as error:
-        raise sheets._write_error(path, error) from None
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if path.exists():
-            with contextlib.suppress(OSError):
-                os.chmod(temp, path.stat().st_mode & 0o7777)
-        else:
-            with contextlib.suppress(OSError):
-                os.chmod(temp, 0o666 & ~sheets._umask())
-        os.replace(temp, path)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise sheets._write_error(path, error) from None
+    sheets.replace_atomically(path, lambda stream: stream.write(data))
 
 
 # --- the ribbon of an .xlsm ------------------------------------------------------------------------

@@ -241,35 +241,7 @@ class SheetFile:
         if real != target:
             _refuse_if_open_in_excel(real)
         _refuse_unless_writable(real)
-        folder = real.parent if str(real.parent) else Path(".")
-        try:
-            handle, temp_name = _temp_file(folder)
-        except OSError as error:
-            raise _write_error(target, error) from None
-        temp = Path(temp_name)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                self._write_package(stream)
-                stream.flush()
-                os.fsync(stream.fileno())
-            if real.exists():
-                with contextlib.suppress(OSError):
-                    os.chmod(temp, real.stat().st_mode & 0o7777)
-            else:
-                with contextlib.suppress(OSError):
-                    os.chmod(temp, 0o666 & ~_umask())
-            os.replace(temp, real)
-        except BaseException as error:
-            with contextlib.suppress(OSError):
-                temp.unlink()
-            if isinstance(error, OSError):
-                raise _write_error(target, error) from None
-            if isinstance(error, Exception):
-                raise WorkbookError(f"cannot write {target.name}: {type(error).__name__}: "
-                                    f"{cell_text(error, 160)}") from None
-            raise
-        _sync_folder(folder)
-        return target
+        return replace_atomically(target, self._write_package)
 
     def _write_package(self, stream) -> None:
         """The original package with the results in: see the module docstring for what changes."""
@@ -320,6 +292,42 @@ class SheetFile:
                    if self._source.headers.get(first + offset) != text}
         return bookxml.SheetEdit(first, headers, self._results(), self._bottom(), self._has_rows, {},
                                  skip=self._source.masters)
+
+
+def replace_atomically(target: Path, write) -> Path:
+    """Replace ``target`` by what ``write(stream)`` writes, whole or not at all: a temp file beside it,
+    fsync, ``os.replace``, the folder synced. A symbolic link is written through to its target and stays
+    a link; the file keeps its permissions. Errors are WorkbookErrors that say the book is unchanged."""
+    real = _real(target)
+    folder = real.parent if str(real.parent) else Path(".")
+    try:
+        handle, temp_name = _temp_file(folder)
+    except OSError as error:
+        raise _write_error(target, error) from None
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if real.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(temp, real.stat().st_mode & 0o7777)
+        else:
+            with contextlib.suppress(OSError):
+                os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, real)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if isinstance(error, OSError):
+            raise _write_error(target, error) from None
+        if isinstance(error, Exception):
+            raise WorkbookError(f"cannot write {target.name}: {type(error).__name__}: "
+                                f"{cell_text(error, 160)}") from None
+        raise
+    _sync_folder(folder)
+    return target
 
 
 def _temp_file(folder: Path) -> tuple[int, str]:
