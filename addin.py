@@ -556,7 +556,7 @@ def _load_chats(book, context: _Context) -> None:
     laid = chatlist.refresh(existing, rows)
     days = chatlist.window_of(rows, days)
     last = max(laid.last_row, 2)
-    rows_to_write = {1: list(chatlist.HEADERS), **laid.cells}
+    rows_to_write = {1: chatlist.headers(), **laid.cells}   # in the run's language
     for top, bottom in _runs(sorted(rows_to_write)):   # one write, unless rows without a chat lie between
         block = [[_safe(v) for v in rows_to_write[r]] for r in range(top, bottom + 1)]
         sheet.range((top, 1), (bottom, width)).value = block

@@ -104,6 +104,26 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(_current).ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the language in force, as meant in ``context`` (the same English, another Russian)."""
+    return translations(_current).pgettext(context, message)
+
+
+def NP_(context: str, message: str) -> str:
+    """Marks ``message`` in ``context`` for the catalogue without translating it (see pgettext)."""
+    return message
+
+
+def spellings_in(context: str, message: str) -> tuple[str, ...]:
+    """spellings() of ``message`` as meant in ``context``."""
+    found = [message]
+    for code in LANGUAGES:
+        text = translations(code).pgettext(context, message)
+        if text not in found:
+            found.append(text)
+    return tuple(found)
+
+
 def N_(message: str) -> str:
     """Marks ``message`` for the catalogue without translating it (translate where it is shown)."""
     return message

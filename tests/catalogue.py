@@ -21,14 +21,33 @@ PLURAL_FORMS_RU = ("nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%
                    "(n%100<10 || n%100>=20) ? 1 : 2);")
 
 
-def extracted() -> dict[object, list[str]]:
-    """msgid (a str, or a (singular, plural) tuple) -> where it is used."""
-    from babel.messages.extract import extract_from_dir
+CONTEXT = "\x04"   # gettext's own separator: "context\x04msgid" is a msgid meant in that context
 
+
+def split(key):
+    """(msgid or (singular, plural), context or None) of an extracted key."""
+    if isinstance(key, str) and CONTEXT in key:
+        context, message = key.split(CONTEXT, 1)
+        return message, context
+    return key, None
+
+
+def lookup(catalog, key):
+    message, context = split(key)
+    return catalog.get(message[0] if isinstance(message, tuple) else message, context=context)
+
+
+def extracted() -> dict[object, list[str]]:
+    """msgid (a str, a (singular, plural) tuple, or "context\x04msgid") -> where it is used."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+
+    keywords = {**DEFAULT_KEYWORDS, "NP_": ((1, "c"), 2)}   # i18n.NP_(context, message)
     found: dict[object, list[str]] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map=SOURCES, options_map={}):
+    for filename, lineno, message, _comments, context in extract_from_dir(
+            str(ROOT), method_map=SOURCES, options_map={}, keywords=keywords):
         key = tuple(message) if isinstance(message, (list, tuple)) else message
+        if context:
+            key = f"{context}{CONTEXT}{key}"
         found.setdefault(key, []).append(f"{filename}:{lineno}")
     sys.path.insert(0, str(ROOT))
     from greenapi_excel.workbook import build
@@ -54,13 +73,18 @@ def update(path: Path = PO) -> int:
     catalog = read_catalogue(path) if path.exists() else Catalog(locale="ru", domain="greenapi_excel")
     added = 0
     wanted = extracted()
-    keys = {key[0] if isinstance(key, tuple) else key for key in wanted}
+    keys = set()
+    for key in wanted:
+        message, context = split(key)
+        keys.add((message[0] if isinstance(message, tuple) else message, context))
     for message in list(catalog):
-        if message.id and (message.id[0] if isinstance(message.id, (list, tuple)) else message.id) not in keys:
-            catalog.delete(message.id)   # no longer in the code
+        if message.id and ((message.id[0] if isinstance(message.id, (list, tuple)) else message.id),
+                           message.context) not in keys:
+            catalog.delete(message.id, context=message.context)   # no longer in the code
     for key, places in wanted.items():
-        if catalog.get(key[0] if isinstance(key, tuple) else key) is None:
-            catalog.add(key, ("", "", "") if isinstance(key, tuple) else "")
+        if lookup(catalog, key) is None:
+            message, context = split(key)
+            catalog.add(message, ("", "", "") if isinstance(message, tuple) else "", context=context)
             added += 1
     catalog.header_comment = "# Russian messages of GreenApi for Excel."
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +97,7 @@ def missing(path: Path = PO) -> list[object]:
     catalog = read_catalogue(path)
     out = []
     for key in extracted():
-        message = catalog.get(key[0] if isinstance(key, tuple) else key)
+        message = lookup(catalog, key)
         strings = [] if message is None else (list(message.string) if isinstance(message.string, (list, tuple))
                                               else [message.string])
         if message is None or message.fuzzy or not all(strings):

@@ -56,26 +56,33 @@ def test_the_extractor_sees_the_kinds_of_text_an_analyst_reads(marked):
 def test_every_marked_text_has_a_russian_entry_not_empty_not_fuzzy_not_english(catalog, marked):
     problems = []
     for key, places in marked.items():
-        message = catalog.get(key[0] if isinstance(key, tuple) else key)
+        message = catalogue.lookup(catalog, key)
         if message is None:
             problems.append(f"missing: {key!r} ({places[0]})")
         elif message.fuzzy:
             problems.append(f"fuzzy: {key!r}")
         else:
             strings = _strings(message)
-            if isinstance(key, tuple) and len(strings) != 3:
+            english, _context = catalogue.split(key)
+            if isinstance(english, tuple) and len(strings) != 3:
                 problems.append(f"not three plural forms: {key!r}")
             for text in strings:
                 if not text.strip():
                     problems.append(f"empty: {key!r}")
-                elif not CYRILLIC.search(text) or text in (key if isinstance(key, tuple) else (key,)):
+                elif not CYRILLIC.search(text) or text in (english if isinstance(english, tuple) else (english,)):
                     problems.append(f"left in English: {key!r} -> {text!r}")
     assert not problems, "\n".join(problems)
 
 
 def test_no_translation_is_kept_for_text_the_code_no_longer_marks(catalog, marked):
-    used = {key[0] if isinstance(key, tuple) else key for key in marked}
-    assert [m.id for m in catalog if m.id and (m.id[0] if isinstance(m.id, (list, tuple)) else m.id) not in used] == []
+    assert [m.id for m in catalog if m.id and catalogue.lookup(catalog, m.id if m.context is None else
+                                                               f"{m.context}{catalogue.CONTEXT}{m.id}") is None] == []
+    used = set()
+    for key in marked:
+        message, context = catalogue.split(key)
+        used.add((message[0] if isinstance(message, tuple) else message, context))
+    assert [m.id for m in catalog if m.id and ((m.id[0] if isinstance(m.id, (list, tuple)) else m.id),
+                                               m.context) not in used] == []
 
 
 def _fields(text: str) -> list[str]:
@@ -116,6 +123,8 @@ def test_the_installed_catalogue_is_compiled_from_the_po(catalog):
             continue
         if isinstance(message.id, (list, tuple)):
             assert compiled.ngettext(message.id[0], message.id[1], 5) == message.string[2], message.id
+        elif message.context:
+            assert compiled.pgettext(message.context, message.id) == message.string, message.id
         else:
             assert compiled.gettext(message.id) == message.string, message.id
 
@@ -399,3 +408,21 @@ def test_no_module_that_translates_with_underscore_also_binds_it():
             offenders += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
                           if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)]
     assert offenders == []
+
+
+def test_load_chats_writes_its_headers_in_the_runs_language_and_reloads_either(make_sandbox, tmp_path):
+    with make_sandbox(chats=CHATS, rps=1000, read_rps=1000) as sandbox:
+        env = sandbox_env(sandbox, tmp_path)
+        book = tmp_path / "account.xlsx"
+        assert run_cli("chats", book, "--lang", "ru", env=env).returncode == 0
+        first = openpyxl.load_workbook(book)
+        assert first.sheetnames == ["Chats"]
+        assert [c.value for c in first["Chats"][1][:4]] == ["ID чата", "Имя", "Тип", "В архиве"]
+        again = run_cli("chats", book, "--lang", "en", env=env)       # an English reload refreshes in place
+        assert again.returncode == 0, again.stderr
+        dry = run_cli("archive", book, "--sheet", "Chats", "--dry-run", "--no-progress", env=env)
+    second = openpyxl.load_workbook(book)
+    assert second.sheetnames == ["Chats"] and second["Chats"].max_row == len(CHATS) + 1
+    # Recognised as the list it made (no second sheet, no doubled rows), laid out again in the reload's language.
+    assert [c.value for c in second["Chats"][1][:2]] == ["Chat ID", "Name"]
+    assert dry.returncode in (0, 1) and "column A:" in dry.stderr, dry.stderr   # ID чата / Chat ID: the chat column
