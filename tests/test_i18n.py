@@ -426,3 +426,34 @@ def test_load_chats_writes_its_headers_in_the_runs_language_and_reloads_either(m
     # Recognised as the list it made (no second sheet, no doubled rows), laid out again in the reload's language.
     assert [c.value for c in second["Chats"][1][:2]] == ["Chat ID", "Name"]
     assert dry.returncode in (0, 1) and "column A:" in dry.stderr, dry.stderr   # ID чата / Chat ID: the chat column
+
+
+def _literal_words(node) -> bool:
+    """True for an English text written in place: a string (or an f-string's text) with a word in it."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return bool(re.search(r"[A-Za-z]{2}", node.value))
+    if isinstance(node, ast.JoinedStr):
+        return any(_literal_words(part) for part in node.values if isinstance(part, ast.Constant))
+    return False
+
+
+def test_every_help_text_and_alert_goes_through_the_catalogue():
+    # A --help text or an add-in alert written as a plain string would stay English in a Russian run,
+    # and the catalogue test could not see it: each must be _("..."), ngettext(...) or built from them.
+    import ast
+
+    found = []
+    cli_tree = ast.parse((ROOT / "greenapi_excel" / "cli.py").read_text(encoding="utf-8"))
+    for node in ast.walk(cli_tree):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg in ("help", "description", "epilog") and _literal_words(keyword.value):
+                    found.append(f"cli.py:{keyword.value.lineno}")
+    addin_tree = ast.parse((ROOT / "addin.py").read_text(encoding="utf-8"))
+    for node in ast.walk(addin_tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_alert" and len(node.args) >= 3:
+            if _literal_words(node.args[2]):
+                found.append(f"addin.py:{node.args[2].lineno}")
+    assert found == []
