@@ -21,13 +21,14 @@ from pathlib import Path
 
 import xlwings as xw
 
-from greenapi_excel import bulk, layout, statuses as st
+from greenapi_excel import bulk, i18n, layout, statuses as st
 from greenapi_excel import settings as config
 from greenapi_excel.errors import BookBusy, ConfigError, GreenApiExcelError
+from greenapi_excel.i18n import _, ngettext
 from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, call_ids, cell_text
 
 TITLE = "GreenApi"
-CHATS_SHEET = "Chats"
+CHATS_SHEET = i18n.N_("Chats")   # "Чаты" in a Russian book: _chats_sheet_name finds either
 SETTINGS_SHEET = layout.SETTINGS_SHEET
 SETTINGS_BLOCK = f"A1:B{layout.SETTINGS_ROWS}"
 UPDATED_FORMAT = "yyyy-mm-dd hh:mm"
@@ -109,19 +110,22 @@ def calling_book(caller):
 def _macro(book, action) -> None:
     book = book if book is not None else calling_book(xw.Book.caller())
     context = _Context()
+    language = i18n.language()
+    i18n.set_language(i18n.choose())   # until _read_settings finds the book's Language row
     try:
         action(book, context)
     except GreenApiExcelError as error:
         _alert(book, context, f"{_sentence(str(error))}", critical=True)
     except Exception as error:  # the analyst gets one sentence, never a traceback
-        _alert(book, context, f"Something went wrong ({type(error).__name__}): {_sentence(str(error))}",
-               critical=True)
+        _alert(book, context, _("Something went wrong ({error}): {details}").format(
+            error=type(error).__name__, details=_sentence(str(error))), critical=True)
     finally:
         try:
             if not context.started:
                 book.app.status_bar = False
         except Exception:
             pass
+        i18n.set_language(language)
 
 
 def _alert(book, context: _Context, text: str, *, critical: bool = False) -> None:
@@ -129,7 +133,7 @@ def _alert(book, context: _Context, text: str, *, critical: bool = False) -> Non
 
 
 def _sentence(text: str) -> str:
-    text = text.strip() or "no details"
+    text = text.strip() or _("no details")
     first = text.split(" ", 1)[0]
     if first.islower() and first.isalpha():  # "idInstance ..." stays as written
         text = text[0].upper() + text[1:]
@@ -143,6 +147,7 @@ class _SheetSettings:
     values: dict[str, object]  # lower-case label -> value
     token_row: int | None
     token: object
+    sheet_name: str = SETTINGS_SHEET   # as the book spells it
 
     def get(self, label: str):
         value = self.values.get(label)
@@ -153,12 +158,15 @@ class _SheetSettings:
 
 
 def _read_settings(book) -> _SheetSettings:
-    """One read of Settings!A1:B20: labels in A (any case), values in B."""
-    if SETTINGS_SHEET not in [s.name for s in book.sheets]:
+    """One read of Settings!A1:B20 (Настройки in a Russian book): labels in A (any case, either language),
+    values in B. Its Language row, when set, is the language of this macro's alerts and cell texts."""
+    name = layout.settings_sheet_name([s.name for s in book.sheets])
+    if name is None:
         return _SheetSettings({}, None, None)
-    rows = book.sheets[SETTINGS_SHEET].range(SETTINGS_BLOCK).options(ndim=2).value
+    rows = book.sheets[name].range(SETTINGS_BLOCK).options(ndim=2).value
     found = layout.read_settings_rows((row + [None, None])[:2] for row in rows)
-    return _SheetSettings(found.values, found.token_row, found.token)
+    i18n.set_language(layout.settings_language(found.values) or i18n.choose())
+    return _SheetSettings(found.values, found.token_row, found.token, name)
 
 
 def _typed_token(sheet_settings: _SheetSettings) -> str | None:
@@ -166,7 +174,7 @@ def _typed_token(sheet_settings: _SheetSettings) -> str | None:
     if token is None or (isinstance(token, str) and not token.strip()):
         return None
     if not isinstance(token, str):
-        raise ConfigError("the Token cell holds a number, not the token text: format it as Text and paste again")
+        raise ConfigError(_("the Token cell holds a number, not the token text: format it as Text and paste again"))
     return token.strip()
 
 
@@ -180,10 +188,10 @@ def _move_token(book, context: _Context, sheet_settings: _SheetSettings) -> str 
     if instance is None or instance == "":
         instance = os.environ.get(config.ENV_ID_INSTANCE) or config.load_config().get("id_instance")
     if instance is None or instance == "":
-        raise ConfigError("fill in idInstance on the Settings sheet first: the token is stored under it")
+        raise ConfigError(_("fill in idInstance on the Settings sheet first: the token is stored under it"))
     instance = config.normalize_id_instance(instance, "the Settings sheet's idInstance")
     config.store_token(instance, token)
-    book.sheets[SETTINGS_SHEET].range((sheet_settings.token_row, 2)).value = None
+    book.sheets[sheet_settings.sheet_name].range((sheet_settings.token_row, 2)).value = None
     sheet_settings.token = None
     return instance
 
@@ -215,11 +223,11 @@ def _settings(book, context: _Context) -> None:
     )
     lines = []
     if moved:
-        lines.append(f"The token for instance {moved} is now in the OS keychain ({_keychain_name()}); "
-                     "its cell is empty, and the workbook does not keep it.")
+        lines.append(_("The token for instance {instance} is now in the OS keychain ({keychain}); its cell is "
+                       "empty, and the workbook does not keep it.").format(instance=moved, keychain=_keychain_name()))
     else:
-        lines.append("No token was typed in the Settings sheet; a token stored earlier stays in the keychain.")
-    lines.append(f"apiUrl, idInstance and Region are saved to {path}.")
+        lines.append(_("No token was typed in the Settings sheet; a token stored earlier stays in the keychain."))
+    lines.append(_("apiUrl, idInstance and Region are saved to {path}.").format(path=path))
     _alert(book, context, " ".join(lines))
 
 
@@ -227,44 +235,46 @@ def _keychain_name() -> str:
     import sys
 
     if sys.platform.startswith("win"):
-        return "Windows Credential Manager"
+        return _("Windows Credential Manager")
     if sys.platform == "darwin":
-        return "macOS Keychain"
-    return "the system keyring"
+        return _("macOS Keychain")
+    return _("the system keyring")
 
 
 def _check_connection(book, context: _Context) -> None:
     from greenapi_excel.client import GreenApiClient
 
     sheet_settings = _read_settings(book)
-    credentials, _ = _credentials(book, context, sheet_settings)
-    book.app.status_bar = f"{TITLE}: asking instance {credentials.id_instance}..."
+    credentials, _moved = _credentials(book, context, sheet_settings)
+    book.app.status_bar = f"{TITLE}: " + _("asking instance {instance}...").format(instance=credentials.id_instance)
     with GreenApiClient(credentials) as client:
         state = client.get_state_instance()
         if state != "authorized":
-            _alert(book, context, f"Instance {credentials.id_instance} answers, but its state is {state!r}: "
-                                  "link WhatsApp to it in the GREEN-API console.", critical=True)
+            _alert(book, context, _("Instance {instance} answers, but its state is {state!r}: link WhatsApp to it "
+                                    "in the GREEN-API console.").format(instance=credentials.id_instance, state=state),
+                   critical=True)
             return
         if bulk.incoming_webhook(client) == "no":
             _offer_webhook_fix(book, context, client, credentials)
             return
-    _alert(book, context, f"Connected: instance {credentials.id_instance} at {credentials.api_url} "
-                          "is authorized and ready.")
+    _alert(book, context, _("Connected: instance {instance} at {url} is authorized and ready.").format(
+        instance=credentials.id_instance, url=credentials.api_url))
 
 
 def _offer_webhook_fix(book, context: _Context, client, credentials) -> None:
     """incomingWebhook is off: say so, and switch it on (setSettings) when the analyst says Yes."""
-    question = (f"Instance {credentials.id_instance} is authorized, but {_sentence(bulk.WEBHOOK_OFF)}\n\n"
-                f"Switch \"{bulk.WEBHOOK_SETTING}\" on now?")
+    question = _("Instance {instance} is authorized, but {problem}\n\nSwitch \"{setting}\" on now?").format(
+        instance=credentials.id_instance, problem=_sentence(bulk.webhook_off()), setting=_(bulk.WEBHOOK_SETTING))
     answer = book.app.alert(context.redact(_plain(question, lines=True)), title=TITLE, buttons="yes_no",
                             mode="critical")
     if str(answer).lower() != "yes":
-        _alert(book, context, f"Left off. Archive chats will stop before changing anything until "
-                              f"\"{bulk.WEBHOOK_SETTING}\" is on.", critical=True)
+        _alert(book, context, _("Left off. Archive chats will stop before changing anything until \"{setting}\" "
+                                "is on.").format(setting=_(bulk.WEBHOOK_SETTING)), critical=True)
         return
     bulk.switch_incoming_webhook_on(client)
-    _alert(book, context, f"\"{bulk.WEBHOOK_SETTING}\" is switched on for instance {credentials.id_instance}. "
-                          "GREEN-API applies it within 5 minutes: wait that long before archiving.")
+    _alert(book, context, _("\"{setting}\" is switched on for instance {instance}. GREEN-API applies it within 5 "
+                            "minutes: wait that long before archiving.").format(
+        setting=_(bulk.WEBHOOK_SETTING), instance=credentials.id_instance))
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -295,9 +305,16 @@ class _SheetGrid:
 
 def _target_sheet(book):
     sheet = book.sheets.active
-    if sheet.name.lower() == SETTINGS_SHEET.lower() and CHATS_SHEET in [s.name for s in book.sheets]:
-        return book.sheets[CHATS_SHEET]
+    chats = _chats_sheet_name(book)
+    if layout.is_settings_sheet(sheet.name) and chats is not None:
+        return book.sheets[chats]
     return sheet
+
+
+def _chats_sheet_name(book) -> str | None:
+    """The Chats sheet as the book spells it (Chats, or Чаты in a Russian book), or None."""
+    spellings = i18n.spellings(CHATS_SHEET)
+    return next((s.name for s in book.sheets if s.name in spellings), None)
 
 
 def _selected_column(book, sheet) -> int | None:
@@ -324,7 +341,7 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
     """Read and plan here, at once; the calls and the block writes happen in the worker process."""
     _refuse_if_busy(book)
     sheet_settings = _read_settings(book)
-    _, moved = _credentials(book, context, sheet_settings)   # missing credentials fail here, before any read
+    moved = _credentials(book, context, sheet_settings)[1]   # missing credentials fail here, before any read
     region = _region(sheet_settings)
     sheet = _target_sheet(book)
 
@@ -345,18 +362,21 @@ def _run(book, context: _Context, method: str, *, dry_run: bool) -> None:
         previous = {r: v for r in range(2, grid.bottom + 1) if isinstance(v := grid.cell(r, status_column), str)}
     hidden = hidden_rows(sheet, chat_column, grid.bottom)  # the one read of which rows the filter hides
     plan = bulk.plan(cells, method=method, region=region, previous=previous, hidden=hidden)
-    where = f"column {layout.column_letter(chat_column)} of sheet {sheet.name}"
+    where = _("column {column} of sheet {sheet}").format(column=layout.column_letter(chat_column), sheet=sheet.name)
     if plan.rows == 0 and plan.hidden:
-        _alert(book, context, f"Every row with a chat in {where} is hidden ({plan.hidden} rows): clear the "
-                              "filter, or show the rows, to act on them.")
+        _alert(book, context, ngettext("Every row with a chat in {where} is hidden ({n} row): clear the filter, or "
+                                       "show the row, to act on it.",
+                                       "Every row with a chat in {where} is hidden ({n} rows): clear the filter, or "
+                                       "show the rows, to act on them.", plan.hidden).format(where=where, n=plan.hidden))
         return
     if plan.rows == 0:
-        _alert(book, context, f"No chat IDs found in {where}. Select the chat IDs, or head their column Chat ID.")
+        _alert(book, context, _("No chat IDs found in {where}. Select the chat IDs, or head their column "
+                                "Chat ID.").format(where=where))
         return
     job = {"kind": "run", "method": method, "dry_run": dry_run, "where": where, "note": placement.note,
            "settings": sheet_settings.for_engine(), "sheet": sheet.name,
            "plan": _plan_to_job(plan), "writer": _writer_to_job(grid, status_column, plan), "moved": moved}
-    _start_worker(book, context, job, f"{plan.rows:,} rows")
+    _start_worker(book, context, job, ngettext("{n} row", "{n} rows", plan.rows).format(n=f"{plan.rows:,}"))
 
 
 # --- the worker process ----------------------------------------------------------------------------------
@@ -371,18 +391,18 @@ def _stop_run(book, context: _Context) -> None:
 
     path = _book_path(book)
     if not background.book_busy(path):
-        _alert(book, context, f"No GreenApi run is going on {book.name}: there is nothing to stop.")
+        _alert(book, context, _("No GreenApi run is going on {book}: there is nothing to stop.").format(book=book.name))
         return
     background.RunFiles.for_book(path).request_stop()
-    book.app.status_bar = f"{TITLE}: stopping..."
+    book.app.status_bar = f"{TITLE}: " + _("stopping...")
 
 
 def _refuse_if_busy(book) -> None:
     from greenapi_excel import background
 
     if background.book_busy(_book_path(book)):
-        raise BookBusy(f"a GreenApi run is already going on {book.name}: wait for its summary, or press Stop "
-                       "to end it, then start again")
+        raise BookBusy(_("a GreenApi run is already going on {book}: wait for its summary, or press Stop "
+                         "to end it, then start again").format(book=book.name))
 
 
 def _start_worker(book, context: _Context, job: dict, what: str) -> None:
@@ -391,9 +411,10 @@ def _start_worker(book, context: _Context, job: dict, what: str) -> None:
 
     # The token stays out of the job file: the worker finds it where the macro did (keychain, environment).
     job["book"] = {"name": book.name, "fullname": _book_path(book), "pid": book.app.pid}
+    job["language"] = i18n.language()   # the book's: the worker's statuses and alerts follow it
     files = background.RunFiles.for_book(job["book"]["fullname"])
     files.write_job(job)
-    book.app.status_bar = f"{TITLE}: starting ({what})..."
+    book.app.status_bar = _("{title}: starting ({what})...").format(title=TITLE, what=what)
     context.started = True   # the status bar is the worker's now
     _spawn(files)
 
@@ -446,6 +467,7 @@ def carry_out(book, job: dict, files) -> None:
     from greenapi_excel.sheets import book_lock
 
     context = _Context()
+    i18n.set_language(job.get("language") or i18n.choose())
     try:
         with book_lock(job["book"]["fullname"]):
             try:
@@ -458,8 +480,8 @@ def carry_out(book, job: dict, files) -> None:
     except GreenApiExcelError as error:
         _safe_alert(book, context, _sentence(str(error)), critical=True)
     except Exception as error:  # the analyst gets one sentence, never a traceback
-        _safe_alert(book, context, f"Something went wrong ({type(error).__name__}): {_sentence(str(error))}",
-                    critical=True)
+        _safe_alert(book, context, _("Something went wrong ({error}): {details}").format(
+            error=type(error).__name__, details=_sentence(str(error))), critical=True)
     finally:
         _excel_quietly(lambda: setattr(book.app, "status_bar", False))
 
@@ -492,9 +514,9 @@ def _carry_out(book, job: dict, context: _Context, cancel) -> tuple[str, bool]:
 def _gone_note(writer) -> str:
     if writer is None or writer.gone is None:
         return ""
-    return ("\nThe book closed (or Excel stopped answering) during the run, so the run stopped there. "
-                 "Every finished result is in the journal: press the same button on the book again to fill "
-                 "in the statuses (finished chats are answered from the journal, not sent again).")
+    return "\n" + _("The book closed (or Excel stopped answering) during the run, so the run stopped there. "
+                     "Every finished result is in the journal: press the same button on the book again to fill "
+                     "in the statuses (finished chats are answered from the journal, not sent again).")
 
 
 def _safe_alert(book, context: _Context, text: str, *, critical: bool = False) -> None:
@@ -530,10 +552,11 @@ def _plan_from_job(saved: dict):
 
 def _writer_to_job(grid: _SheetGrid, status_column: int, plan) -> dict:
     """What the worker's writer needs of the one read: the result cells of the rows it will write."""
-    rows = sorted({row for row, _ in plan.todo} | {r.row for r in plan.decided})
+    rows = sorted({row for row, _chat in plan.todo} | {r.row for r in plan.decided})
     header = [grid.cell(1, status_column + i) for i in range(3)]
+    headers = st.result_headers(header)   # an earlier run's, in its language, else this run's
     return {"column": status_column, "bottom": max(grid.bottom, 2),
-            "header_missing": header != list(st.RESULT_HEADERS),
+            "header_missing": header != headers, "headers": headers,
             "cells": [[row, [grid.cell(row, status_column + i) for i in range(3)]] for row in rows]}
 
 
@@ -597,6 +620,8 @@ class _ResultWriter:
         self.rows = {int(row): [_revived(v) for v in values] for row, values in saved["cells"]}
         self.pending = set(self.rows)
         self.header_missing = bool(saved["header_missing"])
+        # An earlier run's headers, in its language, else this run's (st.result_headers in the macro).
+        self.headers = list(saved.get("headers") or st.result_headers())
         self.format_set = False
         self.cancel = cancel
         self.gone: BaseException | None = None
@@ -609,11 +634,11 @@ class _ResultWriter:
         if not results or self.gone is not None:
             return False
         for result in results:
-            self.rows[result.row] = [result.status, result.details, result.updated]
+            self.rows[result.row] = [st.localised(result.status), result.details, result.updated]
             self.pending.discard(result.row)
         wanted = [r.row for r in results]
         if self.header_missing:
-            self.rows[1] = list(st.RESULT_HEADERS)
+            self.rows[1] = list(self.headers)
             wanted.append(1)
         try:
             if not self.format_set:
@@ -676,18 +701,24 @@ def _text_or_none(value) -> str | None:
 
 
 def _summary_text(summary, plan, method, dry_run, where, note, moved) -> str:
-    verb = "Dry run" if dry_run else ("Archive" if method == bulk.ARCHIVE else "Unarchive")
-    counts = ", ".join(f"{word} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
-    lines = [f"{verb}: {plan.rows} rows in {where}, {summary.seconds:.1f} s, {summary.calls} call{'' if summary.calls == 1 else 's'} to GREEN-API.", counts + "."]
+    verb = _("Dry run") if dry_run else (_("Archive") if method == bulk.ARCHIVE else _("Unarchive"))
+    counts = ", ".join(f"{st.localised(word)} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
+    rows = ngettext("{verb}: {n} row in {where}", "{verb}: {n} rows in {where}", plan.rows).format(
+        verb=verb, n=plan.rows, where=where)
+    calls = ngettext("{n} call to GREEN-API", "{n} calls to GREEN-API", summary.calls).format(n=summary.calls)
+    lines = [f"{rows}, {summary.seconds:.1f} s, {calls}.", counts + "."]
     if summary.stopped:
-        lines.append(f"Stopped early: {_sentence(summary.stopped)} Rows not reached say Not run; run again to finish.")
+        lines.append(_("Stopped early: {reason} Rows not reached say {status}; run again to finish.").format(
+            reason=_sentence(summary.stopped), status=_(st.NOT_RUN)))
     if getattr(plan, "hidden", 0):
-        lines.append(f"Skipped {plan.hidden} hidden row{'s' if plan.hidden != 1 else ''} (filtered out or hidden); "
-                     "clear the filter to include them.")
+        lines.append(ngettext("Skipped {n} hidden row (filtered out or hidden); clear the filter to include it.",
+                              "Skipped {n} hidden rows (filtered out or hidden); clear the filter to include them.",
+                              plan.hidden).format(n=plan.hidden))
     if note:
         lines.append(_sentence(note))
     if moved:
-        lines.append(f"The token typed in Settings is now in the OS keychain for instance {moved}; its cell is empty.")
+        lines.append(_("The token typed in Settings is now in the OS keychain for instance {instance}; its cell is "
+                       "empty.").format(instance=moved))
     return "\n".join(lines)
 
 
@@ -768,9 +799,10 @@ def _load_chats(book, context: _Context) -> None:
     from greenapi_excel.client import GreenApiClient
 
     sheet_settings = _read_settings(book)
-    credentials, _ = _credentials(book, context, sheet_settings)
+    credentials, _moved = _credentials(book, context, sheet_settings)
     days = chatlist.DEFAULT_DAYS
-    book.app.status_bar = f"{TITLE}: reading the chats of instance {credentials.id_instance}..."
+    book.app.status_bar = f"{TITLE}: " + _("reading the chats of instance {instance}...").format(
+        instance=credentials.id_instance)
     with GreenApiClient(credentials) as client:
         bulk.check_instance(client)
         rows = chatlist.fetch(client, days)
@@ -780,17 +812,19 @@ def _load_chats(book, context: _Context) -> None:
     laid = chatlist.refresh(existing, rows)
     days = chatlist.window_of(rows, days)
     last = max(laid.last_row, 2)
-    rows_to_write = {1: list(chatlist.HEADERS), **laid.cells}
+    rows_to_write = {1: chatlist.headers(), **laid.cells}   # in the run's language
     for top, bottom in _runs(sorted(rows_to_write)):   # one write, unless rows without a chat lie between
         block = [[_safe(v) for v in rows_to_write[r]] for r in range(top, bottom + 1)]
         sheet.range((top, 1), (bottom, width)).value = block
     _format_chat_list(sheet, last, days)
     sheet.activate()
-    cut = (f" GREEN-API's journals hold its last {chatlist.JOURNAL_LIMIT:,} messages, which reach back only "
-           f"{days} days." if days < chatlist.DEFAULT_DAYS else "")
-    _alert(book, context, f"Loaded {laid.describe()} into sheet {sheet.name} (message times over the last "
-                          f"{days} days).{cut} Filter it, then press Dry run or Archive chats: they act on the "
-                          "visible rows only.")
+    cut = (" " + ngettext("GREEN-API's journals hold its last {limit:,} messages, which reach back only {n} day.",
+                          "GREEN-API's journals hold its last {limit:,} messages, which reach back only {n} days.",
+                          days).format(limit=chatlist.JOURNAL_LIMIT, n=days) if days < chatlist.DEFAULT_DAYS else "")
+    _alert(book, context, ngettext("Loaded {chats} into sheet {sheet} (message times over the last {n} day).",
+                                   "Loaded {chats} into sheet {sheet} (message times over the last {n} days).",
+                                   days).format(chats=laid.describe(), sheet=sheet.name, n=days)
+           + cut + " " + _("Filter it, then press Dry run or Archive chats: they act on the visible rows only."))
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
@@ -810,16 +844,19 @@ def _chat_list_sheet(book):
     from greenapi_excel import chatlist
 
     for name in (chatlist.DEFAULT_SHEET, chatlist.FALLBACK_SHEET):
-        if name not in [s.name for s in book.sheets]:
-            sheet = book.sheets.add(name, after=book.sheets[len(book.sheets) - 1])
+        spellings = i18n.spellings(name)   # Chats / Чаты: the book's, else a new one in this run's language
+        found = next((s.name for s in book.sheets if s.name in spellings), None)
+        if found is None:
+            sheet = book.sheets.add(_(name), after=book.sheets[len(book.sheets) - 1])
             return sheet, _SheetGrid(sheet)
-        sheet = book.sheets[name]
+        sheet = book.sheets[found]
         grid = _SheetGrid(sheet)
         first = [grid.cell(1, c) for c in range(1, len(chatlist.HEADERS) + 1)]
         if chatlist.is_loaded_header(first) or grid.bottom <= 1:
             return sheet, grid
-    raise ConfigError(f"the sheets {chatlist.DEFAULT_SHEET} and {chatlist.FALLBACK_SHEET} both hold lists "
-                      "Load chats did not make: rename one of them and press Load chats again")
+    raise ConfigError(_("the sheets {first} and {second} both hold lists Load chats did not make: rename one of "
+                        "them and press Load chats again").format(first=_(chatlist.DEFAULT_SHEET),
+                                                                   second=_(chatlist.FALLBACK_SHEET)))
 
 
 def _format_chat_list(sheet, last: int, days: int) -> None:
@@ -870,18 +907,19 @@ def _undo_last_run(book, context: _Context) -> None:
 
     _refuse_if_busy(book)
     sheet_settings = _read_settings(book)
-    credentials, _ = _credentials(book, context, sheet_settings)
+    credentials, _moved = _credentials(book, context, sheet_settings)
     region = _region(sheet_settings)
     with Journal() as journal:
         found = undoing.find(journal, credentials.id_instance)
     count = len(found.chats)
-    question = (f"Undo the last run? {_sentence(found.describe())}\n\n"
-                f"This will {found.verb} {'those' if count != 1 else 'that'} {count} chat{'s' if count != 1 else ''}.")
+    question = (_("Undo the last run? {run}").format(run=_sentence(found.describe())) + "\n\n"
+                + ngettext("This will {verb} that {n} chat.", "This will {verb} those {n} chats.", count).format(
+                    verb=found.verb, n=count))
     if str(book.app.alert(_plain(question, lines=True), title=TITLE, buttons="yes_no")).lower() != "yes":
-        _alert(book, context, "Nothing was changed.")
+        _alert(book, context, _("Nothing was changed."))
         return
     sheet = _run_sheet(book, found.run)
-    writer, cells, where = None, (), "printed here (the run's book is not this one)"
+    writer, cells, where = None, (), _("printed here (the run's book is not this one)")
     if sheet is not None:
         grid = _SheetGrid(sheet)  # the one read
         headers = grid.headers()
@@ -889,7 +927,7 @@ def _undo_last_run(book, context: _Context) -> None:
         values = {c: grid.column(c) for c in range(chat_column + 1, grid.right + 1)}
         placement = layout.place_results(headers, chat_column, values, last_used_column=grid.right)
         cells = [(r, _as_cell_value(grid.cell(r, chat_column))) for r in range(2, grid.bottom + 1)]
-        where = f"sheet {sheet.name}"
+        where = _("on sheet {sheet}").format(sheet=sheet.name)
     planned = undoing.plan(found, cells, region=region)
     if sheet is not None:
         in_sheet = bulk.Plan(planned.method, todo=[(r, c) for r, c in planned.todo if r >= 2])
@@ -897,7 +935,8 @@ def _undo_last_run(book, context: _Context) -> None:
     job = {"kind": "undo", "method": planned.method, "dry_run": False, "where": where, "note": None,
            "settings": sheet_settings.for_engine(), "sheet": sheet.name if sheet is not None else None,
            "plan": _plan_to_job(planned), "writer": writer, "moved": None, "undo_of": found.run.id}
-    _start_worker(book, context, job, f"undo of run {found.run.id}, {count:,} chats")
+    _start_worker(book, context, job, ngettext("undo of run {run}, {n} chat", "undo of run {run}, {n} chats",
+                                               count).format(run=found.run.id, n=f"{count:,}"))
 
 
 def _carry_out_undo(book, job: dict, context: _Context, cancel, credentials, planned) -> tuple[str, bool]:
@@ -918,14 +957,17 @@ def _carry_out_undo(book, job: dict, context: _Context, cancel, credentials, pla
         summary = bulk.run(planned, client, journal, on_progress=_StatusBar(book).show, on_results=on_results,
                            source="addin undo", book=job["book"]["fullname"] if sheet is not None else None,
                            sheet=job["sheet"], undo_of=job["undo_of"], cancel=cancel)
-    counts = ", ".join(f"{word} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
-    lines = [f"Undo of run {job['undo_of']}: {counts or 'nothing done'}. Statuses are {job['where']}."]
+    counts = ", ".join(f"{st.localised(word)} {summary.counts[word]}" for word in st.ALL if summary.counts.get(word))
+    lines = [_("Undo of run {run}: {counts}. Statuses are {where}.").format(
+        run=job["undo_of"], counts=counts or _("nothing done"), where=job["where"])]
     chats = dict(planned.todo)
-    lines += [f"{chats.get(r.row, '')}: {r.status}" for r in elsewhere[:20]]
+    lines += [f"{chats.get(r.row, '')}: {st.localised(r.status)}" for r in elsewhere[:20]]
     if len(elsewhere) > 20:
-        lines.append(f"... and {len(elsewhere) - 20} more (greenapi-excel journal lists them all)")
+        lines.append(ngettext("... and {n} more (greenapi-excel journal lists them all)",
+                              "... and {n} more (greenapi-excel journal lists them all)",
+                              len(elsewhere) - 20).format(n=len(elsewhere) - 20))
     if summary.stopped:
-        lines.append(f"Stopped early: {_sentence(summary.stopped)}")
+        lines.append(_("Stopped early: {reason}").format(reason=_sentence(summary.stopped)))
     return "\n".join(lines) + _gone_note(writer), summary.stopped is not None
 
 

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 from greenapi_excel.errors import ConfigError, WorkbookError
+from greenapi_excel import i18n
+from greenapi_excel.i18n import _
 
 ADDIN_FILE = "GreenApi.xlam"
 ENV_FOLDER = "GREENAPI_XLSTART"
@@ -39,8 +41,8 @@ def startup_folder(explicit: str | None = None, *, platform: str | None = None,
         return Path(appdata) / "Microsoft" / "Excel" / "XLSTART"
     if platform == "darwin":
         return Path.home().joinpath(*MAC_STARTUP)
-    raise ConfigError("no Excel start-up folder was found on this computer (Excel runs on Windows and macOS): "
-                      f"give one with --folder DIR or the {ENV_FOLDER} environment variable")
+    raise ConfigError(_("no Excel start-up folder was found on this computer (Excel runs on Windows and macOS): "
+                        "give one with --folder DIR or the {variable} environment variable").format(variable=ENV_FOLDER))
 
 
 def install(folder: Path) -> list[str]:
@@ -49,12 +51,13 @@ def install(folder: Path) -> list[str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        path = build(folder / ADDIN_FILE, interpreter=sys.executable)
+        path = build(folder / ADDIN_FILE, interpreter=sys.executable, language=i18n.language())
     except WorkbookError as error:
-        raise WorkbookError(f"{error}; if Excel is running with the add-in loaded, quit Excel and try again") from None
-    lines = [f"Installed {path}: its xlwings.conf sheet points at {sys.executable}.",
-             "Start Excel again (on a Mac: quit with Cmd-Q first): the GreenApi tab is in every workbook and "
-             "acts on the active one."]
+        raise WorkbookError(_("{error}; if Excel is running with the add-in loaded, quit Excel and try "
+                              "again").format(error=error)) from None
+    lines = [_("Installed {path}: its xlwings.conf sheet points at {python}.").format(path=path, python=sys.executable),
+             _("Start Excel again (on a Mac: quit with Cmd-Q first): the GreenApi tab is in every workbook and "
+               "acts on the active one.")]
     if sys.platform == "darwin":
         lines.append(_mac_runpython())
     return lines
@@ -66,18 +69,20 @@ def _mac_runpython() -> str:
         from xlwings import cli
 
         cli.runpython_install(None)
-        return "RunPython is set up for Excel (xlwings runpython install)."
+        return _("RunPython is set up for Excel (xlwings runpython install).")
     except Exception as error:  # noqa: BLE001 - the add-in is in place; this step can be run by hand
-        return f"Run `xlwings runpython install` once: it could not be done here ({type(error).__name__})."
+        return _("Run `xlwings runpython install` once: it could not be done here ({error}).").format(
+            error=type(error).__name__)
 
 
 def remove(folder: Path) -> list[str]:
     path = folder / ADDIN_FILE
     if not path.exists():
-        return [f"{ADDIN_FILE} is not installed in {folder}: nothing to remove."]
+        return [_("{file} is not installed in {folder}: nothing to remove.").format(file=ADDIN_FILE, folder=folder)]
     try:
         path.unlink()
     except OSError as error:
-        raise WorkbookError(f"cannot remove {path}: {error.strerror or error}; if Excel is running with the add-in "
-                            "loaded, quit Excel and try again") from None
-    return [f"Removed {path}. Start Excel again: the GreenApi tab is gone (GreenApi.xlsm keeps its own)."]
+        raise WorkbookError(_("cannot remove {path}: {error}; if Excel is running with the add-in loaded, quit "
+                              "Excel and try again").format(path=path, error=error.strerror or error)) from None
+    return [_("Removed {path}. Start Excel again: the GreenApi tab is gone (GreenApi.xlsm keeps its own).").format(
+        path=path)]

@@ -159,26 +159,30 @@ class StopWatcher:
 
 def duration_text(seconds: float) -> str:
     """45 s, 1 min 11 s, 17 min, 2 h 5 min: as precise as a time left can honestly be."""
+    from greenapi_excel.i18n import _
+
     seconds = max(0, int(round(seconds)))
     if seconds < 60:
-        return f"{seconds} s"
+        return _("{s} s").format(s=seconds)
     minutes, rest = divmod(seconds, 60)
     if minutes < 10:
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+        return _("{m} min {s} s").format(m=minutes, s=rest) if rest else _("{m} min").format(m=minutes)
     minutes += rest >= 30
     if minutes < 60:
-        return f"{minutes} min"
+        return _("{m} min").format(m=minutes)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return _("{h} h {m} min").format(h=hours, m=minutes) if minutes else _("{h} h").format(h=hours)
 
 
 def progress_text(done: int, total: int, pace: float | None, title: str = "GreenApi") -> str:
     """``GreenApi: 312 of 1,000 · 9.7/s · about 1 min 11 s left``; the pace and time left once known."""
-    parts = [f"{title}: {done:,} of {total:,}"]
+    from greenapi_excel.i18n import _
+
+    parts = [f"{title}: " + _("{done} of {total}").format(done=f"{done:,}", total=f"{total:,}")]
     if pace and pace > 0:
-        parts.append(f"{pace:.1f}/s")
+        parts.append(_("{pace}/s").format(pace=f"{pace:.1f}"))
         if done < total:
-            parts.append(f"about {duration_text((total - done) / pace)} left")
+            parts.append(_("about {time} left").format(time=duration_text((total - done) / pace)))
     return " \u00b7 ".join(parts)
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 from greenapi_excel import chat_ids, statuses as st
+from greenapi_excel.i18n import N_, _, ngettext
 from greenapi_excel.errors import (
     ApiError,
     AuthError,
@@ -74,18 +75,19 @@ class Plan:
         return len(self.todo) + len(self.decided) + len(self.kept)
 
     def describe(self) -> str:
-        verb = "archive" if self.method == ARCHIVE else "unarchive"
         invalid = sum(r.status == st.INVALID for r in self.decided)
         dupes = sum(r.status == st.DUPLICATE for r in self.decided)
-        parts = [f"{self.rows} rows", f"{len(self.todo)} to {verb}"]
+        todo = len(self.todo)
+        parts = [ngettext("{n} row", "{n} rows", self.rows).format(n=self.rows),
+                 (_("{n} to archive") if self.method == ARCHIVE else _("{n} to unarchive")).format(n=todo)]
         if self.kept:
-            parts.append(f"{len(self.kept)} done earlier")
+            parts.append(_("{n} done earlier").format(n=len(self.kept)))
         if invalid:
-            parts.append(f"{invalid} invalid")
+            parts.append(_("{n} invalid").format(n=invalid))
         if dupes:
-            parts.append(f"{dupes} duplicates")
+            parts.append(ngettext("{n} duplicate", "{n} duplicates", dupes).format(n=dupes))
         if self.hidden:
-            parts.append(f"{self.hidden} hidden rows skipped")
+            parts.append(ngettext("{n} hidden row skipped", "{n} hidden rows skipped", self.hidden).format(n=self.hidden))
         return ", ".join(parts)
 
 
@@ -107,7 +109,6 @@ def plan(
     if method not in WORDS:
         raise ValueError(f"unknown method {method!r}")
     previous = previous or {}
-    done_words = st.DONE[method]
     result = Plan(method)
     first_row: dict[str, int] = {}
     now = datetime.now()
@@ -119,15 +120,15 @@ def plan(
             result.hidden += 1
             continue
         if parsed.chat_id is None:
-            result.decided.append(RowResult(row, st.INVALID, parsed.reason or "not a chat ID", now))
+            result.decided.append(RowResult(row, st.INVALID, parsed.reason or _("not a chat ID"), now))
             continue
         seen = first_row.get(parsed.chat_id)
         if seen is not None:
-            result.decided.append(RowResult(row, st.DUPLICATE, f"same chat as row {seen}", now))
+            result.decided.append(RowResult(row, st.DUPLICATE, _("same chat as row {row}").format(row=seen), now))
             continue
         first_row[parsed.chat_id] = row
         earlier = previous.get(row)
-        if isinstance(earlier, str) and earlier.startswith(done_words):
+        if st.is_done(earlier, method):   # in either language: an English book re-run in Russian, ...
             result.kept[row] = earlier
         else:
             result.todo.append((row, parsed.chat_id))
@@ -233,7 +234,7 @@ def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, wor
                                            sheet=sheet, dry_run=dry_run, undo_of=undo_of)
         journal = RunJournal(journal, summary.run_id)
     for status in plan.kept.values():
-        word = next((w for w in st.ALL if status.startswith(w)), status)
+        word = st.canonical(status) or status   # counted by its word, whichever language wrote it
         summary.counts[word] = summary.counts.get(word, 0) + 1
 
     pending: list[RowResult] = []
@@ -296,8 +297,8 @@ def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, wor
             except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
                 log.exception("unexpected error for row %d", row)
                 # The call may have been sent before the error: its outcome is not known.
-                result = RowResult(row, st.FAILED, f"internal error ({type(error).__name__}); the outcome is "
-                                   "unknown, a re-run is safe",
+                result = RowResult(row, st.FAILED, _("internal error ({error}); the outcome is unknown, a re-run is "
+                                                     "safe").format(error=type(error).__name__),
                                    datetime.now())
             finished.put(result)
 
@@ -325,7 +326,7 @@ def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, wor
         summary.stopped = str(stop.error)
         summary.stop_error = stop.error
         # Rows the run never reached (a stop during the preflight or the resume step).
-        deliver([RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now()) for row, _ in todo])
+        deliver([RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now()) for row, _chat in todo])
     deliver([], force=True)
     summary.calls += stop.calls
     summary.seconds = time.monotonic() - started
@@ -368,7 +369,7 @@ def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float, expected: i
 
 
 def _not_run_reason(error: GreenApiExcelError) -> str:
-    return f"the run stopped before this row: {error}"
+    return _("the run stopped before this row: {error}").format(error=error)
 
 
 def check_instance(client) -> None:
@@ -381,17 +382,24 @@ def check_instance(client) -> None:
     state = client.get_state_instance()
     if state != "authorized":
         raise NotAuthorized(
-            f"the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API console"
+            _("the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API "
+              "console").format(state=state)
         )
     check_incoming_webhook(client)
 
 
 # The setting archiveChat needs, as the GREEN-API console names it.
-WEBHOOK_SETTING = "Receive webhooks on incoming messages and files"
-WEBHOOK_OFF = (f"the instance's setting \"{WEBHOOK_SETTING}\" (incomingWebhook) is off, and archiveChat works "
-               "only when it is on: switch it on in the instance's settings in the GREEN-API console "
-               "(console.green-api.com), or run greenapi-excel check --fix; it takes up to 5 minutes to apply. "
-               "Nothing was changed")
+WEBHOOK_SETTING = N_("Receive webhooks on incoming messages and files")
+WEBHOOK_OFF_TEXT = N_("the instance's setting \"{setting}\" (incomingWebhook) is off, and archiveChat works only "
+                      "when it is on: switch it on in the instance's settings in the GREEN-API console "
+                      "(console.green-api.com), or run greenapi-excel check --fix; it takes up to 5 minutes to "
+                      "apply. Nothing was changed")
+WEBHOOK_OFF = WEBHOOK_OFF_TEXT.format(setting=WEBHOOK_SETTING)   # in English; webhook_off() in the run's language
+
+
+def webhook_off() -> str:
+    """WEBHOOK_OFF in the language in force."""
+    return _(WEBHOOK_OFF_TEXT).format(setting=_(WEBHOOK_SETTING))
 
 
 def incoming_webhook(client) -> str | None:
@@ -419,7 +427,7 @@ def check_incoming_webhook(client) -> None:
     from greenapi_excel.errors import IncomingWebhookOff
 
     if incoming_webhook(client) == "no":
-        raise IncomingWebhookOff(WEBHOOK_OFF)
+        raise IncomingWebhookOff(webhook_off())
 
 
 def switch_incoming_webhook_on(client) -> None:
@@ -438,8 +446,8 @@ def _resume_from_journal(todo, journal, instance, method, deliver):
             remaining.append((row, chat_id))
         else:
             when = entry.time.strftime("%Y-%m-%d %H:%M")
-            resumed.append(RowResult(row, entry.status, f"done at {when} (from the journal); not sent again",
-                                     entry.time, call_id=entry.id))
+            resumed.append(RowResult(row, entry.status, _("done at {when} (from the journal); not sent again").format(
+                when=when), entry.time, call_id=entry.id))
     if resumed:
         deliver(resumed)
     return remaining
@@ -453,13 +461,13 @@ def _dry_run(todo, client, words: _Words) -> list[RowResult]:
     for row, chat_id in todo:
         chat = book.get(chat_id)
         if chat is None:
-            out.append(RowResult(row, st.CHAT_NOT_FOUND, "not in the instance's chat list (getChats)", now))
+            out.append(RowResult(row, st.CHAT_NOT_FOUND, _("not in the instance's chat list (getChats)"), now))
         elif bool(chat.get("archive")) == words.want_archived:
-            out.append(RowResult(row, words.already, "getChats shows it so already; nothing to do", now))
+            out.append(RowResult(row, words.already, _("getChats shows it so already; nothing to do"), now))
         else:
             # A contact name is the server's text (anyone's choice of name): the cell rule cleans it.
             name = cell_text(chat.get("name") or "", 80)
-            out.append(RowResult(row, words.would, f"dry run: nothing changed{'; ' + name if name else ''}", now))
+            out.append(RowResult(row, words.would, _("dry run: nothing changed") + (f"; {name}" if name else ""), now))
     return out
 
 
@@ -503,11 +511,12 @@ def _answer_call(row, chat_id, client, journal, call_id, method, words: _Words, 
     except ConnectionFailed as error:
         journal.finish(call_id, status=st.FAILED, details=str(error))
         stop.reached(False, error)
-        return RowResult(row, st.FAILED, f"could not reach GREEN-API: {error}", datetime.now())
+        return RowResult(row, st.FAILED, _("could not reach GREEN-API: {error}").format(error=error), datetime.now())
     except RetriesExhausted as error:
         journal.finish(call_id, status=st.FAILED, details=str(error), http_status=error.status)
         stop.reached(True)
-        return RowResult(row, st.FAILED, f"GREEN-API kept refusing, nothing changed: {error}", datetime.now())
+        return RowResult(row, st.FAILED, _("GREEN-API kept refusing, nothing changed: {error}").format(error=error),
+                         datetime.now())
     except ApiError as error:
         journal.finish(call_id, status=st.FAILED, details=str(error), http_status=error.status)
         stop.reached(True)
@@ -519,19 +528,21 @@ def _answer_call(row, chat_id, client, journal, call_id, method, words: _Words, 
 
 
 def _status_for(answer, words: _Words, uncertain_before: bool) -> tuple[str, str]:
-    retried = f" after {answer.attempts} attempts" if answer.attempts > 1 else ""
     if answer.outcome == "done":
-        return words.done, f"done{retried}"
+        if answer.attempts > 1:
+            return words.done, ngettext("done after {n} attempt", "done after {n} attempts",
+                                        answer.attempts).format(n=answer.attempts)
+        return words.done, _("done")
     if answer.outcome == "already":
         if answer.uncertain_attempts or uncertain_before:
             # The earlier attempt went through but its reply was lost: this run did it.
-            return words.done, "done; an earlier attempt's reply (or its result) was lost, the server confirms it"
-        return words.already, "nothing to do"
+            return words.done, _("done; an earlier attempt's reply (or its result) was lost, the server confirms it")
+        return words.already, _("nothing to do")
     if answer.outcome == "not_found":
-        return st.CHAT_NOT_FOUND, "this WhatsApp account has no chat with this number"
+        return st.CHAT_NOT_FOUND, _("this WhatsApp account has no chat with this number")
     if answer.outcome == "no_messages":
-        return st.NO_INCOMING, "WhatsApp archives only chats with at least one incoming message"
-    return st.FAILED, answer.text or f"GREEN-API answered HTTP {answer.http_status}"
+        return st.NO_INCOMING, _("WhatsApp archives only chats with at least one incoming message")
+    return st.FAILED, answer.text or _("GREEN-API answered HTTP {status}").format(status=answer.http_status)
 
 
 def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error,
@@ -546,16 +557,16 @@ def _settle_unknown(row, chat_id, client, journal, call_id, words: _Words, error
     except GreenApiExcelError:
         archived = None
     if not isinstance(archived, bool):
-        details = f"outcome unknown ({error}); check the chat in WhatsApp, a re-run is safe"
+        details = _("outcome unknown ({error}); check the chat in WhatsApp, a re-run is safe").format(error=error)
         return RowResult(row, st.FAILED, details, now)
     if archived == words.want_archived:
-        details = "done; the reply was lost, getContactInfo confirms it"
+        details = _("done; the reply was lost, getContactInfo confirms it")
         journal.finish(call_id, status=words.done, details=details)
         return RowResult(row, words.done, details, now)
     if if_not_done is not None:
         word, details = if_not_done
-        details = f"{details}; getContactInfo confirms nothing changed"
+        details = _("{details}; getContactInfo confirms nothing changed").format(details=details)
     else:
-        word, details = st.FAILED, f"not done ({error}); getContactInfo confirms nothing changed"
+        word, details = st.FAILED, _("not done ({error}); getContactInfo confirms nothing changed").format(error=error)
     journal.finish(call_id, status=word, details=details, settled=True)
     return RowResult(row, word, details, now)

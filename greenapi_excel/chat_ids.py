@@ -18,6 +18,7 @@ from decimal import Decimal
 import phonenumbers
 
 from greenapi_excel.errors import ConfigError
+from greenapi_excel.i18n import N_, _, language
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ _NOT_DIGITS = re.compile(r"[^0-9]", re.ASCII)
 _UNICODE_SPACE = re.compile(r"\s+")
 _CODE_SAFE = re.compile(r"[^#A-Z0-9/!?_]")
 
-TEXT_COLUMN_HINT = "format the column as Text and type the number again"
+TEXT_COLUMN_HINT = N_("format the column as Text and type the number again")
 
 
 def _invalid(reason: str) -> ParsedCell:
@@ -86,13 +87,14 @@ def check_region(region: str | None) -> str | None:
     if region is None:
         return None
     if not isinstance(region, str):
-        raise ConfigError("the region must be a two-letter country code such as RU, DE or KZ")
+        raise ConfigError(_("the region must be a two-letter country code such as RU, DE or KZ"))
     code = region.strip().upper()
     if not code:
         return None
     if code not in phonenumbers.SUPPORTED_REGIONS:
         shown = re.sub(r"[^A-Za-z0-9]", "?", code[:8])
-        raise ConfigError(f"unknown region {shown!r}: use a two-letter country code such as RU, DE or KZ")
+        raise ConfigError(_("unknown region {region!r}: use a two-letter country code such as RU, DE or KZ").format(
+            region=shown))
     return code
 
 
@@ -101,61 +103,61 @@ def parse_cell(value: object, region: str | None = None) -> ParsedCell:
     try:
         return _parse(value, region)
     except Exception:  # noqa: BLE001 - a cell must never stop a run; the reason says what to do
-        return _invalid("this cell could not be read as a phone number; type the number with its country code")
+        return _invalid(_("this cell could not be read as a phone number; type the number with its country code"))
 
 
 def _parse(value: object, region: str | None) -> ParsedCell:
     if value is None:
         return EMPTY
     if value is FORMULA_WITHOUT_VALUE:
-        return _invalid("the formula has no saved value; open the book in Excel, recalculate (F9) and save it")
+        return _invalid(_("the formula has no saved value; open the book in Excel, recalculate (F9) and save it"))
     if isinstance(value, CellError):
-        code = _CODE_SAFE.sub("", str(value.code).upper())[:16] or "an error"
-        return _invalid(f"the cell shows the error {code}; fix the formula or type the number")
+        code = _CODE_SAFE.sub("", str(value.code).upper())[:16] or _("an error")
+        return _invalid(_("the cell shows the error {code}; fix the formula or type the number").format(code=code))
     if isinstance(value, bool):  # before int: bool is an int
-        return _invalid("a TRUE/FALSE value is not a phone number")
+        return _invalid(_("a TRUE/FALSE value is not a phone number"))
     if isinstance(value, (dt.datetime, dt.date, dt.time, dt.timedelta)):
-        return _invalid(f"Excel shows this as a date or time; {TEXT_COLUMN_HINT}")
+        return _invalid(_("Excel shows this as a date or time; {hint}").format(hint=_(TEXT_COLUMN_HINT)))
     if isinstance(value, int):
         return _parse_number(value, region)
     if isinstance(value, (float, Decimal)):
         return _parse_float(value, region)
     if isinstance(value, str):
         return _parse_text(value, region)
-    return _invalid("this cell holds something other than a number or text; type the phone number")
+    return _invalid(_("this cell holds something other than a number or text; type the phone number"))
 
 
 def _parse_float(value: float | Decimal, region: str | None) -> ParsedCell:
     if isinstance(value, Decimal):
         if not value.is_finite():
-            return _invalid("this is not a number; type the phone number")
+            return _invalid(_("this is not a number; type the phone number"))
     elif not math.isfinite(value):
-        return _invalid("this is not a number; type the phone number")
+        return _invalid(_("this is not a number; type the phone number"))
     if value != int(value):
-        return _invalid("a phone number has no decimal part; check the cell")
+        return _invalid(_("a phone number has no decimal part; check the cell"))
     return _parse_number(int(value), region)
 
 
 def _parse_number(number: int, region: str | None) -> ParsedCell:
     if number <= 0:
-        return _invalid("a phone number is not zero or negative; check the cell")
+        return _invalid(_("a phone number is not zero or negative; check the cell"))
     digits = str(number)
     if len(digits) > MAX_PHONE_DIGITS:
         return _invalid(
-            "a number longer than 15 digits loses its last digits in Excel (group IDs do); "
-            f"{TEXT_COLUMN_HINT}"
+            _("a number longer than 15 digits loses its last digits in Excel (group IDs do); {hint}").format(
+                hint=_(TEXT_COLUMN_HINT))
         )
     return _parse_phone(digits, region)
 
 
 def _parse_text(value: str, region: str | None) -> ParsedCell:
     if len(value) > 4 * MAX_TEXT:  # cheap bound before stripping a 32,767-character cell
-        return _invalid("the text is far too long to be a phone number or a chat ID")
+        return _invalid(_("the text is far too long to be a phone number or a chat ID"))
     text = value.strip()
     if not text:
         return EMPTY
     if len(text) > MAX_TEXT:
-        return _invalid("the text is too long to be a phone number or a chat ID")
+        return _invalid(_("the text is too long to be a phone number or a chat ID"))
     if "@" in text:
         return _parse_chat_id(text)
     return _parse_phone(text, region)
@@ -163,7 +165,7 @@ def _parse_text(value: str, region: str | None) -> ParsedCell:
 
 def _parse_chat_id(text: str) -> ParsedCell:
     """Ready IDs are accepted as written; a leading ``+`` and spaces in a person's ID are tidied away."""
-    local, _, suffix = text.rpartition("@")
+    local, _at, suffix = text.rpartition("@")
     suffix = suffix.strip().lower()
     if suffix == "c.us":
         # People paste "+7 900 123 45 67@c.us"; the number is unambiguous, so tidy rather than refuse.
@@ -172,35 +174,36 @@ def _parse_chat_id(text: str) -> ParsedCell:
         candidate = f"{tidy}@c.us"
         if _PERSON_ID.fullmatch(candidate):
             return ParsedCell(candidate, None)
-        return _invalid("a chat ID ending in @c.us is the country code and number in digits only, like 79001234567@c.us")
+        return _invalid(_("a chat ID ending in @c.us is the country code and number in digits only, like 79001234567@c.us"))
     if suffix == "g.us":
         candidate = f"{local.strip()}@g.us"
         if _GROUP_ID.fullmatch(candidate):
             return ParsedCell(candidate, None)
-        return _invalid("a group ID ending in @g.us is 18 or more digits, or digits-digits; copy it again from getChats")
-    return _invalid("a chat ID ends in @c.us (a person) or @g.us (a group)")
+        return _invalid(_("a group ID ending in @g.us is 18 or more digits, or digits-digits; copy it again from getChats"))
+    return _invalid(_("a chat ID ends in @c.us (a person) or @g.us (a group)"))
 
 
 def _parse_phone(text: str, region: str | None) -> ParsedCell:
     if not _PHONE_TEXT.fullmatch(text):
-        return _invalid("this is not a phone number: only digits, spaces, +, dashes and brackets are expected")
-    return _parse_phone_cached(text, region)
+        return _invalid(_("this is not a phone number: only digits, spaces, +, dashes and brackets are expected"))
+    return _parse_phone_cached(text, region, language())
 
 
 @functools.lru_cache(maxsize=262_144)
-def _parse_phone_cached(text: str, region: str | None) -> ParsedCell:
-    # Cached by (text, region): sheets repeat numbers, and phonenumbers is the slow part of planning.
+def _parse_phone_cached(text: str, region: str | None, _language: str) -> ParsedCell:
+    # Cached by (text, region): sheets repeat numbers, and phonenumbers is the slow part of planning. And by
+    # the language in force: the reason is text in that language.
     digits = _NOT_DIGITS.sub("", text)
     if not digits:
-        return _invalid("there are no digits in this cell; type the phone number")
+        return _invalid(_("there are no digits in this cell; type the phone number"))
     if text.count("+") > 1 or ("+" in text and not text.startswith("+")):
-        return _invalid("a + belongs only at the start of the number; check the cell")
+        return _invalid(_("a + belongs only at the start of the number; check the cell"))
     international = text.startswith("+")
     if not international and digits.startswith("00"):
         digits = digits[2:]  # 00 is the international call prefix of most countries
         international = True
     if not digits or len(digits) > MAX_PHONE_DIGITS:
-        return _invalid("a phone number has at most 15 digits with the country code; check the cell")
+        return _invalid(_("a phone number has at most 15 digits with the country code; check the cell"))
 
     quick = _quick_reading(digits, international, region)
     if quick is not None:
@@ -212,19 +215,19 @@ def _parse_phone_cached(text: str, region: str | None) -> ParsedCell:
 
     if not international and not region and digits.startswith(("0", "8")):
         return _invalid(
-            "this looks like a local number: write it with the country code (7 900 123 45 67), "
-            "or set a default region (--region RU)"
+            _("this looks like a local number: write it with the country code (7 900 123 45 67), "
+              "or set a default region (--region RU)")
         )
     if parsed_any is None:
-        return _invalid("this is not a phone number; write it with the country code, like 7 900 123 45 67")
+        return _invalid(_("this is not a phone number; write it with the country code, like 7 900 123 45 67"))
     if not phonenumbers.is_possible_number(parsed_any):
         return _invalid(
-            f"this has the wrong number of digits for a number of country code {parsed_any.country_code}; "
-            "check it, or set a default region for local numbers"
+            _("this has the wrong number of digits for a number of country code {code}; "
+              "check it, or set a default region for local numbers").format(code=parsed_any.country_code)
         )
     return _invalid(
-        f"this is not a valid number of country code {parsed_any.country_code}; "
-        "check the digits, or set a default region for local numbers"
+        _("this is not a valid number of country code {code}; "
+          "check the digits, or set a default region for local numbers").format(code=parsed_any.country_code)
     )
 
 

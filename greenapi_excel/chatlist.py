@@ -12,9 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-HEADERS = ("Chat ID", "Name", "Type", "Archived", "Last incoming", "Last outgoing", "Idle days")
-DEFAULT_SHEET = "Chats"
-FALLBACK_SHEET = "Chat list"   # when "Chats" holds a list Load chats did not make
+from greenapi_excel.i18n import N_, NP_, pgettext, spellings_in
+
+# The headers in English; headers() gives them in the run's language ("Archived" as a column, not the status).
+HEADER_CONTEXT = "chat list"
+HEADERS = (NP_("chat list", "Chat ID"), NP_("chat list", "Name"), NP_("chat list", "Type"),
+           NP_("chat list", "Archived"), NP_("chat list", "Last incoming"), NP_("chat list", "Last outgoing"),
+           NP_("chat list", "Idle days"))
+DEFAULT_SHEET = N_("Chats")          # "Чаты" in Russian (i18n): the add-in finds either
+FALLBACK_SHEET = N_("Chat list")     # when "Chats" holds a list Load chats did not make
 DEFAULT_DAYS = 30
 MAX_DAYS = 3650
 PERSON, GROUP = "person", "group"
@@ -186,10 +192,16 @@ class Refresh:
         return ", ".join(p for p in parts if p)
 
 
+def headers() -> list[str]:
+    """HEADERS in the language in force: what Load chats writes in row 1."""
+    return [pgettext(HEADER_CONTEXT, header) for header in HEADERS]
+
+
 def is_loaded_header(first_row: Sequence) -> bool:
-    """True when row 1 starts with the Load chats headers (the sheet was loaded before)."""
+    """True when row 1 starts with the Load chats headers (the sheet was loaded before), in any language."""
     cells = [str(v).strip().casefold() if v is not None else "" for v in list(first_row)[:len(HEADERS)]]
-    return cells == [h.casefold() for h in HEADERS]
+    return len(cells) == len(HEADERS) and all(
+        cell in {s.casefold() for s in spellings_in(HEADER_CONTEXT, header)} for cell, header in zip(cells, HEADERS))
 
 
 def refresh(existing: Sequence[tuple[int, Sequence]], rows: Sequence[ChatRow]) -> Refresh:

@@ -92,7 +92,7 @@ def _lay_out(ws, laid: chatlist.Refresh, days: int) -> None:
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    for column, header in enumerate(chatlist.HEADERS, start=1):
+    for column, header in enumerate(chatlist.headers(), start=1):   # in the run's language
         cell = ws.cell(1, column)
         cell.value = header
         cell.font = Font(bold=True)

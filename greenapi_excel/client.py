@@ -26,6 +26,7 @@ from requests.structures import CaseInsensitiveDict
 
 from greenapi_excel import pacing
 from greenapi_excel.results import cell_text
+from greenapi_excel.i18n import _, ngettext
 from greenapi_excel.errors import (
     ApiError,
     AuthError,
@@ -236,10 +237,10 @@ class GreenApiClient:
         self._token = str(credentials.api_token or "")
         instance = str(credentials.id_instance or "").strip()
         if not instance.isascii() or not instance.isdigit():
-            raise ConfigError("the idInstance must be digits only, as shown in the GREEN-API console")
+            raise ConfigError(_("the idInstance must be digits only, as shown in the GREEN-API console"))
         if not self._token.strip() or any(c in self._token for c in "/?#%") or not self._token.isprintable() \
                 or any(c.isspace() for c in self._token):
-            raise ConfigError("the apiTokenInstance is empty or has characters a token never has: copy it again")
+            raise ConfigError(_("the apiTokenInstance is empty or has characters a token never has: copy it again"))
         self.id_instance = instance
         self.timeout = _checked_timeout(timeout)
         if max_attempts < 1:
@@ -363,7 +364,7 @@ class GreenApiClient:
                        + (f": {text}" if text else ""), status=status, text=text)
 
     def _read(self, method: str, verb: str, body: dict | None = None, *, params: dict | None = None):
-        status, text, _, _ = self._send(method, verb, body, state_changing=False, params=params)
+        status, text, _attempts, _uncertain = self._send(method, verb, body, state_changing=False, params=params)
         if not 200 <= status < 300:
             shown = _safe(text, self._token)
             raise ApiError(f"GREEN-API answered HTTP {status} to {self.display_url(method)}"
@@ -409,7 +410,8 @@ class GreenApiClient:
                 if connect_failures >= CONNECT_TRIES or attempts >= self.max_attempts or answer.hopeless:
                     if state_changing and uncertain:
                         break
-                    return ConnectionFailed(f"could not reach GREEN-API at {self._host()}: {last_problem}")
+                    return ConnectionFailed(_("could not reach GREEN-API at {host}: {problem}").format(
+                        host=self._host(), problem=last_problem))
                 self._backoff(attempts)
                 continue
             if isinstance(answer, _Ambiguous):
@@ -426,15 +428,16 @@ class GreenApiClient:
             # 401 / 403 / 466 stop a run; after an ambiguous attempt they say nothing about that attempt,
             # so the error carries the count: the caller must settle the outcome or call it unknown.
             if status == 401:
-                return AuthError(f"GREEN-API refused the apiTokenInstance (HTTP 401) for {shown_url}: "
-                                 "check the token in the GREEN-API console", status=401,
+                return AuthError(_("GREEN-API refused the apiTokenInstance (HTTP 401) for {url}: check the token in "
+                                   "the GREEN-API console").format(url=shown_url), status=401,
                                  text=_safe(answer.text, self._token), uncertain_attempts=uncertain)
             if status == 403:
-                return InstanceError(f"GREEN-API refused the idInstance or apiUrl (HTTP 403) for {shown_url}: "
-                                     "check both in the GREEN-API console", status=403,
+                return InstanceError(_("GREEN-API refused the idInstance or apiUrl (HTTP 403) for {url}: check both "
+                                       "in the GREEN-API console").format(url=shown_url), status=403,
                                      text=_safe(answer.text, self._token), uncertain_attempts=uncertain)
             if status == 466:
-                return QuotaExceeded(f"GREEN-API quota exceeded: {_quota_explanation(answer.text, self._token)}",
+                return QuotaExceeded(_("GREEN-API quota exceeded: {explanation}").format(
+                                         explanation=_quota_explanation(answer.text, self._token)),
                                      status=466, text=_safe(answer.text, self._token), uncertain_attempts=uncertain)
             if status not in RETRY_STATUSES:
                 pacer.succeeded()
@@ -458,13 +461,15 @@ class GreenApiClient:
             if status != 429 or retry_after is None:
                 self._backoff(attempts)
 
-        tried = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        tried = ngettext("{n} attempt", "{n} attempts", attempts).format(n=attempts)
         if state_changing and (last_ambiguous or uncertain):
             return OutcomeUnknown(
-                f"no clear answer from GREEN-API to {shown_url} after {tried} ({last_problem}); "
-                "the change may or may not have been made", status=last_status, text=last_problem,
+                _("no clear answer from GREEN-API to {url} after {tried} ({problem}); the change may or may not have "
+                  "been made").format(url=shown_url, tried=tried, problem=last_problem),
+                status=last_status, text=last_problem,
                 uncertain_attempts=uncertain)
-        return RetriesExhausted(f"GREEN-API did not answer {shown_url} usefully after {tried} ({last_problem})",
+        return RetriesExhausted(_("GREEN-API did not answer {url} usefully after {tried} ({problem})").format(
+                                    url=shown_url, tried=tried, problem=last_problem),
                                 status=last_status, text=last_problem)
 
     def _attempt(self, method: str, verb: str, body: dict | None, pacer, limit: int, params: dict | None = None,
@@ -591,7 +596,7 @@ def _checked_timeout(timeout) -> tuple[float, float]:
     except (TypeError, ValueError):
         connect = read = float("nan")
     if not (0 < connect < float("inf") and 0 < read < float("inf")):
-        raise ConfigError("the timeout must be a number of seconds above 0, such as 30")
+        raise ConfigError(_("the timeout must be a number of seconds above 0, such as 30"))
     return connect, read
 
 
@@ -626,7 +631,7 @@ def _outcome_of_400(text: str) -> str:
 
 def _quota_explanation(text: str, token: str) -> str:
     """GREEN-API's own words from a 466 body (invokeStatus / correspondentsStatus), cleaned."""
-    body, _ = _json_or_nothing(text)
+    body, _parsed = _json_or_nothing(text)
     parts = []
     if isinstance(body, dict):
         for key in ("invokeStatus", "correspondentsStatus"):

@@ -50,10 +50,13 @@ def write_demo_book(path: Path, chats: list[dict]) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    from greenapi_excel import layout, statuses
+    from greenapi_excel.i18n import _
+
     wb = Workbook()
     ws = wb.active
-    ws.title = "Chats"
-    ws.append(["Chat ID", "Status", "Details", "Updated"])
+    ws.title = _("Chats")   # the demo book in the run's language, as the workbook build makes it
+    ws.append([_(layout.CHAT_HEADER), *statuses.result_headers()])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for value in messy_column(chats):
@@ -69,14 +72,16 @@ def write_demo_book(path: Path, chats: list[dict]) -> Path:
 
 
 def run_demo(out: Path, *, progress: bool = True) -> int:
-    from greenapi_excel import cli
+    from greenapi_excel import cli, i18n
+    from greenapi_excel.i18n import _
     from greenapi_excel.sandbox import DEFAULT_CHATS, Sandbox
 
     out = out.resolve()
     write_demo_book(out, DEFAULT_CHATS)
     with Sandbox(rps=10) as sandbox, tempfile.TemporaryDirectory(prefix="greenapi-demo-") as tmp:
-        print(f"Sandbox GREEN-API at {sandbox.api_url}, idInstance {sandbox.id_instance} "
-              f"({len(sandbox.chats)} chats, 10 archive calls per second like the real one)", file=sys.stderr)
+        print(_("Sandbox GREEN-API at {url}, idInstance {instance} ({n} chats, 10 archive calls per second like "
+                "the real one)").format(url=sandbox.api_url, instance=sandbox.id_instance, n=len(sandbox.chats)),
+              file=sys.stderr)
         # The demo keeps its own journal: the sandbox forgets everything when it stops.
         code = cli.main([
             "archive", str(out),
@@ -84,7 +89,8 @@ def run_demo(out: Path, *, progress: bool = True) -> int:
             "--api-token", sandbox.token,
             "--journal", str(Path(tmp) / "journal.sqlite3"),
             *([] if progress else ["--no-progress"]),
+            "--lang", i18n.language(),
         ])
-    print(f"\nOpen {out} to see a status beside every row.")
+    print("\n" + _("Open {path} to see a status beside every row.").format(path=out))
     # A demo that shows invalid rows on purpose succeeded when it ran to the end.
     return 0 if code in (0, 1) else code

@@ -11,9 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from functools import lru_cache
+
 from greenapi_excel import statuses
 from greenapi_excel.errors import ConfigError
+from greenapi_excel.i18n import N_, _, spellings
 
+CHAT_HEADER = N_("Chat ID")    # the header the workbook and Load chats write above the chats
+PHONE_HEADER = N_("Phone")
 CHAT_HEADERS = ("chat id", "chatid", "phone")
 MAX_COLUMN = 16384  # XFD: Excel's last column
 _LETTERS = re.compile(r"^[A-Za-z]{1,3}$")
@@ -96,15 +101,23 @@ def find_chat_column(
         number = column_number(wanted)
         if number is None:
             raise ConfigError(
-                f"the chat column setting {wanted!r} is neither a header in row 1 nor a column letter such as B"
+                _("the chat column setting {setting!r} is neither a header in row 1 nor a column letter such as "
+                  "B").format(setting=wanted)
             )
         return number
     if selection is not None:
         return selection
+    known = chat_headers()
     for index, header in enumerate(headers, start=1):
-        if _header_text(header).casefold() in CHAT_HEADERS:
+        if _header_text(header).casefold() in known:
             return index
     return 1
+
+
+@lru_cache(maxsize=1)
+def chat_headers() -> frozenset[str]:
+    """The chat column's headers, case-folded, in every language we ship ("Chat ID", "ID чата", ...)."""
+    return frozenset(CHAT_HEADERS) | {s.casefold() for h in (CHAT_HEADER, PHONE_HEADER) for s in spellings(h)}
 
 
 _PHONE_LIKE = re.compile(r"^[\d\s+()\-./]+$")
@@ -124,7 +137,7 @@ def header_problem(value: object) -> str | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)   # 79001234567.0 as Excel gives a number: shown as typed
     if not isinstance(value, str):
-        return f"holds {cell_text(getattr(value, 'code', value), 40)}"
+        return _("holds {value}").format(value=cell_text(getattr(value, 'code', value), 40))
     text = value.strip()
     if not any(char.isdigit() for char in text):
         return None  # no digit, no chat: a label (and the phone number rules need not be loaded)
@@ -135,7 +148,7 @@ def header_problem(value: object) -> str | None:
     except Exception:  # a header is never worth a traceback
         chat = False
     if chat or (_PHONE_LIKE.match(text) and sum(ch.isdigit() for ch in text) >= 5):
-        return f"holds a chat ({cell_text(text, 40)})"
+        return _("holds a chat ({value})").format(value=cell_text(text, 40))
     return None
 
 
@@ -145,8 +158,8 @@ def check_header_row(first: object, chat_column: int) -> None:
     problem = header_problem(first)
     if problem:
         letter = column_letter(chat_column)
-        raise ConfigError(f"row 1 of column {letter} {problem}, not a header: insert a header row with Chat ID "
-                          f"in {letter}1 above the chats and run again")
+        raise ConfigError(_("row 1 of column {letter} {problem}, not a header: insert a header row with Chat ID "
+                            "in {letter}1 above the chats and run again").format(letter=letter, problem=problem))
 
 
 @dataclass(frozen=True)
@@ -188,20 +201,20 @@ def place_results(
     used = last_used_column if last_used_column is not None else len(headers)
     start = max(used, chat_column) + 1
     if start + 2 > MAX_COLUMN:
-        raise ConfigError("there is no room left of column XFD for the Status, Details and Updated columns")
+        raise ConfigError(_("there is no room left of column XFD for the Status, Details and Updated columns"))
     return ResultPlacement(start, False, _moved_note(start, wanted))
 
 
 def _block_fits(headers, start: int, values, *, allow_blank: bool) -> tuple[bool, bool]:
     """(free or ours, holds an earlier run's headers) for the three columns from ``start``."""
     earlier = False
-    for column, expected in zip(range(start, start + 3), statuses.RESULT_HEADERS):
+    for position, column in enumerate(range(start, start + 3)):
         header = headers[column - 1] if column - 1 < len(headers) else None
         cells = [v for v in values.get(column, ()) if not _blank(v)]
         if _blank(header):
             if cells or not allow_blank:
                 return False, False
-        elif _header_text(header) == expected:
+        elif statuses.is_result_header(header, position):   # Status / Статус ...: an earlier run in either language
             if column == start:
                 if not all(statuses.is_status_text(v) for v in cells):
                     return False, False
@@ -212,17 +225,55 @@ def _block_fits(headers, start: int, values, *, allow_blank: bool) -> tuple[bool
 
 
 def _moved_note(start: int, wanted: range) -> str:
-    return (
-        f"Status, Details and Updated are in {column_letter(start)}:{column_letter(start + 2)} because "
-        f"{column_letter(wanted[0])}:{column_letter(min(wanted[-1], MAX_COLUMN))} hold other data"
+    return _("Status, Details and Updated are in {here} because {there} hold other data").format(
+        here=f"{column_letter(start)}:{column_letter(start + 2)}",
+        there=f"{column_letter(wanted[0])}:{column_letter(min(wanted[-1], MAX_COLUMN))}"
     )
 
 
 # --- the Settings sheet ---------------------------------------------------------------------------
 
-SETTINGS_SHEET = "Settings"
+SETTINGS_SHEET = N_("Settings")        # "Настройки" in a Russian book: see is_settings_sheet
 SETTINGS_ROWS = 20                      # labels in A1:A20, values in B1:B20
 TOKEN_LABELS = ("token", "apitokeninstance", "api_token", "apitoken")
+TOKEN_LABEL = N_("Token (moved to the keychain by the Settings button)")
+# Labels the Settings sheet shows in the book's language; read_settings_rows gives them as these keys.
+REGION_LABEL = N_("region")
+CHAT_COLUMN_LABEL = N_("chat column")
+LANGUAGE_LABEL = N_("Language")
+LANGUAGE_SETTING = "language"
+
+
+def is_settings_sheet(name: object) -> bool:
+    """True for the Settings sheet's name in any language we ship (case and outer spaces ignored)."""
+    return isinstance(name, str) and name.strip().casefold() in {s.casefold() for s in spellings(SETTINGS_SHEET)}
+
+
+def settings_language(values: Mapping | None) -> str | None:
+    """The book's language from its Settings sheet's Language row ("en" / "ru"), or None when it has none."""
+    from greenapi_excel.i18n import normalize
+
+    return normalize((values or {}).get(LANGUAGE_SETTING))
+
+
+def settings_sheet_name(names) -> str | None:
+    """The name, as the book spells it, of the first sheet in ``names`` that is the Settings sheet."""
+    return next((name for name in names if is_settings_sheet(name)), None)
+
+
+@lru_cache(maxsize=1)
+def _label_keys() -> dict[str, str]:
+    """A translated label, lower case -> the English key the engine reads ("регион" -> "region")."""
+    keys = {}
+    for label in (REGION_LABEL, CHAT_COLUMN_LABEL, LANGUAGE_LABEL):
+        for spelling in spellings(label):
+            keys[spelling.strip().lower()] = label.lower()
+    return keys
+
+
+@lru_cache(maxsize=1)
+def _token_words() -> frozenset[str]:
+    return frozenset(TOKEN_LABELS) | {s.split(" ", 1)[0].lower() for s in spellings(TOKEN_LABEL)}
 
 
 @dataclass(frozen=True)
@@ -237,7 +288,8 @@ class SettingsRows:
 def read_settings_rows(rows) -> SettingsRows:
     """Labels (any case) and values from the Settings sheet's (label, value) rows, row 1 first.
 
-    A label whose first word is a token label ("Token (moved to the keychain ...)") is the token's row:
+    Labels in any language we ship are given by their English key ("Регион" -> "region", "Язык" ->
+    "language"). A label whose first word is a token label ("Token (moved to the keychain ...)") is the token's row:
     its value never joins ``values``, so nothing that reads settings for the engine can pick it up.
     """
     values: dict = {}
@@ -246,7 +298,8 @@ def read_settings_rows(rows) -> SettingsRows:
         if not isinstance(label, str) or not label.strip():
             continue
         key = label.strip().lower()
-        if key.split(" ", 1)[0] in TOKEN_LABELS:
+        key = _label_keys().get(key, key)
+        if key.split(" ", 1)[0] in _token_words():
             token_row, token = number, value
         else:
             values.setdefault(key, value)

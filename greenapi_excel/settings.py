@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Mapping
 
 from greenapi_excel.errors import ConfigError
+from greenapi_excel.i18n import _
 from greenapi_excel.paths import user_folder
 
 DEFAULT_API_URL = "https://api.green-api.com"
@@ -89,11 +90,11 @@ def _read_ini(target: Path) -> configparser.ConfigParser:
             parser.read_file(f)
     except (configparser.Error, UnicodeDecodeError) as error:
         # The parser's message may quote a line of the file, and that line may be the token.
-        raise ConfigError(f"the config file {target} cannot be read ({type(error).__name__}); fix it or "
-                          f"point {ENV_CONFIG} at another file") from None
+        raise ConfigError(_("the config file {path} cannot be read ({error}); fix it or point {variable} at "
+                            "another file").format(path=target, error=type(error).__name__, variable=ENV_CONFIG)) from None
     except OSError as error:
-        raise ConfigError(f"the config file {target} cannot be read ({error.strerror or error}); "
-                          f"point {ENV_CONFIG} at another file") from None
+        raise ConfigError(_("the config file {path} cannot be read ({error}); point {variable} at another "
+                            "file").format(path=target, error=error.strerror or error, variable=ENV_CONFIG)) from None
     return parser
 
 
@@ -102,30 +103,32 @@ def _read_ini(target: Path) -> configparser.ConfigParser:
 def normalize_id_instance(value: object, source: str = "idInstance") -> str:
     """idInstance as digits: spaces stripped; 1101000001, 1101000001.0 (from Excel) and "1101 000 001" work."""
     if isinstance(value, bool):
-        raise ConfigError(f"{source}: idInstance must be a number like 1101000001")
+        raise ConfigError(_("{source}: idInstance must be a number like 1101000001").format(source=source))
     if isinstance(value, float):
         if value.is_integer() and value > 0:
             return str(int(value))
-        raise ConfigError(f"{source}: idInstance must be a whole number like 1101000001")
+        raise ConfigError(_("{source}: idInstance must be a whole number like 1101000001").format(source=source))
     if isinstance(value, int):
         if value > 0:
             return str(value)
-        raise ConfigError(f"{source}: idInstance must be a positive number like 1101000001")
+        raise ConfigError(_("{source}: idInstance must be a positive number like 1101000001").format(source=source))
     text = "".join(str(value).split())
     whole = _FLOAT_WHOLE.match(text)
     if whole:
         text = whole.group(1)
     if not _DIGITS.match(text) or not text.strip("0"):
         # Echo short values only: a long one may be a token pasted into the wrong place.
-        shown = f" (got {text!r})" if 0 < len(text) <= 20 else ""
-        raise ConfigError(f"{source}: idInstance must be digits like 1101000001{shown}")
+        shown = _(" (got {text!r})").format(text=text) if 0 < len(text) <= 20 else ""
+        raise ConfigError(_("{source}: idInstance must be digits like 1101000001{shown}").format(source=source,
+                                                                                             shown=shown))
     return text
 
 
 def _clean_token(value: object, source: str) -> str:
     token = str(value).strip()
     if any(ch.isspace() or ord(ch) < 32 for ch in token):
-        raise ConfigError(f"{source}: apiTokenInstance contains spaces or line breaks; copy it again from the console")
+        raise ConfigError(_("{source}: apiTokenInstance contains spaces or line breaks; copy it again from the "
+                            "console").format(source=source))
     return token
 
 
@@ -187,7 +190,7 @@ def resolve_credentials(
     try:
         url = check_api_url(str(url).strip())
     except ConfigError as error:
-        raise ConfigError(f"apiUrl from {url_source}: {error}") from None
+        raise ConfigError(_("apiUrl from {source}: {error}").format(source=url_source, error=error)) from None
 
     instance, id_source = pick((
         (id_instance, "--id-instance"),
@@ -196,8 +199,8 @@ def resolve_credentials(
     ), "id_instance")
     if not _present(instance):
         raise ConfigError(
-            f"idInstance is not set: pass --id-instance, set {ENV_ID_INSTANCE}, "
-            f"or put id_instance in {file_path} (or in the workbook's Settings sheet)"
+            _("idInstance is not set: pass --id-instance, set {variable}, or put id_instance in {path} (or in the "
+              "workbook's Settings sheet)").format(variable=ENV_ID_INSTANCE, path=file_path)
         )
     instance = normalize_id_instance(instance, id_source)
 
@@ -208,8 +211,9 @@ def resolve_credentials(
         token_source = "the OS keychain"
     if not _present(token):
         raise ConfigError(
-            f"apiTokenInstance for idInstance {instance} is not set: set {ENV_API_TOKEN}, pass --api-token, "
-            f"or store it in the OS keychain with the workbook's Settings button{keychain_problem}"
+            _("apiTokenInstance for idInstance {instance} is not set: set {variable}, pass --api-token, or store it "
+              "in the OS keychain with the workbook's Settings button{problem}").format(
+                instance=instance, variable=ENV_API_TOKEN, problem=keychain_problem)
         )
     token = _clean_token(token, token_source)
     return Credentials(api_url=url, id_instance=instance, api_token=token)
@@ -265,7 +269,7 @@ def store_token(id_instance: object, token: str) -> None:
     instance = normalize_id_instance(id_instance)
     cleaned = _clean_token(token or "", "the token")
     if not cleaned:
-        raise ConfigError("the apiTokenInstance is empty: paste it from the GREEN-API console")
+        raise ConfigError(_("the apiTokenInstance is empty: paste it from the GREEN-API console"))
     try:
         import keyring
         from keyring.errors import NoKeyringError
@@ -273,11 +277,12 @@ def store_token(id_instance: object, token: str) -> None:
         keyring.set_password(KEYRING_SERVICE, instance, cleaned)
     except NoKeyringError:
         raise ConfigError(
-            f"no OS keychain is available here: set {ENV_API_TOKEN} instead (or api_token in {config_path()})"
+            _("no OS keychain is available here: set {variable} instead (or api_token in {path})").format(
+                variable=ENV_API_TOKEN, path=config_path())
         ) from None
     except Exception as error:  # the backend's text is not shown: it could quote what it was given
-        raise ConfigError(f"the OS keychain refused the token ({type(error).__name__}); "
-                          f"set {ENV_API_TOKEN} instead") from None
+        raise ConfigError(_("the OS keychain refused the token ({error}); set {variable} instead").format(
+            error=type(error).__name__, variable=ENV_API_TOKEN)) from None
 
 
 def stored_token(id_instance: object) -> str | None:
@@ -348,6 +353,6 @@ def save_config(api_url: str | None = None, id_instance: object = None, region: 
                 os.unlink(temp)
             raise
     except OSError as error:
-        raise ConfigError(f"the config file {target} cannot be written ({error.strerror or error}); "
-                          f"point {ENV_CONFIG} at another file") from None
+        raise ConfigError(_("the config file {path} cannot be written ({error}); point {variable} at another "
+                            "file").format(path=target, error=error.strerror or error, variable=ENV_CONFIG)) from None
     return target

@@ -190,7 +190,7 @@ class SheetFile:
             if row >= len(latest):
                 latest.extend(array("i", [-1]) * (row + 1 - len(latest) + 1024))
             latest[row] = len(self._status)
-            self._status.append(self._text_number(result.status, STATUS_LIMIT))
+            self._status.append(self._text_number(statuses.localised(result.status), STATUS_LIMIT))   # run's language
             self._details.append(self._text_number(result.details, DETAILS_LIMIT))
             # The cell shows seconds; the serial keeps what it shows.
             self._stamps.append(math.nan if stamp is None else bookxml.serial(stamp, epoch))  # whole seconds
@@ -286,7 +286,9 @@ class SheetFile:
         if not self._headers_written:
             return None
         first = self.status_column_number
-        headers = {first + offset: text for offset, text in enumerate(statuses.RESULT_HEADERS)
+        # Headers an earlier run wrote stay as they are (in its language); missing ones in this run's.
+        existing = [self._source.headers.get(first + offset) for offset in range(3)]
+        headers = {first + offset: text for offset, text in enumerate(statuses.result_headers(existing))
                    if self._source.headers.get(first + offset) != text}
         return bookxml.SheetEdit(first, headers, self._results(), self._bottom(), self._has_rows, {},
                                  skip=self._source.masters)
@@ -687,7 +689,7 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
         wanted = set(range(chat_column, chat_column + 4))
         status_headed = set()
         for number, header in enumerate(headers, start=1):
-            if isinstance(header, str) and header.strip() == statuses.RESULT_HEADERS[0]:
+            if statuses.is_result_header(header, 0):   # Status / Статус
                 wanted.update((number, number + 1, number + 2))
                 status_headed.add(number)
         wanted = {c for c in wanted if c <= layout.MAX_COLUMN}
@@ -797,7 +799,7 @@ def _mark_table_columns(tables, values: dict, headers: dict, last_column: int) -
     for table in tables:
         for col in range(table.left, table.right + 1):
             header = headers.get(col)
-            ours = table.top == 1 and isinstance(header, str) and header in statuses.RESULT_HEADERS
+            ours = table.top == 1 and any(statuses.is_result_header(header, i) for i in range(3))
             if not ours and col in values:
                 values[col] = [*values[col], _TABLE]
         last_column = max(last_column, table.right)
@@ -806,8 +808,7 @@ def _mark_table_columns(tables, values: dict, headers: dict, last_column: int) -
 
 def _settings_of(package, values_of: _Values) -> dict:
     """apiUrl and idInstance from a Settings sheet (labels in A, values in B); the token is never read."""
-    wanted = layout.SETTINGS_SHEET.lower()
-    entry = next((e for e in package.sheets if e.name.strip().lower() == wanted), None)
+    entry = next((e for e in package.sheets if layout.is_settings_sheet(e.name)), None)   # Settings / Настройки
     if entry is None:
         return {}
     cells: dict[tuple[int, int], tuple] = {}

@@ -19,12 +19,13 @@ from typing import Any
 
 from greenapi_excel import bulk, chat_ids, statuses as st
 from greenapi_excel.errors import GreenApiExcelError
+from greenapi_excel.i18n import N_, _
 from greenapi_excel.results import call_ids, cell_text
 
 # CHATSTATUS reads getChats (1 request per second on GREEN-API) once per this many seconds.
 CHATS_CACHE_SECONDS = 30.0
 
-NOT_ARCHIVED = "Not archived"
+NOT_ARCHIVED = N_("Not archived")
 
 # Worksheet functions never hold up recalculation for long: at GREEN-API's 10 calls a second, the calls
 # of all cells together within UDF_WINDOW_SECONDS stay at or below UDF_CALL_LIMIT (about 3 s of Excel
@@ -81,14 +82,22 @@ def reset() -> None:
 # --- shape ---------------------------------------------------------------------------
 
 def _answer(value: Any, method: str | None, sheet_settings: dict | None = None) -> Any:
+    """In the calling book's language: its Settings sheet's Language row, else GREENAPI_LANG or the locale."""
+    from greenapi_excel import i18n, layout
+
+    with i18n.using(layout.settings_language(sheet_settings) or i18n.choose()):
+        return _answer_in_language(value, method, sheet_settings)
+
+
+def _answer_in_language(value: Any, method: str | None, sheet_settings: dict | None = None) -> Any:
     rows = value if _is_rows(value) else None
     cells = [_one_cell(row) for row in rows] if rows is not None else [(value, None)]
     try:
         with _lock:
-            texts = _statuses([cell for cell, _ in cells], method, sheet_settings)
+            texts = _statuses([cell for cell, _problem in cells], method, sheet_settings)
     except Exception as error:  # a UDF never raises: Excel would show #VALUE! and no reason
         texts = [_clean(_failed(error), os.environ.get("GREENAPI_API_TOKEN_INSTANCE"))] * len(cells)
-    texts = [problem if problem is not None else text for text, (_, problem) in zip(texts, cells)]
+    texts = [st.localised(problem if problem is not None else text) for text, (_cell, problem) in zip(texts, cells)]
     if rows is None:
         return texts[0]
     return [[text] for text in texts]
@@ -203,7 +212,7 @@ def _read_states(client, credentials, chats: list[str]) -> dict[str, str]:
         if chat is None:
             answers[chat_id] = status_text(st.CHAT_NOT_FOUND, "not in the instance's chat list")
         else:
-            answers[chat_id] = st.ARCHIVED if chat.get("archive") else NOT_ARCHIVED
+            answers[chat_id] = st.ARCHIVED if chat.get("archive") else _(NOT_ARCHIVED)
     return answers
 
 

@@ -12,10 +12,11 @@ from typing import Iterable
 
 from greenapi_excel import bulk, chat_ids, statuses as st
 from greenapi_excel.errors import ConfigError
+from greenapi_excel.i18n import N_, _, ngettext
 from greenapi_excel.journal import RunRecord
 
 OPPOSITE = {bulk.ARCHIVE: bulk.UNARCHIVE, bulk.UNARCHIVE: bulk.ARCHIVE}
-VERB = {bulk.ARCHIVE: "archive", bulk.UNARCHIVE: "unarchive"}
+VERB = {bulk.ARCHIVE: N_("archive"), bulk.UNARCHIVE: N_("unarchive")}
 DONE_WORD = {bulk.ARCHIVE: st.ARCHIVED, bulk.UNARCHIVE: st.UNARCHIVED}
 
 # How far back --last looks for a run that changed something.
@@ -32,14 +33,18 @@ class Undo:
 
     def describe(self) -> str:
         where = f"{_book_name(self.run.book)} [{self.run.sheet}]" if self.run.book else self.run.source
-        what = "an undo" if self.run.undo_of else VERB[self.run.method]
-        done = DONE_WORD[self.run.method].lower()
-        return (f"run {self.run.id} ({what} from {where}, {self.run.started:%Y-%m-%d %H:%M}) {done} "
-                f"{len(self.chats)} chat{'s' if len(self.chats) != 1 else ''}")
+        what = _("an undo") if self.run.undo_of else _(VERB[self.run.method])
+        n = len(self.chats)
+        text = (ngettext("run {run} ({what} from {where}, {started}) archived {n} chat",
+                         "run {run} ({what} from {where}, {started}) archived {n} chats", n)
+                if self.run.method == bulk.ARCHIVE else
+                ngettext("run {run} ({what} from {where}, {started}) unarchived {n} chat",
+                         "run {run} ({what} from {where}, {started}) unarchived {n} chats", n))
+        return text.format(run=self.run.id, what=what, where=where, started=f"{self.run.started:%Y-%m-%d %H:%M}", n=n)
 
     @property
     def verb(self) -> str:
-        return VERB[self.method]
+        return _(VERB[self.method])
 
 
 def find(journal, instance, run_id: str | None = None) -> Undo:
@@ -52,16 +57,18 @@ def find(journal, instance, run_id: str | None = None) -> Undo:
     if run_id is not None:
         run = journal.get_run(run_id.strip())
         if run is None:
-            raise ConfigError(f"the journal has no run {run_id!r}: greenapi-excel journal --runs lists them")
+            raise ConfigError(_("the journal has no run {run!r}: greenapi-excel journal --runs lists them").format(
+                run=run_id))
         if run.dry_run:
-            raise ConfigError(f"run {run.id} was a dry run: it changed nothing, so there is nothing to undo")
+            raise ConfigError(_("run {run} was a dry run: it changed nothing, so there is nothing to undo").format(
+                run=run.id))
         if run.instance != instance:
-            raise ConfigError(f"run {run.id} was on instance {run.instance}, not {instance}: "
-                              "undo it with that instance's credentials")
+            raise ConfigError(_("run {run} was on instance {other}, not {instance}: undo it with that instance's "
+                                "credentials").format(run=run.id, other=run.instance, instance=instance))
         chats = journal.changed_chats(run.id, DONE_WORD[run.method])
         if not chats:
-            raise ConfigError(f"run {run.id} changed no chat (every row was already so, or failed): "
-                              "nothing to undo")
+            raise ConfigError(_("run {run} changed no chat (every row was already so, or failed): nothing to "
+                                "undo").format(run=run.id))
     else:
         for run in journal.runs(instance=instance, limit=LAST_RUNS_SCANNED):
             if run.dry_run or run.method not in OPPOSITE:
@@ -70,11 +77,12 @@ def find(journal, instance, run_id: str | None = None) -> Undo:
             if chats:
                 break
         else:
-            raise ConfigError(f"no run on instance {instance} changed a chat yet: nothing to undo")
+            raise ConfigError(_("no run on instance {instance} changed a chat yet: nothing to undo").format(
+                instance=instance))
     later = journal.undone_by(run.id)
     if later is not None:
-        raise ConfigError(f"run {run.id} was undone already by run {later.id} "
-                          f"({later.started:%Y-%m-%d %H:%M}); to take that back, undo run {later.id}")
+        raise ConfigError(_("run {run} was undone already by run {later} ({started}); to take that back, undo run "
+                            "{later}").format(run=run.id, later=later.id, started=f"{later.started:%Y-%m-%d %H:%M}"))
     return Undo(run, OPPOSITE[run.method], chats)
 
 

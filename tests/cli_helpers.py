@@ -19,6 +19,7 @@ def cli_env(folder: Path, *, api_url: str, id_instance: str, token: str, **extra
         "GREENAPI_JOURNAL": str(folder / "journal.sqlite3"),
         "GREENAPI_CONFIG": str(folder / "config.ini"),
         "PYTHONIOENCODING": "utf-8",
+        "GREENAPI_LANG": "en",   # the English texts tests read, on a machine with any locale; extra may change it
     })
     env.update(extra)
     return env

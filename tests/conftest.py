@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The texts the tests read are English, whatever this machine's locale (tests of Russian ask for it).
+os.environ["GREENAPI_LANG"] = "en"
 
 from greenapi_excel.sandbox import Sandbox
 

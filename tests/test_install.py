@@ -18,7 +18,7 @@ from oletools.olevba import VBA_Parser
 REPO = Path(__file__).resolve().parent.parent
 # What a download of the repository holds besides the sources: never part of a build.
 NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
-                                     ".hypothesis", "demo.xlsx")
+                                     ".hypothesis", "demo.xlsx", "*.mo")   # .mo: the build must compile its own
 
 
 def _run(command, **kwargs) -> subprocess.CompletedProcess:
@@ -78,6 +78,15 @@ def test_help_runs_from_the_installed_command(installed):
     done = _command(installed, "--help")
     assert done.returncode == 0, done.stderr
     assert "workbook" in done.stdout and "demo" in done.stdout
+
+
+def test_the_wheel_carries_the_compiled_russian_catalogue(installed):
+    with zipfile.ZipFile(installed["wheel"]) as wheel:
+        names = set(wheel.namelist())
+    assert "greenapi_excel/locale/ru/LC_MESSAGES/greenapi_excel.mo" in names   # compiled by the build (setup.py)
+    done = _command(installed, "archive", "--help", "--lang", "ru")
+    assert done.returncode == 0, done.stderr
+    assert "не показывать индикатор выполнения" in done.stdout
 
 
 def test_workbook_command_writes_a_whole_book_from_the_installed_package(installed):

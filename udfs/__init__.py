@@ -38,9 +38,10 @@ def _book_settings(caller):
             if cached is not None and time.monotonic() - cached[0] < SETTINGS_SECONDS:
                 return cached[1]
             values = {}
-            if layout.SETTINGS_SHEET.lower() in [sheet.name.lower() for sheet in book.sheets]:
+            name = layout.settings_sheet_name([sheet.name for sheet in book.sheets])   # Settings / Настройки
+            if name is not None:
                 block = f"A1:B{layout.SETTINGS_ROWS}"
-                rows = book.sheets[layout.SETTINGS_SHEET].range(block).options(ndim=2).value
+                rows = book.sheets[name].range(block).options(ndim=2).value
                 values = layout.read_settings_rows((row + [None, None])[:2] for row in rows).values
             _settings_cache[key] = (time.monotonic(), values)
             return values

@@ -291,13 +291,85 @@ def on_write_form(vba_project: bytes) -> bytes:
     return compound.to_bytes()
 
 
+# --- language ---------------------------------------------------------------------------------------
+
+RIBBON_TEXT_ATTRIBUTES = ("label", "screentip", "supertip")
+BRAND = "GreenApi"   # the tab's name: the same in every language
+_RIBBON_TEXT = re.compile(r'\b(' + "|".join(RIBBON_TEXT_ATTRIBUTES) + r')="([^"]*)"')
+
+
+def _in_language(language: str, text: str) -> str:
+    from greenapi_excel.i18n import in_language
+
+    return in_language(language, text)
+
+
+def _localised(node, language: str):
+    """sheets.json with each {"text": ...} in ``language`` and {"build": "language"} as its code."""
+    if isinstance(node, dict):
+        if set(node) == {"text"}:
+            return _in_language(language, node["text"])
+        if node == {"build": "language"}:
+            return language
+        return {key: _localised(value, language) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_localised(value, language) for value in node]
+    return node
+
+
+def sheet_texts() -> list[str]:
+    """Every text of sheets.json that is translated ({"text": ...}), in file order: for the catalogue."""
+    found: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if set(node) == {"text"}:
+                found.append(node["text"])
+            else:
+                for value in node.values():
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(SHEETS_JSON.read_text(encoding="utf-8")))
+    return found
+
+
+def ribbon_texts() -> list[str]:
+    """The ribbon's labels, screentips and supertips (the brand aside), in file order: for the catalogue."""
+    from xml.sax.saxutils import unescape
+
+    texts = [unescape(m.group(2), {"&quot;": '"'}) for m in _RIBBON_TEXT.finditer(RIBBON_XML.read_text("utf-8"))]
+    return [text for text in texts if text != BRAND]
+
+
+def ribbon_bytes(language: str = "en") -> bytes:
+    """customUI14.xml with its labels and tips in ``language``; English is the file as it is, byte for byte.
+    Ids and onAction names never change: the VBA and Excel find the buttons by them."""
+    source = RIBBON_XML.read_bytes()
+    if language == "en":
+        return source
+    from xml.sax.saxutils import escape, unescape
+
+    def translate(match):
+        text = unescape(match.group(2), {"&quot;": '"'})
+        if text == BRAND:
+            return match.group(0)
+        return f'{match.group(1)}="{escape(_in_language(language, text), {chr(34): "&quot;"})}"'
+
+    return _RIBBON_TEXT.sub(translate, source.decode("utf-8")).encode("utf-8")
+
+
 # --- sheets ---------------------------------------------------------------------------------------
 
-def sheet_contents(*, interpreter: str | None, pythonpath: str | None, addin: bool = False) -> dict:
-    """sheets.json, with the xlwings.conf rows for this build put first: the interpreter (Interpreter_Win,
-    or Interpreter_Mac on a Mac) and PYTHONPATH, each only when it has a value. An add-in keeps only the
-    xlwings.conf sheet (its buttons act on the analyst's book), as the VBA project's one sheet, Sheet1."""
-    contents = json.loads(SHEETS_JSON.read_text(encoding="utf-8"))
+def sheet_contents(*, interpreter: str | None, pythonpath: str | None, addin: bool = False,
+                   language: str = "en") -> dict:
+    """sheets.json in ``language``, with the xlwings.conf rows for this build put first: the interpreter
+    (Interpreter_Win, or Interpreter_Mac on a Mac) and PYTHONPATH, each only when it has a value. An add-in
+    keeps only the xlwings.conf sheet (its buttons act on the analyst's book), as the VBA project's one sheet,
+    Sheet1."""
+    contents = _localised(json.loads(SHEETS_JSON.read_text(encoding="utf-8")), language)
     if addin:
         contents["sheets"] = [dict(sheet, code_name="Sheet1") for sheet in contents["sheets"]
                               if sheet["name"] == CONF_SHEET]
@@ -415,13 +487,25 @@ def zip_bytes(entries: list[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-def workbook_bytes(*, interpreter: str | None = None, pythonpath: str | None = None, addin: bool = False) -> bytes:
-    """The whole GreenApi.xlsm (or, ``addin``, GreenApi.xlam), in memory."""
-    sheets = sheets_package(sheet_contents(interpreter=interpreter, pythonpath=pythonpath, addin=addin))
+def workbook_bytes(*, interpreter: str | None = None, pythonpath: str | None = None, addin: bool = False,
+                   language: str = "en") -> bytes:
+    """The whole GreenApi.xlsm (or, ``addin``, GreenApi.xlam) in ``language`` (en, ru: the ribbon and the
+    sheets; VBA stays cp1252 English), in memory."""
+    language = _checked_language(language)
+    sheets = sheets_package(sheet_contents(interpreter=interpreter, pythonpath=pythonpath, addin=addin,
+                                           language=language))
     vba_project = vba_project_bin(vba_modules(ADDIN_NAME if addin else BOOK_NAME), this_workbook_code())
-    entries = macro_enabled_parts(sheets, vba_project, RIBBON_XML.read_bytes(),
+    entries = macro_enabled_parts(sheets, vba_project, ribbon_bytes(language),
                                   XLAM_MAIN_TYPE if addin else XLSM_MAIN_TYPE)
     return zip_bytes(entries)
+
+
+def _checked_language(language: object) -> str:
+    from greenapi_excel.i18n import LANGUAGES
+
+    if language not in LANGUAGES:
+        raise WorkbookError(f"the workbook is built in one of {', '.join(LANGUAGES)}, not {language!r}")
+    return language
 
 
 def addin_folder() -> Path:
@@ -454,19 +538,22 @@ def pythonpath_for(interpreter: str) -> str | None:
 
 
 def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
-          pythonpath: str | None = None) -> Path:
-    """Writes GreenApi.xlsm to ``out_path`` (GreenApi.xlam when it ends in .xlam) and returns its absolute path.
+          pythonpath: str | None = None, language: str = "en") -> Path:
+    """Writes GreenApi.xlsm to ``out_path`` (GreenApi.xlam when it ends in .xlam) in ``language`` and returns
+    its absolute path.
 
     ``interpreter`` goes into the xlwings.conf sheet (Interpreter_Win, or Interpreter_Mac on a Mac);
     None leaves xlwings' own settings in charge. When an interpreter is given and ``pythonpath`` is not,
     PYTHONPATH is the folder holding ``addin.py`` and ``udfs`` if that interpreter would not find them by
-    itself (pythonpath_for), and no row at all if it would.
+    itself (pythonpath_for), and no row at all if it would. ``language`` (en, ru) is the ribbon's and
+    the sheets' language, and the Settings sheet's Language row.
     Raises WorkbookError with a one-line reason (an unwritable path, non-cp1252 VBA text, ...).
     """
     out = Path(out_path).expanduser().resolve()
     if interpreter and pythonpath is None:
         pythonpath = pythonpath_for(interpreter)
-    data = workbook_bytes(interpreter=interpreter, pythonpath=pythonpath, addin=out.suffix.lower() == ADDIN_SUFFIX)
+    data = workbook_bytes(interpreter=interpreter, pythonpath=pythonpath, addin=out.suffix.lower() == ADDIN_SUFFIX,
+                          language=language)
     temporary = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -483,14 +570,17 @@ def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    language = "en"
+    if len(argv) >= 2 and argv[-2] == "--lang":
+        language, argv = argv[-1], argv[:-2]
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
-        print("usage: python -m greenapi_excel.workbook.build [OUT.xlsm]   (default ./GreenApi.xlsm; the add-in "
-              "GreenApi.xlam goes beside it)", file=sys.stderr)
+        print("usage: python -m greenapi_excel.workbook.build [OUT.xlsm] [--lang en|ru]   (default ./GreenApi.xlsm; "
+              "the add-in GreenApi.xlam goes beside it)", file=sys.stderr)
         return 2
     out = Path(argv[0] if argv else DEFAULT_OUT)
     try:
-        written = [build(out), build(out.with_suffix(ADDIN_SUFFIX))]
+        written = [build(out, language=language), build(out.with_suffix(ADDIN_SUFFIX), language=language)]
     except WorkbookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
