@@ -112,19 +112,21 @@ def _macro(book, action) -> None:
     context = _Context()
     language = i18n.language()
     i18n.set_language(i18n.choose())   # until _read_settings finds the book's Language row
+    def clear_status_bar() -> None:
+        if not context.started:   # a started run's worker owns the status bar from then on
+            _excel_quietly(lambda: setattr(book.app, "status_bar", False))
+
     try:
         action(book, context)
     except GreenApiExcelError as error:
+        clear_status_bar()   # not "asking instance ..." under the alert that says it failed
         _alert(book, context, f"{_sentence(str(error))}", critical=True)
     except Exception as error:  # the analyst gets one sentence, never a traceback
+        clear_status_bar()
         _alert(book, context, _("Something went wrong ({error}): {details}").format(
             error=type(error).__name__, details=_sentence(str(error))), critical=True)
     finally:
-        try:
-            if not context.started:
-                book.app.status_bar = False
-        except Exception:
-            pass
+        clear_status_bar()
         i18n.set_language(language)
 
 
@@ -475,15 +477,15 @@ def carry_out(book, job: dict, files) -> None:
                     summary_text, critical = _carry_out(book, job, context, cancel)
             finally:
                 files.finished()
-        # The run is over (lock released, job gone) before the summary waits for its OK button.
-        _safe_alert(book, context, summary_text, critical=critical)
     except GreenApiExcelError as error:
-        _safe_alert(book, context, _sentence(str(error)), critical=True)
+        summary_text, critical = _sentence(str(error)), True
     except Exception as error:  # the analyst gets one sentence, never a traceback
-        _safe_alert(book, context, _("Something went wrong ({error}): {details}").format(
-            error=type(error).__name__, details=_sentence(str(error))), critical=True)
+        summary_text, critical = _("Something went wrong ({error}): {details}").format(
+            error=type(error).__name__, details=_sentence(str(error))), True
     finally:
         _excel_quietly(lambda: setattr(book.app, "status_bar", False))
+    # The run is over (lock released, job gone, progress cleared) before the summary waits for its OK button.
+    _safe_alert(book, context, summary_text, critical=critical)
 
 
 def _carry_out(book, job: dict, context: _Context, cancel) -> tuple[str, bool]:

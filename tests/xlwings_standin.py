@@ -101,7 +101,9 @@ class App:
         self.status_bar_history.append(value)
 
     def alert(self, prompt, title=None, buttons="ok", mode=None, callback=None):
-        self.alerts.append({"prompt": prompt, "title": title, "buttons": buttons, "mode": mode})
+        # status_bar: what the analyst sees at the bottom while the alert waits for its button
+        self.alerts.append({"prompt": prompt, "title": title, "buttons": buttons, "mode": mode,
+                            "status_bar": self._status_bar})
         if buttons == "yes_no":
             return self.answers.pop(0) if self.answers else "no"
         return "ok"
