@@ -12,6 +12,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Collection, Iterable, Mapping, Sequence
@@ -167,6 +168,22 @@ class _Stop:
             self.set(error)
 
 
+STOPPED_ON_REQUEST = "stopped on request"
+
+
+@contextmanager
+def _stoppable(client, cancel: threading.Event | None):
+    """While a run goes, ``cancel`` makes the client's first tries leave their pacing slot unsent."""
+    if cancel is None:
+        yield
+        return
+    previous_cancel, client.cancel = getattr(client, "cancel", None), cancel
+    try:
+        yield
+    finally:
+        client.cancel = previous_cancel   # the client is the caller's again
+
+
 def run(
     plan: Plan,
     client,
@@ -205,134 +222,118 @@ def run(
     Ctrl+C does, within a fraction of a second: calls already sent finish and keep their status, calls
     waiting for their pacing slot are never sent, and every row not reached gets ``Not run``.
     """
-    options = dict(dry_run=dry_run, on_progress=on_progress, on_results=on_results, source=source,
-                   workers=workers, block_seconds=block_seconds, preflight=preflight, stopped_by=stopped_by,
-                   book=book, sheet=sheet, undo_of=undo_of, record_run=record_run, resume=resume)
-    if cancel is None:
-        return _run(plan, client, journal, **options)
-    if stopped_by is None and cancel.is_set():
-        options["stopped_by"] = Stopped(STOPPED_ON_REQUEST)
-    previous_cancel, client.cancel = getattr(client, "cancel", None), cancel
-    try:
-        return _run(plan, client, journal, cancel=cancel, **options)
-    finally:
-        client.cancel = previous_cancel
+    if cancel is not None and stopped_by is None and cancel.is_set():
+        stopped_by = Stopped(STOPPED_ON_REQUEST)
+    with _stoppable(client, cancel):
+        started = time.monotonic()
+        instance = client.credentials.id_instance
+        words = WORDS[plan.method]
+        summary = RunSummary()
+        summary.hidden = plan.hidden
+        if record_run:
+            summary.run_id = journal.start_run(instance=instance, method=plan.method, source=source, book=book,
+                                               sheet=sheet, dry_run=dry_run, undo_of=undo_of)
+            journal = RunJournal(journal, summary.run_id)
+        for status in plan.kept.values():
+            word = st.canonical(status) or status   # counted by its word, whichever language wrote it
+            summary.counts[word] = summary.counts.get(word, 0) + 1
 
+        pending: list[RowResult] = []
+        total = len(plan.todo) + len(plan.decided)
+        done = 0
+        last_flush = time.monotonic()
 
-STOPPED_ON_REQUEST = "stopped on request"
+        def deliver(results: Sequence[RowResult], *, force: bool = False) -> None:
+            nonlocal done, last_flush
+            for r in results:
+                summary.counts[r.status] = summary.counts.get(r.status, 0) + 1
+            pending.extend(results)
+            done += len(results)
+            if on_progress:
+                on_progress(done, total)
+            if pending and (force or time.monotonic() - last_flush >= block_seconds):
+                if on_results:
+                    on_results(list(pending))
+                pending.clear()
+                last_flush = time.monotonic()
 
-
-def _run(plan, client, journal, *, dry_run, on_progress, on_results, source, workers, block_seconds, preflight,
-         stopped_by, book, sheet, undo_of, record_run, resume, cancel: threading.Event | None = None) -> RunSummary:
-    started = time.monotonic()
-    instance = client.credentials.id_instance
-    words = WORDS[plan.method]
-    summary = RunSummary()
-    summary.hidden = plan.hidden
-    if record_run:
-        summary.run_id = journal.start_run(instance=instance, method=plan.method, source=source, book=book,
-                                           sheet=sheet, dry_run=dry_run, undo_of=undo_of)
-        journal = RunJournal(journal, summary.run_id)
-    for status in plan.kept.values():
-        word = st.canonical(status) or status   # counted by its word, whichever language wrote it
-        summary.counts[word] = summary.counts.get(word, 0) + 1
-
-    pending: list[RowResult] = []
-    total = len(plan.todo) + len(plan.decided)
-    done = 0
-    last_flush = time.monotonic()
-
-    def deliver(results: Sequence[RowResult], *, force: bool = False) -> None:
-        nonlocal done, last_flush
-        for r in results:
-            summary.counts[r.status] = summary.counts.get(r.status, 0) + 1
-        pending.extend(results)
-        done += len(results)
-        if on_progress:
-            on_progress(done, total)
-        if pending and (force or time.monotonic() - last_flush >= block_seconds):
-            if on_results:
-                on_results(list(pending))
-            pending.clear()
-            last_flush = time.monotonic()
-
-    deliver(plan.decided)
-    todo = list(plan.todo)
-    stop = _Stop()
-    if stopped_by is not None:
-        stop.set(stopped_by)
-    elif todo:
-        try:
-            if dry_run:
-                summary.calls += 1
-                check_incoming_webhook(client)
-                deliver(_dry_run(todo, client, words))
-                summary.calls += 1
-                todo = []
-            else:
-                if preflight:
-                    summary.calls += 1
-                    check_instance(client)
-                if resume:
-                    todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
-        except ApiError as error:  # 401, 403, not authorized, unreachable: nothing was changed
-            stop.set(error)
-
-    if todo and not stop.event.is_set():
-        # Calls an earlier run sent but never heard back from: if the server now says "already", that
-        # run did it. One query for the whole run, not one per chat.
-        uncertain = journal.uncertain_chats(instance, plan.method)
-        # Chats this tool changed in a run whose result never reached a book (killed before its save;
-        # sent again by --resend, or after a later call that settled nothing): an "already" now was
-        # that call's doing, as after a lost reply.
-        uncertain |= journal.unreported_changes(instance, plan.method)
-
-        finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
-
-        def work(item: tuple[int, str]) -> None:
-            row, chat_id = item
+        deliver(plan.decided)
+        todo = list(plan.todo)
+        stop = _Stop()
+        if stopped_by is not None:
+            stop.set(stopped_by)
+        elif todo:
             try:
-                result = _call_one(row, chat_id, client, journal, instance, plan.method, words, stop, source,
-                                   chat_id in uncertain)
-            except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
-                log.exception("unexpected error for row %d", row)
-                # The call may have been sent before the error: its outcome is not known.
-                result = RowResult(row, st.FAILED, _("internal error ({error}); the outcome is unknown, a re-run is "
-                                                     "safe").format(error=type(error).__name__),
-                                   datetime.now())
-            finished.put(result)
+                if dry_run:
+                    summary.calls += 1
+                    check_incoming_webhook(client)
+                    deliver(_dry_run(todo, client, words))
+                    summary.calls += 1
+                    todo = []
+                else:
+                    if preflight:
+                        summary.calls += 1
+                        check_instance(client)
+                    if resume:
+                        todo = _resume_from_journal(todo, journal, instance, plan.method, deliver)
+            except ApiError as error:  # 401, 403, not authorized, unreachable: nothing was changed
+                stop.set(error)
 
-        # Results come back through a queue: waiting on thousands of futures at once costs O(n) a wait.
-        pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))), thread_name_prefix="greenapi")
-        try:
-            for item in todo:
-                pool.submit(work, item)
-            remaining = len(todo)
-            while remaining:
-                block = _drain(finished, block_seconds, remaining)
-                remaining -= len(block)
-                if cancel is not None and cancel.is_set():
-                    stop.set(Stopped(STOPPED_ON_REQUEST))   # calls not yet started answer Not run at once
-                deliver(block)
-        except BaseException:  # Ctrl+C: calls not yet started stay unsent; what finished is delivered
-            stop.set(GreenApiExcelError("interrupted"))
-            pool.shutdown(wait=True, cancel_futures=True)
-            deliver(_drain(finished, 0), force=True)
-            raise
-        pool.shutdown(wait=True)
-        todo = []
+        if todo and not stop.event.is_set():
+            # Calls an earlier run sent but never heard back from: if the server now says "already", that
+            # run did it. One query for the whole run, not one per chat.
+            uncertain = journal.uncertain_chats(instance, plan.method)
+            # Chats this tool changed in a run whose result never reached a book (killed before its save;
+            # sent again by --resend, or after a later call that settled nothing): an "already" now was
+            # that call's doing, as after a lost reply.
+            uncertain |= journal.unreported_changes(instance, plan.method)
 
-    if stop.error is not None:
-        summary.stopped = str(stop.error)
-        summary.stop_error = stop.error
-        # Rows the run never reached (a stop during the preflight or the resume step).
-        deliver([RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now()) for row, _chat in todo])
-    deliver([], force=True)
-    summary.calls += stop.calls
-    summary.seconds = time.monotonic() - started
-    if summary.run_id is not None:
-        journal.finish_run(summary.run_id, summary.counts)
-    return summary
+            finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
+
+            def work(item: tuple[int, str]) -> None:
+                row, chat_id = item
+                try:
+                    result = _call_one(row, chat_id, client, journal, instance, plan.method, words, stop, source,
+                                       chat_id in uncertain)
+                except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
+                    log.exception("unexpected error for row %d", row)
+                    # The call may have been sent before the error: its outcome is not known.
+                    result = RowResult(row, st.FAILED, _("internal error ({error}); the outcome is unknown, "
+                                                         "a re-run is safe").format(error=type(error).__name__),
+                                       datetime.now())
+                finished.put(result)
+
+            # Results come back through a queue: waiting on thousands of futures at once costs O(n) a wait.
+            pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))), thread_name_prefix="greenapi")
+            try:
+                for item in todo:
+                    pool.submit(work, item)
+                remaining = len(todo)
+                while remaining:
+                    block = _drain(finished, block_seconds, remaining)
+                    remaining -= len(block)
+                    if cancel is not None and cancel.is_set():
+                        stop.set(Stopped(STOPPED_ON_REQUEST))   # calls not yet started answer Not run at once
+                    deliver(block)
+            except BaseException:  # Ctrl+C: calls not yet started stay unsent; what finished is delivered
+                stop.set(GreenApiExcelError("interrupted"))
+                pool.shutdown(wait=True, cancel_futures=True)
+                deliver(_drain(finished, 0), force=True)
+                raise
+            pool.shutdown(wait=True)
+            todo = []
+
+        if stop.error is not None:
+            summary.stopped = str(stop.error)
+            summary.stop_error = stop.error
+            # Rows the run never reached (a stop during the preflight or the resume step).
+            deliver([RowResult(row, st.NOT_RUN, _not_run_reason(stop.error), datetime.now()) for row, _chat in todo])
+        deliver([], force=True)
+        summary.calls += stop.calls
+        summary.seconds = time.monotonic() - started
+        if summary.run_id is not None:
+            journal.finish_run(summary.run_id, summary.counts)
+        return summary
 
 
 class RunJournal:
