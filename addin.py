@@ -112,22 +112,26 @@ def _macro(book, action) -> None:
     context = _Context()
     language = i18n.language()
     i18n.set_language(i18n.choose())   # until _read_settings finds the book's Language row
-    def clear_status_bar() -> None:
+    try:
+        failure = None
+        try:
+            action(book, context)
+        except Exception as error:  # the analyst gets one sentence, never a traceback
+            failure = _failure_text(error)
         if not context.started:   # a started run's worker owns the status bar from then on
             _excel_quietly(lambda: setattr(book.app, "status_bar", False))
-
-    try:
-        action(book, context)
-    except GreenApiExcelError as error:
-        clear_status_bar()   # not "asking instance ..." under the alert that says it failed
-        _alert(book, context, f"{_sentence(str(error))}", critical=True)
-    except Exception as error:  # the analyst gets one sentence, never a traceback
-        clear_status_bar()
-        _alert(book, context, _("Something went wrong ({error}): {details}").format(
-            error=type(error).__name__, details=_sentence(str(error))), critical=True)
+        if failure is not None:   # after the status bar: not "asking instance ..." under the failure
+            _alert(book, context, failure, critical=True)
     finally:
-        clear_status_bar()
         i18n.set_language(language)
+
+
+def _failure_text(error: Exception) -> str:
+    """What an alert says of an error: our own errors' sentence, else its kind and sentence."""
+    if isinstance(error, GreenApiExcelError):
+        return _sentence(str(error))
+    return _("Something went wrong ({error}): {details}").format(
+        error=type(error).__name__, details=_sentence(str(error)))
 
 
 def _alert(book, context: _Context, text: str, *, critical: bool = False) -> None:
@@ -477,11 +481,8 @@ def carry_out(book, job: dict, files) -> None:
                     summary_text, critical = _carry_out(book, job, context, cancel)
             finally:
                 files.finished()
-    except GreenApiExcelError as error:
-        summary_text, critical = _sentence(str(error)), True
     except Exception as error:  # the analyst gets one sentence, never a traceback
-        summary_text, critical = _("Something went wrong ({error}): {details}").format(
-            error=type(error).__name__, details=_sentence(str(error))), True
+        summary_text, critical = _failure_text(error), True
     finally:
         _excel_quietly(lambda: setattr(book.app, "status_bar", False))
     # The run is over (lock released, job gone, progress cleared) before the summary waits for its OK button.
@@ -616,10 +617,12 @@ class _ResultWriter:
     analyst edits a cell is tried again; a book that is gone stops the run (``cancel``)."""
 
     def __init__(self, sheet, saved: dict, cancel=None) -> None:
+        from greenapi_excel import background
+
         self.sheet = sheet
         self.column = int(saved["column"])
         self.bottom = int(saved["bottom"])
-        self.rows = {int(row): [_revived(v) for v in values] for row, values in saved["cells"]}
+        self.rows = {int(row): [background.revive(v) for v in values] for row, values in saved["cells"]}
         self.pending = set(self.rows)
         self.header_missing = bool(saved["header_missing"])
         # An earlier run's headers, in its language, else this run's (st.result_headers in the macro).
@@ -671,12 +674,6 @@ class _ResultWriter:
                 if not call_rejected(error) or time.monotonic() > deadline:
                     raise
                 time.sleep(REJECTED_RETRY_SECONDS)
-
-
-def _revived(value):
-    from greenapi_excel import background
-
-    return background.revive(value)
 
 
 def _safe(value, limit: int = DETAILS_LIMIT):
