@@ -11,6 +11,12 @@ from datetime import datetime
 STATUS_LIMIT = 100
 DETAILS_LIMIT = 300
 
+# The Updated cell's number format, on every edge (files, live Excel, Lite, the chat list's dates).
+UPDATED_FORMAT = "yyyy-mm-dd hh:mm:ss"
+# Widths (Excel's character units) that show a status word, a sentence of details and the whole
+# Updated date-time instead of ###: set once per run on Status, Details and Updated.
+RESULT_WIDTHS = (20, 60, 20)
+
 # ASCII text needs only its controls out (the common case, and the fast one).
 _ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
 # Control characters (Cc: C0, DEL, C1) and line/paragraph separators break a line: they become a space.
