@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -29,9 +28,9 @@ from email.utils import parsedate_to_datetime
 from typing import Callable
 from urllib.parse import urlsplit
 
-ARCHIVE = "archiveChat"
-UNARCHIVE = "unarchiveChat"
-STATE_CHANGING = (ARCHIVE, UNARCHIVE)
+from greenapi_excel.methods import TABLE as _STATE_CHANGING
+
+STATE_CHANGING = tuple(_STATE_CHANGING)
 
 DEFAULT_RATE = 10.0        # archiveChat / unarchiveChat, requests a second per instance
 DEFAULT_READ_RATE = 1.0    # getChats, getContactInfo, getStateInstance
@@ -47,6 +46,20 @@ SHARED_MAX_AHEAD = 2 * MAX_RETRY_AFTER  # a slot further ahead than this comes f
 
 log = logging.getLogger(__name__)
 _pacers_lock = threading.Lock()
+
+
+ENV_MAX_RATE = "GREENAPI_MAX_RATE"
+
+
+def max_rate() -> float:
+    """The highest archive/unarchive rate a run may ask for: GREEN-API's documented limit per instance
+    (10 a second). ``GREENAPI_MAX_RATE`` raises it for a local emulator that allows more (tests, benchmarks);
+    GREEN-API itself answers 429 above its limit."""
+    try:
+        value = float(os.environ.get(ENV_MAX_RATE, "") or DEFAULT_RATE)
+    except ValueError:
+        value = DEFAULT_RATE
+    return value if 0 < value < float("inf") else DEFAULT_RATE
 
 
 def default_rate(method: str) -> float:
@@ -116,21 +129,29 @@ class Pacer:
             return slot
         return max(slot, self._clock() + (shared - time.time()))
 
-    def wait(self, cancel: threading.Event | None = None) -> float:
-        """Block until this caller may send; returns the seconds waited. Every try, first or retry, calls this.
+    def delays(self):
+        """The waits before this caller may send, without waiting: a slot, then the sliding-window check,
+        each yielded as seconds (the caller sleeps them, on a thread or in an event loop).
 
-        Slots alone assume every caller starts on time. A thread that wakes late bunches up with the
+        Slots alone assume every caller starts on time. A caller that wakes late bunches up with the
         ones after it, so starts are also checked against a sliding window: no more than the limit
         within any second (plus a small guard), as the server counts them.
         """
         slot = self.reserve()
         waited = max(0.0, slot - self._clock())
-        if waited > 0 and self._pause(waited, cancel):
-            return waited
+        if waited > 0:
+            yield waited
         while (extra := self._window_delay()) > 0:
-            if self._pause(extra, cancel):
+            yield extra
+
+    def wait(self, cancel: threading.Event | None = None) -> float:
+        """Block until this caller may send (or ``cancel`` is set); returns the seconds waited. Every try,
+        first or retry, calls this."""
+        waited = 0.0
+        for delay in self.delays():
+            if self._pause(delay, cancel):
                 return waited
-            waited += extra
+            waited += delay
         return waited
 
     def _pause(self, seconds: float, cancel: threading.Event | None) -> bool:
@@ -222,10 +243,14 @@ class SharedSlots:
     """
 
     def __init__(self, path: str | os.PathLike):
+        import sqlite3   # not in every Python (Pyodide's lacks it): only the processes that share need it
+
+        from greenapi_excel.paths import make_private_file
+
         self.path = Path(path)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_file(self.path)
         conn = sqlite3.connect(str(self.path), timeout=SHARED_BUSY_MS / 1000, isolation_level=None,
                                check_same_thread=False)
         try:
@@ -241,6 +266,8 @@ class SharedSlots:
         self._conn = conn
 
     def _transaction(self, work):
+        import sqlite3
+
         with self._lock:
             conn = self._conn
             if conn is None:
@@ -276,7 +303,8 @@ class SharedSlots:
         """0 and the start recorded when at most ``limit - 1`` starts for ``key`` fall within the last
         ``window`` seconds, else the seconds to wait. Old starts are pruned on the way."""
         def work(conn, now):
-            conn.execute("DELETE FROM starts WHERE key = ? AND at < ?", (key, now - 2 * window))
+            # Starts in the future come from a clock that was set back since: they never happened.
+            conn.execute("DELETE FROM starts WHERE key = ? AND (at < ? OR at > ?)", (key, now - 2 * window, now + 1.0))
             count = conn.execute("SELECT COUNT(*) FROM starts WHERE key = ? AND at > ?",
                                  (key, now - window)).fetchone()[0]
             if count >= limit:
@@ -313,12 +341,13 @@ def shared_slots() -> SharedSlots | None:
     with _pacers_lock:
         if not _shared_tried:
             _shared_tried = True
-            from greenapi_excel.paths import user_folder
+            from greenapi_excel import paths
 
-            path = user_folder("state") / SHARED_FILE
+            path = paths.pacing_file()
             try:
+                paths.make_private_folder(path.parent)
                 _shared = SharedSlots(path)
-            except (OSError, sqlite3.Error) as error:
+            except (OSError, ImportError, _sqlite_error()) as error:
                 log.debug("pacing: cannot keep the shared record at %s (%s); pacing in this process only",
                           path, error)
                 _shared = None
@@ -348,6 +377,35 @@ def pacer_for(api_url: str, id_instance: str, method: str, rate: float | None = 
     if rate is not None and rate != pacer.full_rate:
         pacer.set_rate(rate)
     return pacer
+
+
+def _sqlite_error():
+    try:
+        import sqlite3
+    except ImportError:
+        return OSError
+    return sqlite3.Error
+
+
+class Pacers:
+    """One client's pacers: archive/unarchive at ``rate``, every read at ``read_rate``, each the shared
+    pacer of its (host, instance, method). Rates are checked here, before any call."""
+
+    def __init__(self, api_url: str, id_instance: str, *, rate: float = DEFAULT_RATE,
+                 read_rate: float = DEFAULT_READ_RATE):
+        for value in (rate, read_rate):
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")):
+                from greenapi_excel.errors import ConfigError
+
+                raise ConfigError("a rate must be a positive number of calls a second")
+        self._api_url, self._id_instance = api_url, id_instance
+        self._rates = {method: rate for method in STATE_CHANGING}
+        self._read_rate = read_rate
+        for method in STATE_CHANGING:
+            self.of(method)   # sets the shared pacers' limits now
+
+    def of(self, method: str) -> Pacer:
+        return pacer_for(self._api_url, self._id_instance, method, self._rates.get(method, self._read_rate))
 
 
 def forget_pacers() -> None:

@@ -1,4 +1,6 @@
-"""What a run produces: one result per row, and a summary."""
+"""What a run produces (one result per row, and a summary), and the text rules every edge applies:
+``cell_text`` (the one cleaning rule), ``redact`` (the one redaction of the token) and ``formula_safe``
+(the one formula guard for live cells)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote
 
 # How long the text in a result cell may be: a status word and a sentence, never a server's whole page.
 STATUS_LIMIT = 100
@@ -59,6 +62,37 @@ def cell_text(value: object, limit: int = DETAILS_LIMIT, *, lines: bool = False)
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "\u2026"
     return text
+
+
+REDACTED = "***"
+# Any GREEN-API style URL, whatever token it carries (a hostile server may echo another one).
+_TOKEN_IN_URL = re.compile(r"(/waInstance[^/\s]*/[A-Za-z]+/)[^\s/?#\"'<>]+")
+
+
+def redact(text: object, *tokens: str | None) -> str:
+    """``text`` with each token (as written, or URL-quoted) and any token-like URL segment replaced by ***."""
+    text = str(text)
+    for token in tokens:
+        if token:
+            text = text.replace(token, REDACTED)
+            quoted = quote(token, safe="")
+            if quoted != token:
+                text = text.replace(quoted, REDACTED)
+    return _TOKEN_IN_URL.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+# Text starting with one of these becomes a formula when written into a live cell.
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def formula_safe(value: object) -> object:
+    """A value ready for a live cell (Excel through xlwings, or Lite): text that Excel would read as a
+    formula, or whose leading apostrophe it would swallow, gets an apostrophe in front, which Excel keeps
+    out of the value and does not show. The text itself is kept whole: never cut, never stripped.
+    (A file's cells are written as inline strings, which are never formulas: no guard is needed there.)"""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS + ("'",)):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,6 @@ ALL = (
     QUOTA_EXCEEDED, NOT_RUN, FAILED,
 )
 
-# A row whose Status already says one of these (in any language: see is_done) needs no call on a re-run.
-DONE = {
-    "archiveChat": (ARCHIVED, ALREADY_ARCHIVED),
-    "unarchiveChat": (UNARCHIVED, ALREADY_UNARCHIVED),
-}
-
 RESULT_HEADERS = (N_("Status"), N_("Details"), N_("Updated"))
 _LONGEST_FIRST = tuple(sorted(ALL, key=len, reverse=True))   # a cell is matched by the word it really starts with
 
@@ -62,11 +56,6 @@ def canonical(text: object) -> str | None:
 def is_status_text(text: object) -> bool:
     """True when a cell holds text an earlier run wrote (so it may be overwritten)."""
     return canonical(text) is not None
-
-
-def is_done(text: object, method: str) -> bool:
-    """True when a cell's status says ``method`` needs no call for that row (English or Russian)."""
-    return canonical(text) in DONE[method]
 
 
 def localised(text: str) -> str:

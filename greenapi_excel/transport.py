@@ -49,4 +49,9 @@ class Ambiguous:
     reason: str            # plain words, no URL
 
 
-Outcome = HttpReply | NeverSent | Ambiguous
+@dataclass(frozen=True)
+class BadAddress:
+    """The apiUrl, idInstance and token cannot form a request at all (nothing was sent)."""
+
+
+Outcome = HttpReply | NeverSent | Ambiguous | BadAddress

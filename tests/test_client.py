@@ -16,9 +16,8 @@ from greenapi_excel.client import (
     Credentials,
     GreenApiClient,
     check_api_url,
-    clean_text,
-    redact,
 )
+from greenapi_excel.results import cell_text, formula_safe, redact
 
 FAST = dict(rate=1000, read_rate=1000, backoff_base=0.01, backoff_cap=0.05, timeout=(2.0, 5.0))
 
@@ -272,14 +271,17 @@ def test_token_is_absent_from_reprs_exceptions_and_logs(sandbox, caplog):
     assert "/archiveChat/***" in " ".join(r.getMessage() for r in caplog.records if r.name.startswith("urllib3"))
 
 
-def test_redact_and_clean_text():
+def test_redact_and_the_one_text_rule():
     assert redact("GET https://h/waInstance1/getChats/s3cr3t x s3cr3t", "s3cr3t") == \
         "GET https://h/waInstance1/getChats/*** x ***"
     assert redact("POST /waInstance1/archiveChat/someothertoken", "s3cr3t") == "POST /waInstance1/archiveChat/***"
     assert redact("a%2Fb", "a/b") == "***"
-    cleaned = clean_text("=HYPERLINK(\"x\")\x00\x1b[2J\r\n\u202e  " + "y" * 1000)
-    assert cleaned.startswith("HYPERLINK") and len(cleaned) <= 300
+    cleaned = cell_text("=HYPERLINK(\"x\")\x00\x1b[2J\r\n\u202e  " + "y" * 1000)
+    # The text is kept as text (never stripped to avoid a formula: the guard is the live cell's apostrophe).
+    assert cleaned.startswith("=HYPERLINK(\"x\")") and len(cleaned) <= 300
     assert not any(ord(c) < 32 or c == "\u202e" for c in cleaned)
+    assert formula_safe(cleaned) == "'" + cleaned and formula_safe("-1 chats left") == "'-1 chats left"
+    assert formula_safe("Archived") == "Archived" and formula_safe(3) == 3
 
 
 class Hostile:
@@ -338,7 +340,7 @@ def test_a_hostile_answer_comes_back_cleaned_and_redacted(status):
         for text in texts:
             assert TOKEN not in text and "/archiveChat/***" in text
             assert len(text) <= 400
-            assert text[:1] not in "=+-@"
+            assert "=cmd|' /C calc'!A0" in text   # the server's words, kept as text (a live cell guards them)
             assert not any(ord(c) < 32 or c == "\u202e" for c in text)
     finally:
         server.close()
