@@ -35,13 +35,11 @@ Guarantees
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
 import secrets
 import sqlite3
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -49,18 +47,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from greenapi_excel import statuses as st
+from greenapi_excel import methods, paths
 from greenapi_excel.errors import ConfigError
-from greenapi_excel.paths import user_folder
+from greenapi_excel.i18n import _
 from greenapi_excel.results import cell_text
 
-ENV_VAR = "GREENAPI_JOURNAL"
-FILE_NAME = "journal.sqlite3"
+ENV_VAR = paths.ENV_JOURNAL
 
 SENT, ANSWERED, UNCERTAIN = "sent", "answered", "uncertain"
-
-# The methods that undo each other: a later unarchive makes an earlier archive stale for resume.
-OPPOSITE = {"archiveChat": "unarchiveChat", "unarchiveChat": "archiveChat"}
 
 BUSY_TIMEOUT_MS = 10_000
 DETAILS_LIMIT = 2000
@@ -107,24 +101,20 @@ CREATE INDEX IF NOT EXISTS runs_by_undo ON runs (undo_of);
 _ADDED_COLUMNS = {
     "delivered_at": "REAL",     # epoch seconds when the result reached a book or a cell; NULL: never
     "settled": "INTEGER",       # 1 when the answer tells the chat's state, 0 when it does not
+    # The run that reported this call's result instead of the run that sent it (a run killed before its
+    # save; the next run answered the row from the journal): undoing that run takes the chat back too.
+    "adopted_by": "TEXT",
 }
 
 # Answers that tell the chat's state: they settle every earlier unanswered call of either method.
-SETTLING = frozenset(st.DONE["archiveChat"] + st.DONE["unarchiveChat"] + (st.CHAT_NOT_FOUND, st.NO_INCOMING))
+SETTLING = methods.SETTLING
 
 _COLUMNS = "id, sent_at, updated_at, instance, method, chat_id, state, status, details, http_status, source, run_id"
 
 
 def default_journal_path() -> Path:
-    """``GREENAPI_JOURNAL`` if set, else the per-user data folder of this OS (see the module docstring)."""
-    return _default_path(sys.platform, os.environ)
-
-
-def _default_path(platform: str, environ: Mapping[str, str]) -> Path:
-    configured = environ.get(ENV_VAR, "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    return user_folder("state", platform, environ) / FILE_NAME
+    """``GREENAPI_JOURNAL`` if set, else the per-user state folder of this OS (``paths.journal_file``)."""
+    return paths.journal_file()
 
 
 @dataclass(frozen=True)
@@ -160,13 +150,16 @@ class RunRecord:
     dry_run: bool
     counts: dict
     undo_of: str | None
+    chat_column: str | None = None   # where the run read its chats (an undo finds them there again)
 
 
-_RUN_COLUMNS = "id, started, finished, instance, source, book, sheet, method, dry_run, counts, undo_of"
+_RUN_COLUMNS = "id, started, finished, instance, source, book, sheet, method, dry_run, counts, undo_of, chat_column"
+# Added to the runs table after its first release (``_migrate``).
+_ADDED_RUN_COLUMNS = {"chat_column": "TEXT"}   # the column letter the run read its chats from
 
 
 def _run_record(row: tuple) -> RunRecord:
-    (id_, started, finished, instance, source, book, sheet, method, dry_run, counts, undo_of) = row
+    (id_, started, finished, instance, source, book, sheet, method, dry_run, counts, undo_of, chat_column) = row
     try:
         parsed = json.loads(counts or "{}")
     except ValueError:
@@ -174,7 +167,8 @@ def _run_record(row: tuple) -> RunRecord:
     return RunRecord(id=id_, started=datetime.fromtimestamp(started),
                      finished=None if finished is None else datetime.fromtimestamp(finished),
                      instance=instance or "", source=source or "", book=book, sheet=sheet, method=method,
-                     dry_run=bool(dry_run), counts=parsed if isinstance(parsed, dict) else {}, undo_of=undo_of)
+                     dry_run=bool(dry_run), counts=parsed if isinstance(parsed, dict) else {}, undo_of=undo_of,
+                     chat_column=chat_column)
 
 
 def _entry(row: tuple) -> JournalEntry:
@@ -198,12 +192,18 @@ def _settles(alias: str = "") -> str:
 
 
 def _pair(method: str) -> tuple[str, ...]:
-    opposite = OPPOSITE.get(method)
-    return (method, opposite) if opposite else (method,)
+    """The methods that undo each other: a later unarchive makes an earlier archive stale for resume."""
+    row = methods.TABLE.get(method)
+    return (method, row.opposite) if row else (method,)
+
+
+def _done_words(method: str) -> tuple[str, ...]:
+    row = methods.TABLE.get(method)
+    return row.done_words if row else ()
 
 
 def _marks(values) -> str:
-    return ", ".join("?" for _ in values)
+    return ", ".join("?" for _value in values)
 
 
 def _epoch(when: datetime | None) -> float:
@@ -221,7 +221,9 @@ class Journal:
         try:
             if self.path.is_dir():
                 raise ConfigError(self._problem("is a folder, not a file"))
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Phone numbers and book paths: a private file in a private folder (SQLite gives its -wal
+            # and -shm files the main file's mode).
+            paths.make_private_file(self.path)
             conn = sqlite3.connect(
                 str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
             )
@@ -248,8 +250,8 @@ class Journal:
             raise ConfigError(self._problem(_describe(error))) from None
 
     def _problem(self, what: str) -> str:
-        return (f"the journal file {self.path} {what}; set {ENV_VAR} (or --journal) to another file, "
-                f"or move this one aside")
+        return _("the journal file {path} {what}; set {variable} (or --journal) to another file, or move this "
+                 "one aside").format(path=self.path, what=what, variable=ENV_VAR)
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -306,7 +308,7 @@ class Journal:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             self._write(f"UPDATE calls SET delivered_at = ? WHERE delivered_at IS NULL AND id IN "
-                        f"({', '.join('?' for _ in chunk)})", (now, *chunk))
+                        f"({', '.join('?' for _item in chunk)})", (now, *chunk))
 
     def mark_uncertain(self, call_id: int, details: str) -> None:
         """The call may or may not have been carried out (state "uncertain")."""
@@ -316,15 +318,6 @@ class Journal:
         )
 
     # --- reading -------------------------------------------------------------------------------
-
-    def last_outcome(self, instance, method: str, chat_id: str) -> JournalEntry | None:
-        """The newest answered call of ``method`` on this chat, or None."""
-        rows = self._read(
-            f"SELECT {_COLUMNS} FROM calls WHERE instance = ? AND method = ? AND chat_id = ? "
-            "AND state = 'answered' ORDER BY updated_at DESC, id DESC LIMIT 1",
-            (str(instance), method, chat_id),
-        )
-        return _entry(rows[0]) if rows else None
 
     def had_uncertain(self, instance, method: str, chat_id: str, since: datetime | None = None) -> bool:
         """True when a call of ``method`` on this chat was sent (since ``since``) and never answered, and
@@ -356,7 +349,7 @@ class Journal:
         delivered (a run killed before its save): the newest settling answer on the chat (of either
         method) is a done status of ``method`` whose result reached no book or cell. A later "already"
         from the server was then this tool's doing, like the "already" after a lost reply."""
-        done = st.DONE.get(method, ())
+        done = _done_words(method)
         if not done:
             return set()
         methods = _pair(method)
@@ -375,13 +368,13 @@ class Journal:
 
         A chat counts when the newest call this journal holds on it, of either ``method`` or its
         opposite (archiveChat <-> unarchiveChat), from any edge, is a call of ``method`` answered with
-        a done status (``statuses.DONE``), since ``since``. Any later call (an unarchive after the
+        a done status (``methods.Method.done_words``), since ``since``. Any later call (an unarchive after the
         archive, or the same method again) whatever its outcome (failed, unknown, still in flight)
         makes the chat not done: what the journal records after the success may have moved it.
         ``undelivered_only`` (the resume) also leaves out calls whose result reached a book or a cell.
         ``chat_ids`` limits the answer to those chats (all chats of the instance when None).
         """
-        done = st.DONE.get(method, ())
+        done = _done_words(method)
         if not done:
             return {}
         methods = _pair(method)
@@ -421,36 +414,16 @@ class Journal:
             params.append(max(0, int(limit)))
         return [_entry(row) for row in self._read(sql, tuple(params))]
 
-    def export_csv(self, path: str | os.PathLike, *, instance=None, chat_id: str | None = None) -> int:
-        """Write the audit trail (oldest first) to a UTF-8 CSV that Excel opens; returns the number of calls."""
-        rows = list(reversed(self.entries(instance=instance, chat_id=chat_id)))
-        target = Path(path)
-        try:
-            with open(target, "w", newline="", encoding="utf-8-sig") as out:
-                writer = csv.writer(out)
-                writer.writerow(["id", "sent", "updated", "instance", "method", "chat_id", "state", "status",
-                                 "details", "http_status", "source", "run_id"])
-                for e in rows:
-                    writer.writerow([
-                        e.id, f"{e.sent_time:%Y-%m-%d %H:%M:%S}" if e.sent_time else "", f"{e.time:%Y-%m-%d %H:%M:%S}",
-                        e.instance, e.method, e.chat_id, e.state, e.status or "", e.details,
-                        "" if e.http_status is None else e.http_status, e.source, e.run_id or "",
-                    ])
-        except OSError as error:
-            raise ConfigError(f"cannot write {target}: {error.strerror or error}") from None
-        return len(rows)
-
-    # --- runs ------------------------------------------------------------------------------------
-
     def start_run(self, *, instance, method: str, source: str = "", book: str | None = None,
-                  sheet: str | None = None, dry_run: bool = False, undo_of: str | None = None) -> str:
+                  sheet: str | None = None, dry_run: bool = False, undo_of: str | None = None,
+                  chat_column: str | None = None) -> str:
         """Record a run as it starts; returns its id (time-ordered and readable, e.g. 20261202-070512-3fa1)."""
         now = time.time()
         run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{secrets.token_hex(2)}"
         self._write(
-            "INSERT INTO runs (id, started, instance, source, book, sheet, method, dry_run, undo_of) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, now, str(instance), source or "", book, sheet, method, int(bool(dry_run)), undo_of),
+            "INSERT INTO runs (id, started, instance, source, book, sheet, method, dry_run, undo_of, chat_column) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, now, str(instance), source or "", book, sheet, method, int(bool(dry_run)), undo_of, chat_column),
         )
         return run_id
 
@@ -476,14 +449,35 @@ class Journal:
         return _run_record(rows[0]) if rows else None
 
     def changed_chats(self, run_id: str, done_status: str) -> list[str]:
-        """The chats a run changed: its calls answered with ``done_status`` ("Archived" / "Unarchived"),
-        in the order they were sent. Rows that were already so ("Already ...") are not among them."""
+        """The chats a run changed, as it reported them: its calls answered with ``done_status``
+        ("Archived" / "Unarchived") and the calls of a killed run whose results it reported instead
+        (``adopt``), in the order they were sent. Rows that were already so ("Already ...") are not among
+        them, nor calls another run adopted."""
         rows = self._read(
-            "SELECT chat_id, MIN(id) FROM calls WHERE run_id = ? AND state = 'answered' AND status = ? "
-            "GROUP BY chat_id ORDER BY MIN(id)",
-            (str(run_id), done_status),
+            "SELECT chat_id, MIN(id) FROM calls WHERE ((run_id = ? AND adopted_by IS NULL) OR adopted_by = ?) "
+            "AND state = 'answered' AND status = ? GROUP BY chat_id ORDER BY MIN(id)",
+            (str(run_id), str(run_id), done_status),
         )
         return [row[0] for row in rows]
+
+    def adopt(self, run_id: str, call_ids: Iterable[int | None]) -> None:
+        """``run_id`` reports these calls' results (a resume answered them from the journal): for undo
+        they are its changes now, no longer the changes of the run that sent them."""
+        ids = sorted({int(i) for i in call_ids if i is not None})
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            self._write(f"UPDATE calls SET adopted_by = ? WHERE id IN ({_marks(chunk)})", (str(run_id), *chunk))
+
+    def undo_candidates(self, instance, limit: int) -> list[RunRecord]:
+        """Runs an undo may take back, newest first: real runs (not dry runs, not undos themselves) on
+        ``instance`` that no later run undid. Ctrl+Z order: each undo takes the first of these."""
+        rows = self._read(
+            f"SELECT {_RUN_COLUMNS} FROM runs r WHERE instance = ? AND dry_run = 0 AND undo_of IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM runs u WHERE u.undo_of = r.id AND u.dry_run = 0) "
+            "ORDER BY started DESC, rowid DESC LIMIT ?",
+            (str(instance), max(0, int(limit))),
+        )
+        return [_run_record(row) for row in rows]
 
     def undone_by(self, run_id: str) -> RunRecord | None:
         """The newest real (not dry) run that undid ``run_id``, if any."""
@@ -508,14 +502,15 @@ class Journal:
 
 def _migrate(conn: sqlite3.Connection) -> None:
     """Add the columns a journal written by an older version lacks."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
-    for name, kind in _ADDED_COLUMNS.items():
-        if name not in present:
-            try:
-                conn.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
-            except sqlite3.OperationalError as error:   # another process added it first
-                if "duplicate column" not in str(error):
-                    raise
+    for table, added in (("calls", _ADDED_COLUMNS), ("runs", _ADDED_RUN_COLUMNS)):
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in added.items():
+            if name not in present:
+                try:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as error:   # another process added it first
+                    if "duplicate column" not in str(error):
+                        raise
 
 
 def _describe(error: BaseException) -> str:

@@ -1,8 +1,10 @@
 """Taking a run back: the opposite call for exactly the chats that run changed.
 
 The journal knows which calls each run made and what they answered. A run "changed" a chat when its
-call was answered ``Archived`` (or ``Unarchived``); rows that were already so are not touched by an undo.
-An undo is itself a run (``undo_of`` names the run it undid), so it can be undone in turn.
+call was answered ``Archived`` (or ``Unarchived``), or when it reported such a call of a killed run
+(resume: ``Journal.adopt``); rows that were already so are not touched by an undo. An undo is itself a
+run (``undo_of`` names the run it undid). Undo without a run id walks back like Ctrl+Z: each one takes
+back the newest run not yet taken back, never an undo itself; ``--run ID`` reaches any run, an undo too.
 """
 
 from __future__ import annotations
@@ -10,16 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from greenapi_excel import bulk, chat_ids, statuses as st
+from greenapi_excel import chat_ids, methods
 from greenapi_excel.errors import ConfigError
-from greenapi_excel.i18n import N_, _, ngettext
+from greenapi_excel.i18n import _, ngettext
 from greenapi_excel.journal import RunRecord
+from greenapi_excel.run import Plan
 
-OPPOSITE = {bulk.ARCHIVE: bulk.UNARCHIVE, bulk.UNARCHIVE: bulk.ARCHIVE}
-VERB = {bulk.ARCHIVE: N_("archive"), bulk.UNARCHIVE: N_("unarchive")}
-DONE_WORD = {bulk.ARCHIVE: st.ARCHIVED, bulk.UNARCHIVE: st.UNARCHIVED}
-
-# How far back --last looks for a run that changed something.
+# How far back an undo without a run id looks for a run that changed something.
 LAST_RUNS_SCANNED = 500
 
 
@@ -31,24 +30,31 @@ class Undo:
     method: str          # the opposite of the run's method
     chats: list[str]     # the chats the run changed, in the order it changed them
 
+    @property
+    def where(self) -> str:
+        return f"{_book_name(self.run.book)} [{self.run.sheet}]" if self.run.book else self.run.source
+
+    @property
+    def what(self) -> str:
+        return _("an undo") if self.run.undo_of else _(methods.of(self.run.method).verb)
+
     def describe(self) -> str:
-        where = f"{_book_name(self.run.book)} [{self.run.sheet}]" if self.run.book else self.run.source
-        what = _("an undo") if self.run.undo_of else _(VERB[self.run.method])
+        where, what = self.where, self.what
         n = len(self.chats)
         text = (ngettext("run {run} ({what} from {where}, {started}) archived {n} chat",
                          "run {run} ({what} from {where}, {started}) archived {n} chats", n)
-                if self.run.method == bulk.ARCHIVE else
+                if self.run.method == methods.ARCHIVE else
                 ngettext("run {run} ({what} from {where}, {started}) unarchived {n} chat",
                          "run {run} ({what} from {where}, {started}) unarchived {n} chats", n))
         return text.format(run=self.run.id, what=what, where=where, started=f"{self.run.started:%Y-%m-%d %H:%M}", n=n)
 
     @property
     def verb(self) -> str:
-        return _(VERB[self.method])
+        return _(methods.of(self.method).verb)
 
 
 def find(journal, instance, run_id: str | None = None) -> Undo:
-    """The undo of ``run_id``, or of the newest real run on this instance that changed a chat.
+    """The undo of ``run_id``, or of the newest run on this instance not yet taken back that changed a chat.
 
     ConfigError, with what to do, when there is no such run, it was a dry run, it belongs to another
     instance, it changed nothing, or it was undone already.
@@ -65,30 +71,31 @@ def find(journal, instance, run_id: str | None = None) -> Undo:
         if run.instance != instance:
             raise ConfigError(_("run {run} was on instance {other}, not {instance}: undo it with that instance's "
                                 "credentials").format(run=run.id, other=run.instance, instance=instance))
-        chats = journal.changed_chats(run.id, DONE_WORD[run.method])
+        chats = _changed(journal, run)
         if not chats:
             raise ConfigError(_("run {run} changed no chat (every row was already so, or failed): nothing to "
                                 "undo").format(run=run.id))
-    else:
-        for run in journal.runs(instance=instance, limit=LAST_RUNS_SCANNED):
-            if run.dry_run or run.method not in OPPOSITE:
-                continue
-            chats = journal.changed_chats(run.id, DONE_WORD[run.method])
-            if chats:
-                break
-        else:
-            raise ConfigError(_("no run on instance {instance} changed a chat yet: nothing to undo").format(
-                instance=instance))
-    later = journal.undone_by(run.id)
-    if later is not None:
-        raise ConfigError(_("run {run} was undone already by run {later} ({started}); to take that back, undo run "
-                            "{later}").format(run=run.id, later=later.id, started=f"{later.started:%Y-%m-%d %H:%M}"))
-    return Undo(run, OPPOSITE[run.method], chats)
+        later = journal.undone_by(run.id)
+        if later is not None:
+            raise ConfigError(_("run {run} was undone already by run {later} ({started}); to take that back, undo "
+                                "run {later}").format(run=run.id, later=later.id,
+                                                      started=f"{later.started:%Y-%m-%d %H:%M}"))
+        return Undo(run, methods.of(run.method).opposite, chats)
+    for run in journal.undo_candidates(instance, LAST_RUNS_SCANNED):
+        if run.method in methods.TABLE and (chats := _changed(journal, run)):
+            return Undo(run, methods.of(run.method).opposite, chats)
+    raise ConfigError(_("no run on instance {instance} is left to undo: every run that changed a chat was taken back "
+                        "already, or none changed one").format(instance=instance))
 
 
-def plan(undo: Undo, cells: Iterable[tuple[int, object]] = (), *, region: str | None = None) -> bulk.Plan:
-    """The undo as a bulk.Plan: each changed chat on the first row of ``cells`` (the run's book) that
-    holds it; chats no row holds any more get rows -1, -2, ... (printed, never written)."""
+def _changed(journal, run: RunRecord) -> list[str]:
+    return journal.changed_chats(run.id, methods.of(run.method).done) if run.method in methods.TABLE else []
+
+
+def plan(undo: Undo, cells: Iterable[tuple[int, object]] = (), *, region: str | None = None) -> Plan:
+    """The undo as a Plan: each changed chat on the first row of ``cells`` (the run's book) that holds it
+    (by the chat column's own rule, ``chat_ids.parse_cell``); chats no row holds any more get rows -1,
+    -2, ... (printed, never written)."""
     wanted = set(undo.chats)
     rows: dict[str, int] = {}
     for row, value in cells:
@@ -98,7 +105,7 @@ def plan(undo: Undo, cells: Iterable[tuple[int, object]] = (), *, region: str | 
             continue
         if parsed.chat_id in wanted and parsed.chat_id not in rows:
             rows[parsed.chat_id] = row
-    result = bulk.Plan(undo.method)
+    result = Plan(undo.method)
     missing = 0
     for chat_id in undo.chats:
         row = rows.get(chat_id)
@@ -111,6 +118,6 @@ def plan(undo: Undo, cells: Iterable[tuple[int, object]] = (), *, region: str | 
 
 
 def _book_name(path: str | None) -> str:
-    from pathlib import Path
+    from pathlib import PurePath
 
-    return Path(path).name if path else ""
+    return PurePath(path).name if path else ""

@@ -1,0 +1,280 @@
+"""The threads driver: a run's decisions carried out by a pool of threads over ``requests``.
+
+``run.decisions`` decides; this module only carries effects out (the client's for requests and pacing,
+the journal's for records) and moves finished rows from the workers to the edge in blocks. The pool
+covers rate x latency; the client's pacer, not the pool, sets the pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Callable
+
+from greenapi_excel.errors import GreenApiExcelError, Stopped
+from greenapi_excel.results import RowResult, RunSummary
+from greenapi_excel.run import decisions
+from greenapi_excel.run.decisions import STOPPED_ON_REQUEST, Begin, Finish, MarkUncertain
+from greenapi_excel.run.planning import Plan
+
+log = logging.getLogger(__name__)
+
+# A result the book lost (a run killed before its save) is answered from the journal within this
+# window; older records may be stale: someone may have unarchived since.
+RESUME_WINDOW = timedelta(hours=24)
+
+ProgressCallback = Callable[[int, int], None]
+ResultsCallback = Callable[[list[RowResult]], None]
+
+
+class Effects:
+    """Carries out one run's effects on the calling thread: requests and pacing through the client,
+    records through the journal (every call it begins carries the run's id)."""
+
+    def __init__(self, client, journal, *, instance: str, source: str, run_id: str | None):
+        self.client, self.journal = client, journal
+        self.instance, self.source, self.run_id = instance, source, run_id
+
+    def drive(self, flow):
+        """Carry out ``flow``'s effects until it returns; what it returns (errors included, not raised)."""
+        answer = None
+        while True:
+            try:
+                effect = flow.send(answer)
+            except StopIteration as finished:
+                return finished.value
+            answer = self.carry_out(effect)
+
+    def carry_out(self, effect):
+        if isinstance(effect, Begin):
+            return self.journal.begin(instance=self.instance, method=effect.method, chat_id=effect.chat_id,
+                                      source=self.source, run_id=self.run_id)
+        if isinstance(effect, Finish):
+            self.journal.finish(effect.call_id, status=effect.status, details=effect.details,
+                                http_status=effect.http_status, settled=effect.settled)
+            return None
+        if isinstance(effect, MarkUncertain):
+            self.journal.mark_uncertain(effect.call_id, effect.details)
+            return None
+        return self.client.carry_out(effect)
+
+
+class _CtrlC:
+    """While a run goes on the main thread, Ctrl+C only raises a flag (the loop then stops the run within
+    half a second, delivering every finished row): a KeyboardInterrupt raised mid-block would lose the
+    result it was carrying. The flag becomes a KeyboardInterrupt once every row has its status."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous = None
+
+    def __enter__(self) -> "_CtrlC":
+        if threading.current_thread() is threading.main_thread():
+            import signal
+
+            self._previous = signal.signal(signal.SIGINT, self._press)
+        return self
+
+    def _press(self, signum, frame) -> None:
+        self.pressed = True
+
+    def __exit__(self, *exc_info) -> None:
+        if self._previous is not None:
+            import signal
+
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@contextmanager
+def _stoppable(client, cancel: threading.Event | None):
+    """While a run goes, ``cancel`` makes the client's first tries leave their pacing slot unsent."""
+    if cancel is None:
+        yield
+        return
+    previous_cancel, client.cancel = getattr(client, "cancel", None), cancel
+    try:
+        yield
+    finally:
+        client.cancel = previous_cancel   # the client is the caller's again
+
+
+def run(
+    plan: Plan,
+    client,
+    journal,
+    *,
+    dry_run: bool = False,
+    on_progress: ProgressCallback | None = None,
+    on_results: ResultsCallback | None = None,
+    source: str = "cli",
+    workers: int = 32,
+    block_seconds: float = 0.5,
+    preflight: bool = True,
+    stopped_by: GreenApiExcelError | None = None,
+    book: str | None = None,
+    sheet: str | None = None,
+    undo_of: str | None = None,
+    chat_column: str | None = None,
+    resume: bool = True,
+    cancel: threading.Event | None = None,
+) -> RunSummary:
+    """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
+
+    Stopping errors (401, 403, 466, an instance that is not authorized) do not raise: the rows not
+    reached get ``Not run`` and ``summary.stopped`` says why; ``summary.stop_error`` holds the error.
+    ``preflight`` checks getStateInstance and getSettings first; a caller that already checked passes
+    False (the UDF skips it too: one cell is one call, and a 401 then comes from the call itself), and
+    ``stopped_by`` the error its own check met: every row then gets ``Not run`` without a call.
+
+    Every run is recorded in the journal's runs table with ``book``, ``sheet`` and, for an undo, the run
+    it undoes (``undo_of``); its calls carry its id, ``summary.run_id``. ``resume`` answers results the
+    book lost from the journal (``Journal.done_before``, undelivered calls only), and the run adopts
+    them (undo takes them back with it); ``--resend`` turns it off. Each RowResult of a call carries its
+    ``call_id``: the edge marks it delivered (``Journal.mark_delivered``) once the result is written.
+
+    ``cancel`` (the Stop button, the book closing) and Ctrl+C end the run within a fraction of a second:
+    calls already sent finish and keep their status, calls waiting for their pacing slot are never sent,
+    and every row not reached gets ``Not run`` (Ctrl+C then raises KeyboardInterrupt, after the edge has
+    had every row).
+    """
+    if cancel is not None and stopped_by is None and cancel.is_set():
+        stopped_by = Stopped(STOPPED_ON_REQUEST)
+    # Ctrl+C sets it too: calls waiting for their pacing slot then leave unsent.
+    cancel = cancel if cancel is not None else threading.Event()
+    started = time.monotonic()
+    instance = client.endpoint.id_instance
+    book_keeper = decisions.RunBook(plan, block_seconds=block_seconds, started=started)
+    summary = book_keeper.summary
+    summary.run_id = journal.start_run(instance=instance, method=plan.method, source=source, book=book,
+                                       sheet=sheet, dry_run=dry_run, undo_of=undo_of, chat_column=chat_column)
+    effects = Effects(client, journal, instance=instance, source=source, run_id=summary.run_id)
+    stop = book_keeper.stop
+
+    def deliver(results, *, force: bool = False) -> None:
+        block = book_keeper.add(results, time.monotonic(), force=force)
+        if on_progress:
+            on_progress(book_keeper.done, book_keeper.total)
+        if block and on_results:
+            on_results(block)
+
+    todo = list(plan.todo)
+    interrupted: BaseException | None = None
+    with _stoppable(client, cancel), _CtrlC() as ctrl_c:
+        try:
+            deliver(plan.decided)
+            if stopped_by is not None:
+                stop.set(stopped_by)
+            elif todo and dry_run:
+                summary.calls += 2
+                outcome = effects.drive(decisions.dry_run(client.endpoint, todo, plan.method))
+                if isinstance(outcome, BaseException):
+                    stop.set(_stopping(outcome))
+                else:
+                    deliver(outcome)
+                    todo = []
+            elif todo:
+                if preflight:
+                    summary.calls += 1
+                    problem = effects.drive(decisions.check_instance(client.endpoint))
+                    if problem is not None:
+                        stop.set(_stopping(problem))
+                if resume and not stop.is_set:
+                    done = journal.done_before(instance, plan.method, since=datetime.now() - RESUME_WINDOW,
+                                               undelivered_only=True)
+                    todo, answered = decisions.resumed(todo, done)
+                    if answered:
+                        journal.adopt(summary.run_id, (r.call_id for r in answered))
+                        deliver(answered)
+            if ctrl_c.pressed:
+                stop.set(GreenApiExcelError(_interrupted_text()))
+            if todo and not stop.is_set:
+                _call_rows(todo, plan.method, client, journal, effects, stop, deliver, cancel, block_seconds,
+                           workers, ctrl_c)
+        except BaseException as error:  # a bug, or Ctrl+C off the main thread: the rest say Not run
+            interrupted = error
+            stop.set(GreenApiExcelError(_interrupted_text()))
+        deliver(book_keeper.not_reached(todo), force=True)
+        if ctrl_c.pressed and interrupted is None:
+            interrupted = KeyboardInterrupt()
+    summary = book_keeper.close(time.monotonic() - started)
+    journal.finish_run(summary.run_id, summary.counts)
+    if interrupted is not None:
+        raise interrupted
+    return summary
+
+
+def _call_rows(todo, method, client, journal, effects, stop, deliver, cancel, block_seconds, workers, ctrl_c):
+    """Call every row from a pool of workers, handing finished rows on in blocks until all are in."""
+    instance = client.endpoint.id_instance
+    # Calls an earlier run sent but never heard back from: if the server now says "already", that run
+    # did it. Chats this tool changed in a run whose result never reached a book count the same way.
+    uncertain = journal.uncertain_chats(instance, method) | journal.unreported_changes(instance, method)
+    finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
+
+    def work(item: tuple[int, str]) -> None:
+        row, chat_id = item
+        try:
+            result = effects.drive(decisions.row(client.endpoint, stop, method, row, chat_id, chat_id in uncertain))
+        except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
+            log.exception("unexpected error for row %d", row)
+            result = decisions.internal_error(row, error)
+        finished.put(result)
+
+    # Results come back through a queue: waiting on thousands of futures at once costs O(n) a wait.
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo))), thread_name_prefix="greenapi")
+    futures = []
+    try:
+        futures.extend(pool.submit(work, item) for item in todo)
+        remaining = len(todo)
+        while remaining:
+            if ctrl_c.pressed and not cancel.is_set():
+                stop.set(GreenApiExcelError(_interrupted_text()))
+                cancel.set()   # calls waiting for their pacing slot leave unsent
+            if cancel.is_set():
+                stop.set(Stopped(STOPPED_ON_REQUEST))   # calls not yet started answer Not run at once
+            block = _drain(finished, block_seconds, remaining)
+            remaining -= len(block)
+            deliver(block)
+    except BaseException:
+        # Ctrl+C: calls not yet started never start; those under way finish and are delivered.
+        stop.set(GreenApiExcelError(_interrupted_text()))
+        cancel.set()
+        for future in futures:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        deliver(_drain(finished, 0))
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stopping(error: BaseException) -> GreenApiExcelError:
+    return error if isinstance(error, GreenApiExcelError) else GreenApiExcelError(str(error))
+
+
+def _interrupted_text() -> str:
+    from greenapi_excel.i18n import _
+
+    return _("interrupted (Ctrl+C)")
+
+
+def _drain(finished: "queue.SimpleQueue[RowResult]", seconds: float, expected: int | None = None) -> list[RowResult]:
+    """What finished within ``seconds`` (at least one result unless ``seconds`` is 0); returns as soon as
+    the ``expected`` results still to come are all in (the last block need not wait out the time)."""
+    block: list[RowResult] = []
+    deadline = time.monotonic() + seconds
+    try:
+        block.append(finished.get(timeout=seconds) if seconds > 0 else finished.get_nowait())
+        while time.monotonic() < deadline and (expected is None or len(block) < expected):
+            block.append(finished.get(timeout=max(0.0, deadline - time.monotonic())))
+    except queue.Empty:
+        pass
+    while True:
+        try:
+            block.append(finished.get_nowait())
+        except queue.Empty:
+            return block
