@@ -1,30 +1,34 @@
-"""Runs the ribbon starts in a separate process: the files one run keeps, its progress line, its Stop.
+"""Runs the ribbon starts in a separate process: the job record, the files one run keeps, its Stop.
 
-The ribbon's macro (in Excel's Python) reads the sheet once, plans, writes a job file and starts a
-second Python process, the worker (``addin.work``), and returns: Excel stays usable. The worker attaches
-to the same Excel through xlwings, runs ``bulk.run`` as the CLI does and writes results back in blocks.
-This module knows nothing of xlwings; it holds the rules both sides share:
+The ribbon's macro (in Excel's Python) reads the sheet once, plans (``jobs.prepare``), writes a job file
+(``WorkerJob``) and starts a second Python process, the worker (``addin.work``), and returns: Excel stays
+usable. The worker attaches to the same Excel through xlwings, carries the job out (``jobs.execute``) as
+the CLI does and writes results back in blocks. This module knows nothing of xlwings; it holds the rules
+both sides share:
 
-- one run per book: the worker holds the book's lock (``sheets.book_lock``, the lock the CLI takes) for
+- the job: a typed record (``WorkerJob``), never the token;
+- one run per book: the worker holds the book's lock (``paths.book_lock``, the lock the CLI takes) for
   the whole run; between the macro's start and the worker taking the lock, the job file says "starting";
 - Stop: the Stop button leaves a stop file beside the job; the worker watches for it (``StopWatcher``)
-  and sets the ``cancel`` event bulk.run takes;
-- the status bar text (``progress_text``) and which rows one block write may cover (``write_runs``).
+  and sets the ``cancel`` event the run takes;
+- the pace shown in the status bar (``Pace``) and which rows one block write may cover (``write_runs``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection, Iterable
+from typing import TYPE_CHECKING, Collection, Iterable
 
-from greenapi_excel.paths import user_folder
+from greenapi_excel import paths
+
+if TYPE_CHECKING:
+    from greenapi_excel import jobs
 
 # A job file younger than this whose worker holds no lock yet is a worker still starting up.
 STARTING_SECONDS = 30.0
@@ -34,21 +38,66 @@ STOP_POLL_SECONDS = 0.1
 PACE_WINDOW_SECONDS = 10.0
 
 
+# --- the job ------------------------------------------------------------------------------------------
+
+@dataclass
+class LiveBook:
+    """The book a worker attaches to: by Excel's process id and the book's name; ``identity`` is its
+    full path, or its URL when it lives on OneDrive/SharePoint with no local copy (``paths.book_identity``)."""
+
+    name: str
+    identity: str
+    pid: int
+
+
+@dataclass
+class ResultCells:
+    """What the worker's writer needs of the macro's one read: where the three result columns start, the
+    last row, the headers to write (an earlier run's, in its language, else this run's), and the result
+    cells as they were of the rows this run will write (a block never rewrites a row the run does not own)."""
+
+    column: int
+    bottom: int
+    headers: list
+    header_missing: bool
+    cells: dict[int, list] = field(default_factory=dict)
+
+
+@dataclass
+class WorkerJob:
+    """What the macro hands the worker (JSON in a private file): never the token."""
+
+    prepared: "jobs.Prepared"
+    book: LiveBook
+    language: str
+    settings: dict                      # apiUrl / idInstance from the Settings sheet (credentials' order)
+    cells: ResultCells | None = None    # None: the statuses are not written into this book (an undo of elsewhere)
+
+    def to_json(self) -> bytes:
+        cells = None if self.cells is None else {
+            "column": self.cells.column, "bottom": self.cells.bottom, "headers": self.cells.headers,
+            "header_missing": self.cells.header_missing,
+            "cells": [[row, values] for row, values in self.cells.cells.items()]}
+        record = {"prepared": self.prepared.to_record(), "book": vars(self.book), "language": self.language,
+                  "settings": self.settings, "cells": cells}
+        return json.dumps(record, default=_json_default).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "WorkerJob":
+        from greenapi_excel import jobs
+
+        record = json.loads(data)
+        saved = record["cells"]
+        cells = None if saved is None else ResultCells(
+            int(saved["column"]), int(saved["bottom"]), list(saved["headers"]), bool(saved["header_missing"]),
+            {int(row): [revive(v) for v in values] for row, values in saved["cells"]})
+        book = record["book"]
+        return cls(jobs.Prepared.from_record(record["prepared"]), LiveBook(book["name"], book["identity"],
+                                                                          int(book["pid"])),
+                   record["language"], dict(record["settings"]), cells)
+
+
 # --- the files of one run -----------------------------------------------------------------------------
-
-def runs_folder() -> Path:
-    """Per-user folder holding the job, stop and log files of background runs."""
-    configured = os.environ.get("GREENAPI_RUNS_DIR", "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    return user_folder("state") / "runs"
-
-
-def book_key(book: str) -> str:
-    """The same book, however it is named (case on Windows, a relative path): one key."""
-    text = os.path.normcase(str(Path(book).expanduser().resolve())) if os.sep in book or "/" in book else book
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
 
 @dataclass(frozen=True)
 class RunFiles:
@@ -59,7 +108,7 @@ class RunFiles:
 
     @classmethod
     def for_book(cls, book: str) -> "RunFiles":
-        return cls(runs_folder(), book_key(book))
+        return cls(paths.runs_folder(), paths.book_key(book))
 
     @property
     def job(self) -> Path:
@@ -73,21 +122,27 @@ class RunFiles:
     def log(self) -> Path:
         return self.folder / f"{self.key}.log"
 
-    def write_job(self, job: dict) -> Path:
+    def write_job(self, job: WorkerJob) -> Path:
         """The job, whole or not at all (the worker reads it as soon as it starts); an old stop request goes."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.stop.unlink(missing_ok=True)
-        temporary = self.job.with_suffix(".tmp")
-        temporary.write_text(json.dumps(job, default=_json_default), encoding="utf-8")
-        os.replace(temporary, self.job)
+        paths.write_private(self.job, job.to_json())
         return self.job
 
-    def read_job(self) -> dict:
-        return json.loads(self.job.read_text(encoding="utf-8"))
+    def read_job(self) -> WorkerJob:
+        return WorkerJob.from_json(self.job.read_bytes())
+
+    @classmethod
+    def of_job(cls, job_path) -> "RunFiles":
+        path = Path(job_path)
+        return cls(path.parent, path.name.split(".", 1)[0])
+
+    def open_log(self):
+        """The run's log (the worker's stdout and stderr), private to the user."""
+        fd = os.open(self.log, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, paths.FILE_MODE)
+        return os.fdopen(fd, "wb")
 
     def request_stop(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.stop.write_text(str(time.time()), encoding="utf-8")
+        paths.write_private(self.stop, str(time.time()).encode("ascii"))
 
     def finished(self) -> None:
         """The worker is done: its job and stop request go (the log stays for the next run to replace)."""
@@ -115,7 +170,7 @@ def revive(value):
 def book_busy(book: str) -> bool:
     """True while a run works on ``book``: a worker (or a CLI run) holds its lock, or a worker is starting."""
     from greenapi_excel.errors import BookBusy
-    from greenapi_excel.sheets import book_lock
+    from greenapi_excel.paths import book_lock
 
     # A young job first: probing the lock then could make a worker that is just taking it find it taken.
     try:
@@ -156,35 +211,6 @@ class StopWatcher:
 
 
 # --- the status bar --------------------------------------------------------------------------------------
-
-def duration_text(seconds: float) -> str:
-    """45 s, 1 min 11 s, 17 min, 2 h 5 min: as precise as a time left can honestly be."""
-    from greenapi_excel.i18n import _
-
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return _("{s} s").format(s=seconds)
-    minutes, rest = divmod(seconds, 60)
-    if minutes < 10:
-        return _("{m} min {s} s").format(m=minutes, s=rest) if rest else _("{m} min").format(m=minutes)
-    minutes += rest >= 30
-    if minutes < 60:
-        return _("{m} min").format(m=minutes)
-    hours, minutes = divmod(minutes, 60)
-    return _("{h} h {m} min").format(h=hours, m=minutes) if minutes else _("{h} h").format(h=hours)
-
-
-def progress_text(done: int, total: int, pace: float | None, title: str = "GreenApi") -> str:
-    """``GreenApi: 312 of 1,000 · 9.7/s · about 1 min 11 s left``; the pace and time left once known."""
-    from greenapi_excel.i18n import _
-
-    parts = [f"{title}: " + _("{done} of {total}").format(done=f"{done:,}", total=f"{total:,}")]
-    if pace and pace > 0:
-        parts.append(_("{pace}/s").format(pace=f"{pace:.1f}"))
-        if done < total:
-            parts.append(_("about {time} left").format(time=duration_text((total - done) / pace)))
-    return " \u00b7 ".join(parts)
-
 
 class Pace:
     """Rows a second over the last PACE_WINDOW_SECONDS, from (time, done) samples."""

@@ -29,14 +29,13 @@ from __future__ import annotations
 import configparser
 import os
 import re
-import sys
 import tempfile
 from pathlib import Path
 from typing import Mapping
 
 from greenapi_excel.errors import ConfigError
 from greenapi_excel.i18n import _
-from greenapi_excel.paths import user_folder
+from greenapi_excel import paths
 
 DEFAULT_API_URL = "https://api.green-api.com"
 KEYRING_SERVICE = "GreenApiExcel"
@@ -61,15 +60,8 @@ _FLOAT_WHOLE = re.compile(r"^([0-9]+)\.0*$")
 # --- where the config file lives -------------------------------------------------------------
 
 def config_path() -> Path:
-    """``GREENAPI_CONFIG`` if set, else the per-user config folder of this OS (see the module docstring)."""
-    return _config_path(sys.platform, os.environ)
-
-
-def _config_path(platform: str, environ: Mapping[str, str]) -> Path:
-    configured = environ.get(ENV_CONFIG, "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    return user_folder("config", platform, environ) / "config.ini"
+    """``GREENAPI_CONFIG`` if set, else the per-user config folder of this OS (``paths.config_file``)."""
+    return paths.config_file()
 
 
 def load_config(path: str | os.PathLike | None = None) -> dict[str, str]:
@@ -192,17 +184,7 @@ def resolve_credentials(
     except ConfigError as error:
         raise ConfigError(_("apiUrl from {source}: {error}").format(source=url_source, error=error)) from None
 
-    instance, id_source = pick((
-        (id_instance, "--id-instance"),
-        (env.get(ENV_ID_INSTANCE), ENV_ID_INSTANCE),
-        (_sheet_value(sheet_settings, "id_instance"), "the workbook's idInstance setting"),
-    ), "id_instance")
-    if not _present(instance):
-        raise ConfigError(
-            _("idInstance is not set: pass --id-instance, set {variable}, or put id_instance in {path} (or in the "
-              "workbook's Settings sheet)").format(variable=ENV_ID_INSTANCE, path=file_path)
-        )
-    instance = normalize_id_instance(instance, id_source)
+    instance = resolve_id_instance(id_instance, sheet_settings, file_values=lambda: pick((), "id_instance")[0])
 
     token, token_source = pick(((api_token, "--api-token"), (env.get(ENV_API_TOKEN), ENV_API_TOKEN)), "api_token")
     keychain_problem = ""
@@ -217,6 +199,27 @@ def resolve_credentials(
         )
     token = _clean_token(token, token_source)
     return Credentials(api_url=url, id_instance=instance, api_token=token)
+
+
+def resolve_id_instance(flag: object = None, sheet_settings: Mapping | None = None, *, file_values=None) -> str:
+    """The idInstance from the first place that has it: ``flag`` (``--id-instance``), ``GREENAPI_ID_INSTANCE``,
+    the book's Settings sheet, ``id_instance`` in the config file. The one order: the token typed into the
+    Settings sheet is stored under this idInstance, and a run looks it up under the same one."""
+    value, source = _first((
+        (flag, "--id-instance"),
+        (os.environ.get(ENV_ID_INSTANCE), ENV_ID_INSTANCE),
+        (_sheet_value(sheet_settings, "id_instance"), "the workbook's idInstance setting"),
+    ))
+    path = config_path()
+    if value is None:
+        value = file_values() if file_values is not None else load_config(path).get("id_instance")
+        source = f"id_instance in {path}"
+    if not _present(value):
+        raise ConfigError(
+            _("idInstance is not set: pass --id-instance, set {variable}, or put id_instance in {path} (or in the "
+              "workbook's Settings sheet)").format(variable=ENV_ID_INSTANCE, path=path)
+        )
+    return normalize_id_instance(value, source)
 
 
 def resolve_region(flag: object = None, sheet_settings: Mapping | None = None) -> str | None:
@@ -285,23 +288,6 @@ def store_token(id_instance: object, token: str) -> None:
             error=type(error).__name__, variable=ENV_API_TOKEN)) from None
 
 
-def stored_token(id_instance: object) -> str | None:
-    """The token the keychain holds for this idInstance, or None (also when there is no keychain)."""
-    return _keychain_token(normalize_id_instance(id_instance))[0]
-
-
-def delete_token(id_instance: object) -> bool:
-    """Remove the keychain's token for this idInstance; False when there was none or no keychain."""
-    instance = normalize_id_instance(id_instance)
-    try:
-        import keyring
-
-        keyring.delete_password(KEYRING_SERVICE, instance)
-        return True
-    except Exception:  # PasswordDeleteError (none stored) or no backend
-        return False
-
-
 # --- writing the config file -------------------------------------------------------------------
 
 def save_config(api_url: str | None = None, id_instance: object = None, region: str | None = None,
@@ -338,7 +324,7 @@ def save_config(api_url: str | None = None, id_instance: object = None, region: 
         else:
             parser.remove_option(SECTION, key)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        paths.make_private_folder(target.parent)
         fd, temp = tempfile.mkstemp(prefix=".config-", suffix=".ini", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

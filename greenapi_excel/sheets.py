@@ -27,7 +27,7 @@ from typing import Iterable, Iterator, Sequence
 
 from greenapi_excel import bookxml, layout, statuses
 from greenapi_excel.errors import BookBusy, ConfigError, WorkbookError
-from greenapi_excel.paths import user_folder
+from greenapi_excel.paths import book_lock  # noqa: F401 - sheets.book_lock, as the edges call it
 from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, RowResult, cell_text
 
 BOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
@@ -833,53 +833,4 @@ def _settings_of(package, values_of: _Values) -> dict:
 
 
 
-# --- one run per book -------------------------------------------------------------------------------
-
-def lock_folder() -> Path:
-    """Per-user folder for the book locks (not beside the book: the book's folder may be shared or read-only)."""
-    configured = os.environ.get("GREENAPI_LOCK_DIR", "").strip()
-    if configured:
-        return Path(configured).expanduser()
-    return user_folder("state") / "locks"
-
-
-def lock_path_for(book) -> Path:
-    import hashlib
-
-    resolved = os.path.normcase(str(Path(book).expanduser().resolve()))
-    digest = hashlib.sha256(resolved.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return lock_folder() / f"{digest}.lock"
-
-
-@contextlib.contextmanager
-def book_lock(path) -> Iterator[Path]:
-    """Hold the book's lock for a run; BookBusy at once when another run (any process) holds it."""
-    import filelock
-
-    lock_path = lock_path_for(path)
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        import tempfile
-
-        lock_path = Path(tempfile.gettempdir()) / f"greenapi-excel-{_user_key()}" / lock_path.name
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lock_path), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise BookBusy(f"another greenapi-excel run is already working on {Path(path).name}: "
-                       "wait for it to finish") from None
-    try:
-        yield lock_path
-    finally:
-        lock.release()
-
-
-def _user_key() -> str:
-    import hashlib
-
-    getuid = getattr(os, "getuid", None)
-    if getuid is not None:
-        return str(getuid())
-    return hashlib.sha256(str(Path.home()).encode()).hexdigest()[:12]
+# --- one run per book: the lock lives with the other per-user files (paths.book_lock) -------------------
