@@ -7,7 +7,6 @@ over real HTTP on loopback, and leaves the book for the user to open.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import tempfile
 from pathlib import Path
 
@@ -72,25 +71,26 @@ def write_demo_book(path: Path, chats: list[dict]) -> Path:
 
 
 def run_demo(out: Path, *, progress: bool = True) -> int:
-    from greenapi_excel import cli, i18n
+    """Write the messy demo book, start the built-in sandbox and archive the book through it: the very
+    run ``greenapi-excel archive`` makes (``console.archive_book``), with the demo's own journal."""
+    from greenapi_excel import console, methods
+    from greenapi_excel.client import Credentials, GreenApiClient
     from greenapi_excel.i18n import _
+    from greenapi_excel.journal import Journal
     from greenapi_excel.sandbox import DEFAULT_CHATS, Sandbox
 
     out = out.resolve()
     write_demo_book(out, DEFAULT_CHATS)
     with Sandbox(rps=10) as sandbox, tempfile.TemporaryDirectory(prefix="greenapi-demo-") as tmp:
-        print(_("Sandbox GREEN-API at {url}, idInstance {instance} ({n} chats, 10 archive calls per second like "
-                "the real one)").format(url=sandbox.api_url, instance=sandbox.id_instance, n=len(sandbox.chats)),
-              file=sys.stderr)
+        console.info(_("Sandbox GREEN-API at {url}, idInstance {instance} ({n} chats, 10 archive calls per second "
+                       "like the real one)").format(url=sandbox.api_url, instance=sandbox.id_instance,
+                                                    n=len(sandbox.chats)))
+        credentials = Credentials(sandbox.api_url, str(sandbox.id_instance), sandbox.token)
         # The demo keeps its own journal: the sandbox forgets everything when it stops.
-        code = cli.main([
-            "archive", str(out),
-            "--api-url", sandbox.api_url, "--id-instance", str(sandbox.id_instance),
-            "--api-token", sandbox.token,
-            "--journal", str(Path(tmp) / "journal.sqlite3"),
-            *([] if progress else ["--no-progress"]),
-            "--lang", i18n.language(),
-        ])
-    print("\n" + _("Open {path} to see a status beside every row.").format(path=out))
+        code = console.archive_book(out, method=methods.ARCHIVE, progress=progress,
+                                    credentials_of=lambda _settings: credentials,
+                                    client_of=lambda found: GreenApiClient(found),
+                                    journal=Journal(Path(tmp) / "journal.sqlite3"))
+    console.say("\n" + _("Open {path} to see a status beside every row.").format(path=out))
     # A demo that shows invalid rows on purpose succeeded when it ran to the end.
     return 0 if code in (0, 1) else code

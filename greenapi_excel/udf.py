@@ -17,10 +17,9 @@ import threading
 import time
 from typing import Any
 
-from greenapi_excel import bulk, chat_ids, statuses as st
-from greenapi_excel.errors import GreenApiExcelError
+from greenapi_excel import chat_ids, methods, statuses as st, texts
 from greenapi_excel.i18n import N_, _
-from greenapi_excel.results import call_ids, cell_text
+from greenapi_excel.results import call_ids, cell_text, redact
 
 # CHATSTATUS reads getChats (1 request per second on GREEN-API) once per this many seconds.
 CHATS_CACHE_SECONDS = 30.0
@@ -46,12 +45,12 @@ _chats_cache: dict[tuple, tuple[float, dict[str, dict]]] = {}
 def archive(value: Any, sheet_settings: dict | None = None) -> Any:
     """=ARCHIVECHAT: archive once; a chat already archived by this tool answers from the journal.
     ``sheet_settings``: the calling book's Settings sheet (lower-case labels -> values), as the ribbon reads it."""
-    return _answer(value, bulk.ARCHIVE, sheet_settings)
+    return _answer(value, methods.ARCHIVE, sheet_settings)
 
 
 def unarchive(value: Any, sheet_settings: dict | None = None) -> Any:
     """=UNARCHIVECHAT: unarchive once; a chat already unarchived by this tool answers from the journal."""
-    return _answer(value, bulk.UNARCHIVE, sheet_settings)
+    return _answer(value, methods.UNARCHIVE, sheet_settings)
 
 
 def status(value: Any, sheet_settings: dict | None = None) -> Any:
@@ -111,7 +110,7 @@ def _one_cell(row) -> tuple[Any, str | None]:
     """A row of a range holds one chat ID: its only non-empty cell."""
     filled = [cell for cell in row if not (cell is None or (isinstance(cell, str) and not cell.strip()))]
     if len(filled) > 1:
-        return None, status_text(st.INVALID, "give one column of chat IDs, this row has several values")
+        return None, status_text(st.INVALID, texts.one_column_please())
     return (filled[0] if filled else None), None
 
 
@@ -129,7 +128,7 @@ def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None
         if cell.empty:
             texts[index] = ""
         elif cell.chat_id is None:
-            texts[index] = status_text(st.INVALID, cell.reason or "not a chat ID")
+            texts[index] = status_text(st.INVALID, cell.reason or _("not a chat ID"))
         else:
             wanted.setdefault(cell.chat_id, []).append(index)
     if wanted:
@@ -145,10 +144,10 @@ def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None
 
 
 def _change(client, journal, credentials, method: str, chats: list[str], region) -> dict[str, str]:
-    """Journal answers for chats already done; one paced call per remaining chat through bulk.run."""
+    """Journal answers for chats already done; one paced call per remaining chat, a run like any other."""
     answers: dict[str, str] = {}
     todo: list[str] = []
-    # The engine's one rule of what counts as done (the bulk run's resume uses it too).
+    # The engine's one rule of what counts as done (a run's resume uses it too).
     done_before = journal.done_before(credentials.id_instance, method, chats)
     for chat_id in chats:
         done = done_before.get(chat_id)
@@ -161,31 +160,24 @@ def _change(client, journal, credentials, method: str, chats: list[str], region)
             answers[chat_id] = status_text(st.NOT_RUN, too_many_text(len(todo), method))
         todo = []
     if todo:
-        plan = bulk.plan(list(enumerate(todo)), method=method, region=region)
-        results: dict[int, tuple[str, str]] = {}
+        from greenapi_excel import jobs
+        from greenapi_excel.run import plan as make_plan
 
-        delivered: list[int] = []
-
-        def keep(block) -> None:
-            for result in block:
-                results[result.row] = (result.status, result.details)
-            delivered.extend(call_ids(block))
-
+        planned = make_plan(list(enumerate(todo)), method=method, region=region)
+        prepared = jobs.Prepared(method=method, dry_run=False, plan=planned, book=None, sheet=None, where="")
         # No getStateInstance preflight: one cell is one call, and a wrong token answers 401 itself.
-        bulk.run(plan, client, journal, on_results=keep, source="udf", preflight=False)
-        journal.mark_delivered(delivered)  # the answers go into the cells now
+        outcome = jobs.execute(prepared, client, journal, source="udf", preflight=False)
+        journal.mark_delivered(call_ids(outcome.results))  # the answers go into the cells now
         _chats_cache.pop(_instance_key(credentials), None)  # CHATSTATUS must not show the old state
+        results = {r.row: (r.status, r.details) for r in outcome.results}
         for index, chat_id in enumerate(todo):
-            word, details = results.get(index, (st.NOT_RUN, "no answer"))
+            word, details = results.get(index, (st.NOT_RUN, texts.no_answer()))
             answers[chat_id] = status_text(word, details)
     return answers
 
 
 def too_many_text(count: int, method: str) -> str:
-    button = "Archive chats" if method == bulk.ARCHIVE else "Unarchive chats"
-    return (f"{count:,} chat{'s' if count != 1 else ''} to call is more than a worksheet function sends without "
-            f"holding up Excel (at most {UDF_CALL_LIMIT} in {UDF_WINDOW_SECONDS:.0f} s): select the chats and "
-            f"press {button} on the GreenApi tab, which runs in the background")
+    return texts.too_many_for_a_function(count, method, UDF_CALL_LIMIT, UDF_WINDOW_SECONDS)
 
 
 def _within_budget(count: int) -> bool:
@@ -210,7 +202,7 @@ def _read_states(client, credentials, chats: list[str]) -> dict[str, str]:
     for chat_id in chats:
         chat = book.get(chat_id)
         if chat is None:
-            answers[chat_id] = status_text(st.CHAT_NOT_FOUND, "not in the instance's chat list")
+            answers[chat_id] = status_text(st.CHAT_NOT_FOUND, texts.not_in_chat_list())
         else:
             answers[chat_id] = st.ARCHIVED if chat.get("archive") else _(NOT_ARCHIVED)
     return answers
@@ -247,15 +239,11 @@ def _journal():
 # --- text ----------------------------------------------------------------------------
 
 def _failed(error: BaseException) -> str:
-    if isinstance(error, GreenApiExcelError):
-        return status_text(st.FAILED, str(error) or type(error).__name__)
-    return status_text(st.FAILED, f"unexpected {type(error).__name__}: {error}")
+    return status_text(st.FAILED, texts.failure(error))
 
 
 def _clean(text: str, token: str | None) -> str:
-    if token:
-        text = text.replace(token, "***")
-    return cell_text(text, UDF_TEXT_LIMIT)
+    return cell_text(redact(text, token), UDF_TEXT_LIMIT)
 
 
 def _quietly(action) -> None:
