@@ -66,9 +66,9 @@ def install(folder: Path) -> list[str]:
 def _mac_runpython() -> str:
     """RunPython on a Mac needs xlwings' AppleScript in Excel's script folder, as `xlwings addin install` does."""
     try:
-        from xlwings import cli
+        from greenapi_excel.excel.xlwings_setup import runpython_install
 
-        cli.runpython_install(None)
+        runpython_install()
         return _("RunPython is set up for Excel (xlwings runpython install).")
     except Exception as error:  # noqa: BLE001 - the add-in is in place; this step can be run by hand
         return _("Run `xlwings runpython install` once: it could not be done here ({error}).").format(

@@ -8,45 +8,15 @@ analyst types it, and that must never archive a chat; ``volatile=False`` so a re
 does not call GREEN-API again.
 
 ``caller`` is xlwings' reserved argument: the calling cell (Excel never shows it as an argument). The
-calling book's Settings sheet gives the region and the instance, as the ribbon's do (``settings``);
-it is read once per few seconds, not once per cell.
+calling book's Settings sheet gives the region and the instance, as the ribbon's do.
 """
-
-import threading
-import time
 
 import xlwings as xw
 
-from greenapi_excel import layout, udf
+from greenapi_excel import udf
+from greenapi_excel.excel.live import caller_settings
 
 CHAT_ID_DOC = "A chat ID (79001234567@c.us), a phone number, or a range of them"
-SETTINGS_SECONDS = 5.0   # a recalculation of a thousand cells reads the Settings sheet once
-
-_settings_lock = threading.Lock()
-_settings_cache: dict = {}   # book -> (monotonic time, lower-case label -> value)
-
-
-def _book_settings(caller):
-    """The calling book's Settings!A1:B20 as lower-case label -> value (never the token), or None."""
-    if caller is None:
-        return None
-    try:
-        book = caller.sheet.book
-        key = getattr(book, "fullname", None) or book.name
-        with _settings_lock:
-            cached = _settings_cache.get(key)
-            if cached is not None and time.monotonic() - cached[0] < SETTINGS_SECONDS:
-                return cached[1]
-            values = {}
-            name = layout.settings_sheet_name([sheet.name for sheet in book.sheets])   # Settings / Настройки
-            if name is not None:
-                block = f"A1:B{layout.SETTINGS_ROWS}"
-                rows = book.sheets[name].range(block).options(ndim=2).value
-                values = layout.read_settings_rows((row + [None, None])[:2] for row in rows).values
-            _settings_cache[key] = (time.monotonic(), values)
-            return values
-    except Exception:  # a UDF never raises: without the sheet, the environment and config file still count
-        return None
 
 
 @xw.func(category="GreenApi", call_in_wizard=False, volatile=False)
@@ -54,7 +24,7 @@ def _book_settings(caller):
 def ARCHIVECHAT(chat_id, caller=None):
     """Archives the WhatsApp chat and returns its status (Archived, Already archived, Chat not found, ...).
     Given a range, archives each chat and returns a column of statuses."""
-    return udf.archive(chat_id, sheet_settings=_book_settings(caller))
+    return udf.archive(chat_id, sheet_settings=caller_settings(caller))
 
 
 @xw.func(category="GreenApi", call_in_wizard=False, volatile=False)
@@ -62,7 +32,7 @@ def ARCHIVECHAT(chat_id, caller=None):
 def UNARCHIVECHAT(chat_id, caller=None):
     """Unarchives the WhatsApp chat and returns its status (Unarchived, Already unarchived, ...).
     Given a range, unarchives each chat and returns a column of statuses."""
-    return udf.unarchive(chat_id, sheet_settings=_book_settings(caller))
+    return udf.unarchive(chat_id, sheet_settings=caller_settings(caller))
 
 
 @xw.func(category="GreenApi", call_in_wizard=False, volatile=False)
@@ -70,7 +40,7 @@ def UNARCHIVECHAT(chat_id, caller=None):
 def CHATSTATUS(chat_id, caller=None):
     """Reads whether the WhatsApp chat is archived; changes nothing.
     Given a range, returns a column of statuses."""
-    return udf.status(chat_id, sheet_settings=_book_settings(caller))
+    return udf.status(chat_id, sheet_settings=caller_settings(caller))
 
 
 if __name__ == "__main__":
