@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from greenapi_excel import bulk  # noqa: E402
+from greenapi_excel import methods, run as running  # noqa: E402
 from greenapi_excel.client import Credentials, GreenApiClient  # noqa: E402
 from greenapi_excel.journal import Journal  # noqa: E402
 from greenapi_excel.sandbox import Sandbox  # noqa: E402
@@ -47,12 +47,12 @@ def sustained_rate(sandbox: Sandbox) -> float:
 def run_engine(sandbox: Sandbox, ids: list[str]) -> dict:
     credentials = Credentials(sandbox.api_url, str(sandbox.id_instance), sandbox.token)
     cells = [(i + 2, chat_id) for i, chat_id in enumerate(ids)]
-    plan = bulk.plan(cells, method=bulk.ARCHIVE)
+    plan = running.plan(cells, method=methods.ARCHIVE)
     with tempfile.TemporaryDirectory() as tmp:
         journal = Journal(Path(tmp) / "journal.sqlite3")
         client = GreenApiClient(credentials, rate=LIMIT)
         started = time.perf_counter()
-        summary = bulk.run(plan, client, journal, preflight=False)
+        summary = running.run(plan, client, journal, preflight=False)
         wall = time.perf_counter() - started
         client.close()
         journal.close()

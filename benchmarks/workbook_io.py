@@ -154,14 +154,14 @@ def best(kind: str, book: Path, tmp: Path, repeat: int) -> dict:
 
 
 def measure(rows: int, columns: int, repeat: int, tmp: Path, kinds: list[str]) -> dict:
-    from greenapi_excel import bulk
+    from greenapi_excel import methods, run as running
     from greenapi_excel.sheets import SheetFile
 
     book = tmp / f"book_{rows}x{columns}.xlsx"
     make_book(book, rows, columns)
     cells = SheetFile.open(book).chat_cells
     started = time.perf_counter()
-    bulk.plan(cells, method=bulk.ARCHIVE)
+    running.plan(cells, method=methods.ARCHIVE)
     figures = {"rows": rows, "columns": columns, "plan_s": time.perf_counter() - started,
                "book_mb": book.stat().st_size / 1e6}
     for kind in kinds:

@@ -47,10 +47,11 @@ def inline_worker(monkeypatch):
     test_background.py start real worker processes)."""
     import addin
     import xlwings_standin as xls
+    from greenapi_excel.excel import macros
 
     def attach(ident):
-        found = [b for b in xls.OPEN_BOOKS if b.name == ident["name"] and not b.closed]
+        found = [b for b in xls.OPEN_BOOKS if b.name == ident.name and not b.closed]
         return found[-1] if found else None
 
-    monkeypatch.setattr(addin, "_attach", attach)
-    monkeypatch.setattr(addin, "_spawn", lambda files: addin.work(str(files.job)))
+    monkeypatch.setattr(macros, "attach", attach)
+    monkeypatch.setattr(macros, "spawn", lambda files: addin.work(str(files.job)))

@@ -70,6 +70,14 @@ class ExcelService:
         with self.lock:
             self._range(pid, name, sheet, first, last).number_format = value
 
+    def get_column_width(self, pid, name, sheet, first, last):
+        with self.lock:
+            return self._range(pid, name, sheet, first, last).column_width
+
+    def set_column_width(self, pid, name, sheet, first, last, value) -> None:
+        with self.lock:
+            self._range(pid, name, sheet, first, last).column_width = value
+
     def get_status_bar(self, pid):
         with self.lock:
             return self._app(pid).status_bar

@@ -187,6 +187,8 @@ def test_standin_writes_like_excel():
 # --- the macros, against the real sandbox -----------------------------------------------------
 
 import addin  # noqa: E402
+from greenapi_excel import texts  # noqa: E402
+from greenapi_excel.excel import live, macros  # noqa: E402
 from greenapi_excel import statuses as st  # noqa: E402
 from greenapi_excel.sandbox import DEFAULT_CHATS  # noqa: E402
 
@@ -252,11 +254,14 @@ def set_setting(book, label: str, value) -> int:
     raise KeyError(label)
 
 
-def make_book(chat_rows, *, settings=None, settings_rows=None):
+def make_book(chat_rows, *, settings=None, settings_rows=None, name=None, folder=None):
     """GreenApi.xlsm as shipped (read from the built file), its example chats replaced by ``chat_rows``
     (the How-to column stays), ``settings`` (label -> value) typed into its Settings sheet, or the Settings
-    sheet's rows replaced by ``settings_rows``."""
+    sheet's rows replaced by ``settings_rows``. ``name`` / ``folder``: another book's file name and folder."""
     book = xls.Book.from_file(SHIPPED_BOOK)
+    if name is not None or folder is not None:
+        book.name = name or book.name
+        book.fullname = str(Path(folder or Path(book.fullname).parent) / book.name)
     chats = book.sheets["Chats"]
     for key in [key for key in chats.cells if key[1] <= 4]:
         del chats.cells[key]
@@ -321,7 +326,9 @@ def test_archive_one_read_block_writes_every_row_a_status(sandbox_env):
     assert statuses[19] == "Archived"  # kept: no second call
     assert len(sandbox.calls("archiveChat")) == 13
     assert all(isinstance(chats.stored(f"D{r}"), datetime) for r in range(2, 17))
-    assert book.format_writes == [("Chats!$D$2:$D$19", addin.UPDATED_FORMAT)]
+    # Once per run: the date-time format, and widths that show a status, its details and the whole date-time.
+    assert book.format_writes == [("Chats!$D$2:$D$19", "yyyy-mm-dd hh:mm:ss"), ("Chats!$B$1", "width 20"),
+                                  ("Chats!$C$1", "width 60"), ("Chats!$D$1", "width 20")]
     # Earlier text that looks like a formula was written back as text, not as a formula.
     assert chats.formulas() == {}
     assert chats.stored("C19") == "=done earlier"
@@ -369,14 +376,14 @@ def test_user_columns_are_not_overwritten(sandbox_env):
 
 
 def test_formula_like_text_is_written_as_text():
-    assert addin._safe("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
-    assert addin._safe("+7 900") == "'+7 900"
-    assert addin._safe("-1") == "'-1"
-    assert addin._safe("@me") == "'@me"
-    assert addin._safe("'quoted") == "''quoted"
-    assert addin._safe("ok\x00\x1b\nline") == "ok line"  # the file side's rule: control characters out, spaces folded
-    assert addin._safe(1.5) == 1.5
-    assert len(addin._safe("x" * 40_000)) <= 300  # a server's whole page never fills a live cell
+    assert live.live_value("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert live.live_value("+7 900") == "'+7 900"
+    assert live.live_value("-1") == "'-1"
+    assert live.live_value("@me") == "'@me"
+    assert live.live_value("'quoted") == "''quoted"
+    assert live.live_value("ok\x00\x1b\nline") == "ok line"  # the file side's rule: control characters out, spaces folded
+    assert live.live_value(1.5) == 1.5
+    assert len(live.live_value("x" * 40_000)) <= 300  # a server's whole page never fills a live cell
 
 
 def test_formula_like_input_never_becomes_a_formula(sandbox_env):
@@ -625,8 +632,8 @@ def test_the_add_ins_buttons_act_on_the_active_workbook(sandbox_env):
     book.name = "Customers.xlsx"
     addin_book = xls.Book("GreenApi.xlam", app=book.app)
     book.app.books.active = book
-    assert addin.calling_book(addin_book) is book and addin.calling_book(book) is book
-    addin.archive_chats(addin.calling_book(addin_book))
+    assert macros.calling_book(addin_book) is book and macros.calling_book(book) is book
+    addin.archive_chats(macros.calling_book(addin_book))
     assert chats.stored("B2") == st.ARCHIVED
 
 
@@ -652,4 +659,4 @@ def test_results_written_into_live_cells_are_marked_delivered(sandbox_env, tmp_p
 
 
 def test_alert_text_follows_the_cell_rule():
-    assert addin._plain("Stopped\u202e early\u200b.\nRun again\x07.", lines=True) == "Stopped early.\nRun again ."
+    assert texts.alert_text("Stopped\u202e early\u200b.\nRun again\x07.") == "Stopped early.\nRun again ."

@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 import addin
+from greenapi_excel.excel import live
 import xlwings_standin as xls
 from greenapi_excel import statuses as st
 from greenapi_excel.sandbox import DEFAULT_CHATS
@@ -26,7 +27,7 @@ def platform(request, monkeypatch):
         module, reference = xls.fake_appscript()
         monkeypatch.setitem(sys.modules, "appscript", module)
         monkeypatch.setitem(sys.modules, "appscript.reference", reference)
-    monkeypatch.setattr(addin, "_is_mac", lambda: request.param == "mac")
+    monkeypatch.setattr(live, "is_mac", lambda: request.param == "mac")
     return request.param
 
 
@@ -72,18 +73,18 @@ def test_header_row_hidden_too_and_a_single_data_row(sandbox_env, platform):
 
 
 def test_a_cut_address_is_read_area_by_area(sandbox_env, monkeypatch):
-    monkeypatch.setattr(addin, "_is_mac", lambda: False)
+    monkeypatch.setattr(live, "is_mac", lambda: False)
     rows = 200
     book, chats = make_book([["Chat ID"]] + [[f"7900{i:07d}@c.us"] for i in range(rows)])
     chats.hidden_rows = set(range(3, rows + 2, 2))      # every other row: 100 areas, a long address
     book.app.address_limit = 255
-    assert addin.hidden_rows(chats, 1, rows + 1) == chats.hidden_rows
+    assert live.hidden_rows(chats, 1, rows + 1) == chats.hidden_rows
 
 
 def test_visible_rows_parses_both_platforms_addresses():
-    assert addin.visible_rows("$A$1:$A$3,$A$7,Chats!$A$9:$A$10") == {1, 2, 3, 7, 9, 10}
+    assert live.visible_rows("$A$1:$A$3,$A$7,Chats!$A$9:$A$10") == {1, 2, 3, 7, 9, 10}
     with pytest.raises(ValueError):
-        addin.visible_rows("R1C1")
+        live.visible_rows("R1C1")
 
 
 # --- Load chats -----------------------------------------------------------------------------------------
@@ -155,26 +156,35 @@ def test_check_connection_offers_to_switch_the_webhook_on(env, make_sandbox, ans
 # --- Undo last run --------------------------------------------------------------------------------------
 
 
-def test_undo_last_run_after_a_prompt_then_undo_the_undo(sandbox_env):
+def test_undo_last_run_walks_back_like_ctrl_z(sandbox_env):
+    """Each press takes back the newest run not yet taken back: never the undo it just made."""
     sandbox = sandbox_env
     archived = next(c["id"] for c in DEFAULT_CHATS if c["archive"])
     book, chats = make_book([["Chat ID"]] + [[chat] for chat in PEOPLE[:4]] + [[archived]])
     before = sandbox.archived_ids()
-    addin.archive_chats(book)
+    addin.archive_chats(book)                                        # run 1: the first four
     assert sandbox.archived_ids() == before | set(PEOPLE[:4])
+    later, later_chats = make_book([["Chat ID"]] + [[chat] for chat in PEOPLE[4:6]], name="Later.xlsm")
+    addin.archive_chats(later)                                       # run 2, in another book
+    assert sandbox.archived_ids() == before | set(PEOPLE[:6])
 
     book.app.answers = ["no"]
     addin.undo_last_run(book)
     assert sandbox.calls("unarchiveChat") == [] and "Nothing was changed" in book.app.alerts[-1]["prompt"]
-    assert "unarchive those 4 chats" in book.app.alerts[-2]["prompt"]
+    assert "unarchive those 2 chats" in book.app.alerts[-2]["prompt"]   # the newest run first
 
     book.app.answers = ["yes"]
-    addin.undo_last_run(book)
-    assert {c["chatId"] for c in sandbox.calls("unarchiveChat")} == set(PEOPLE[:4])   # never the one already so
+    addin.undo_last_run(book)                                        # takes run 2 back, printed here
+    assert {c["chatId"] for c in sandbox.calls("unarchiveChat")} == set(PEOPLE[4:6])
+    assert sandbox.archived_ids() == before | set(PEOPLE[:4])
+    assert [chats.stored(f"B{r}") for r in range(2, 7)] == [st.ARCHIVED] * 4 + [st.ALREADY_ARCHIVED]
+
+    book.app.answers = ["yes"]
+    addin.undo_last_run(book)                                        # a second press: run 1, never the undo
     assert sandbox.archived_ids() == before
     assert [chats.stored(f"B{r}") for r in range(2, 7)] == [st.UNARCHIVED] * 4 + [st.ALREADY_ARCHIVED]
 
     book.app.answers = ["yes"]
-    addin.undo_last_run(book)                                   # the undo is a run: undo it
-    assert sandbox.archived_ids() == before | set(PEOPLE[:4])
-    assert [chats.stored(f"B{r}") for r in range(2, 6)] == [st.ARCHIVED] * 4
+    addin.undo_last_run(book)                                        # nothing left to take back
+    assert sandbox.archived_ids() == before
+    assert "left to undo" in book.app.alerts[-1]["prompt"]

@@ -23,7 +23,8 @@ import pytest
 import xlsxwriter
 from cli_helpers import run_cli, sandbox_env
 
-from greenapi_excel import bulk
+from greenapi_excel import methods, run as running
+from greenapi_excel.results import RowResult
 from greenapi_excel.sandbox import Sandbox
 from greenapi_excel.sheets import SheetFile
 
@@ -216,9 +217,9 @@ def runs(tmp_path_factory):
             before = SheetFile.open(book)
             found[name] = {"before": before}
             if name == "prefixed.xlsx":   # the point is the XML itself: through SheetFile directly
-                planned = bulk.plan(before.chat_cells, method=bulk.ARCHIVE)
+                planned = running.plan(before.chat_cells, method=methods.ARCHIVE)
                 stamp = dt.datetime.now()
-                before.write([bulk.RowResult(row, "Would archive", "", stamp) for row, _ in planned.todo]
+                before.write([RowResult(row, "Would archive", "", stamp) for row, _ in planned.todo]
                              + planned.decided)
                 before.save()
                 continue
@@ -397,7 +398,7 @@ def test_the_updated_format_is_appended_once_and_reused_on_a_rerun(runs, tmp_pat
     again = tmp_path / "again.xlsx"
     shutil.copyfile(run["out"], again)
     sheet = SheetFile.open(again)
-    sheet.write([bulk.RowResult(2, "Archived", "", dt.datetime(2024, 5, 6, 7, 8, 9))])
+    sheet.write([RowResult(2, "Archived", "", dt.datetime(2024, 5, 6, 7, 8, 9))])
     sheet.save()
     assert parts(again)["xl/styles.xml"] == after
 
@@ -477,7 +478,7 @@ def test_any_spelling_of_a_sheet_gets_its_results_and_keeps_its_cells(tmp_path_f
     assert list(sheet.chat_cells) == sorted(chats.items())
     assert sheet.result_column == "B"
     stamp = dt.datetime(2024, 5, 6, 7, 8, 9)
-    sheet.write([bulk.RowResult(number, "Archived", f"row {number}", stamp) for number in chats])
+    sheet.write([RowResult(number, "Archived", f"row {number}", stamp) for number in chats])
     sheet.save()
     ws = openpyxl.load_workbook(path).active
     assert [ws.cell(1, c).value for c in range(1, 5)] == ["Chat ID", "Status", "Details", "Updated"]

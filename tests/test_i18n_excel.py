@@ -14,6 +14,7 @@ import pytest
 
 import addin
 import udfs
+from greenapi_excel.excel import live
 import xlwings_standin as xls
 from greenapi_excel import udf
 from test_addin import OPEN_CHATS, SHIPPED_BOOK, MemoryKeyring
@@ -51,10 +52,10 @@ def box(tmp_path, monkeypatch, keychain, sandbox):
     monkeypatch.setenv("GREENAPI_JOURNAL", str(tmp_path / "journal.sqlite"))
     monkeypatch.setenv("GREENAPI_CONFIG", str(tmp_path / "config.ini"))
     udf.reset()
-    udfs._settings_cache.clear()
+    live._caller_settings.clear()
     yield sandbox
     udf.reset()
-    udfs._settings_cache.clear()
+    live._caller_settings.clear()
 
 
 def open_book(path: Path, chat_rows, chats_sheet: str, settings_sheet: str, **settings):
@@ -115,7 +116,8 @@ def test_an_english_book_set_to_russian_answers_in_russian_and_keeps_its_english
     assert CYRILLIC.search(book.app.alerts[-1]["prompt"])
 
 
-def test_a_token_typed_beside_the_russian_token_label_goes_to_the_keychain(russian_file, box, keychain):
+def test_a_token_typed_beside_the_russian_token_label_goes_to_the_keychain(russian_file, box, keychain, monkeypatch):
+    monkeypatch.delenv("GREENAPI_ID_INSTANCE")   # the Settings sheet names the instance the runs will use
     book, _chats = open_book(russian_file, [], "Чаты", "Настройки", Токен="typed-token-123", idInstance="1101000077")
     addin.settings(book)
     assert keychain.get_password("GreenApiExcel", "1101000077") == "typed-token-123"

@@ -18,6 +18,7 @@ import pytest
 
 from greenapi_excel import journal as journal_module
 from greenapi_excel.errors import ConfigError
+from greenapi_excel import paths
 from greenapi_excel.journal import Journal, default_journal_path
 
 ARCHIVE, UNARCHIVE = "archiveChat", "unarchiveChat"
@@ -52,13 +53,15 @@ def test_env_var_chooses_the_file(tmp_path, monkeypatch):
 def test_default_folder_per_os(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     home = Path.home()
-    path = journal_module._default_path
-    assert path("win32", {"LOCALAPPDATA": r"C:\Users\a\AppData\Local"}) == \
+    folder = paths.user_folder
+    assert folder("state", "win32", {"LOCALAPPDATA": r"C:\Users\a\AppData\Local"}) / "journal.sqlite3" == \
         Path(r"C:\Users\a\AppData\Local") / "GreenApiExcel" / "journal.sqlite3"
-    assert path("darwin", {}) == home / "Library" / "Application Support" / "GreenApiExcel" / "journal.sqlite3"
-    assert path("linux", {}) == home / ".local" / "state" / "greenapi-excel" / "journal.sqlite3"
-    assert path("linux", {"XDG_STATE_HOME": "/s"}) == Path("/s/greenapi-excel/journal.sqlite3")
-    assert path("linux", {"GREENAPI_JOURNAL": "/j/x.db", "XDG_STATE_HOME": "/s"}) == Path("/j/x.db")
+    assert folder("state", "darwin", {}) == home / "Library" / "Application Support" / "GreenApiExcel"
+    assert folder("state", "linux", {}) == home / ".local" / "state" / "greenapi-excel"
+    assert folder("state", "linux", {"XDG_STATE_HOME": "/s"}) == Path("/s/greenapi-excel")
+    monkeypatch.delenv("GREENAPI_JOURNAL", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "s"))
+    assert default_journal_path() == tmp_path / "s" / "greenapi-excel" / "journal.sqlite3"
 
 
 # --- what it records --------------------------------------------------------------------
@@ -73,19 +76,6 @@ def test_begin_is_on_disk_before_the_answer(journal):
     assert other.execute("SELECT state, status, http_status FROM calls WHERE id = ?", (call_id,)).fetchone() == \
         ("answered", "Archived", 200)
     other.close()
-
-
-def test_last_outcome_is_the_newest_answer(journal):
-    assert journal.last_outcome(INSTANCE, ARCHIVE, CHAT) is None
-    _call(journal, status="Failed")
-    _call(journal, status="Archived", details="done", http_status=200)
-    journal.begin(instance=INSTANCE, method=ARCHIVE, chat_id=CHAT, source="udf")  # unanswered: ignored
-    _call(journal, method=UNARCHIVE, status="Unarchived")  # other method: ignored
-    _call(journal, instance="7107000002", status="Chat not found")  # other instance: ignored
-    last = journal.last_outcome(INSTANCE, ARCHIVE, CHAT)
-    assert (last.status, last.details, last.http_status, last.state) == ("Archived", "done", 200, "answered")
-    assert isinstance(last.time, datetime) and abs((datetime.now() - last.time).total_seconds()) < 60
-    assert journal.last_outcome(int(INSTANCE), ARCHIVE, CHAT) == last  # idInstance as a number works too
 
 
 def test_uncertain_counts_until_a_later_answer(journal):
@@ -182,17 +172,6 @@ def test_token_shaped_text_never_stored(journal):
     assert token not in journal.path.read_bytes().decode("latin-1")
     assert token not in journal.entries()[0].details
     assert "archiveChat/***" in journal.entries()[0].details
-
-
-def test_export_csv_reads_back(journal, tmp_path):
-    _call(journal, chat="1@c.us", details='said "ok", fine', http_status=200)
-    _call(journal, chat="2@c.us", status="Chat not found", http_status=200)
-    out = tmp_path / "trail.csv"
-    assert journal.export_csv(out) == 2
-    with open(out, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [r["chat_id"] for r in rows] == ["1@c.us", "2@c.us"]
-    assert rows[0]["details"] == 'said "ok", fine' and rows[1]["status"] == "Chat not found"
 
 
 # --- bad files ----------------------------------------------------------------------------

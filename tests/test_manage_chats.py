@@ -260,9 +260,14 @@ def test_undo_a_run_then_undo_the_undo(account, env, tmp_path):
     assert {c for c, s in statuses.items() if s == st.UNARCHIVED} == changed
     assert statuses["12025550123@c.us"] == st.ALREADY_ARCHIVED                 # untouched by the undo
 
-    # The undo is a run too: undo it, and the chats are archived again.
+    # Undo walks back like Ctrl+Z: --last never takes the undo itself back, and nothing older is left.
+    proc = cli("undo", "--last", "--yes", "--no-progress", env=env, code=2)
+    assert "left to undo" in proc.stderr and len(account.calls("unarchiveChat")) == len(changed)
+
+    # The undo is a run too: --run reaches it, and the chats are archived again.
+    undo_run = cli("journal", "--runs", env=env).stdout.splitlines()[1].split()[0]
     first_run_calls = len(account.calls("archiveChat"))
-    proc = cli("undo", "--last", "--yes", "--no-progress", env=env, code=0)
+    proc = cli("undo", "--run", undo_run, "--yes", "--no-progress", env=env, code=0)
     assert account.archived_ids() == before | changed
     assert {c["chatId"] for c in account.calls("archiveChat")[first_run_calls:]} == changed
     assert len(account.calls("archiveChat")) == first_run_calls + len(changed)

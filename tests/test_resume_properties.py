@@ -249,6 +249,7 @@ def _environment(folder: Path, sandbox: Sandbox):
         "GREENAPI_API_URL": sandbox.api_url, "GREENAPI_ID_INSTANCE": sandbox.id_instance,
         "GREENAPI_API_TOKEN_INSTANCE": sandbox.token, "GREENAPI_JOURNAL": str(folder / "journal.sqlite3"),
         "GREENAPI_CONFIG": str(folder / "config.ini"), "GREENAPI_LOCK_DIR": str(folder / "locks"),
+        "GREENAPI_MAX_RATE": "100000",
     })
     previous_keyring, previous_client = keyring.get_keyring(), client_module.GreenApiClient
     keyring.set_keyring(fail.Keyring())

@@ -15,7 +15,7 @@ from cli_helpers import run_cli, sandbox_env
 from keyring.backends import fail
 
 import udfs
-from greenapi_excel import bulk, statuses as st, udf
+from greenapi_excel import methods, run as running, statuses as st, udf
 from greenapi_excel.client import Credentials, GreenApiClient
 from greenapi_excel.journal import Journal
 
@@ -89,8 +89,8 @@ def test_the_journal_answers_what_the_book_lost(make_sandbox, tmp_path):
     book, env = make_book(tmp_path / "b.xlsx", [CHAT]), sandbox_env(sandbox, tmp_path)
     with Journal(tmp_path / "journal.sqlite3") as journal, \
             GreenApiClient(Credentials(sandbox.api_url, sandbox.id_instance, sandbox.token)) as client:
-        planned = bulk.plan([(2, CHAT)], method=bulk.ARCHIVE)
-        bulk.run(planned, client, journal)   # no on_results, no save: what a kill leaves behind
+        planned = running.plan([(2, CHAT)], method=methods.ARCHIVE)
+        running.run(planned, client, journal)   # no on_results, no save: what a kill leaves behind
     archive(book, env)
     status, details = rows(book)[0]
     assert status == st.ARCHIVED and "from the journal" in details, details
@@ -142,7 +142,7 @@ def test_a_book_run_never_resumes_an_archive_that_a_udf_unarchive_followed(udf_e
     sandbox = udf_env
     with Journal(tmp_path / "journal.sqlite3") as journal, \
             GreenApiClient(Credentials(sandbox.api_url, sandbox.id_instance, sandbox.token)) as client:
-        bulk.run(bulk.plan([(2, CHAT)], method=bulk.ARCHIVE), client, journal)   # killed before its save
+        running.run(running.plan([(2, CHAT)], method=methods.ARCHIVE), client, journal)   # killed before its save
     sandbox.inject(*["applied_drop"] * 5, method="unarchiveChat")
     sandbox.inject(*["500"] * 5, method="getContactInfo")
     assert udfs.UNARCHIVECHAT(CHAT).startswith(st.FAILED)   # unknown outcome; it did unarchive

@@ -75,12 +75,13 @@ def _write_config(text: str) -> Path:
 def test_config_path_per_os(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     home = Path.home()
-    path = settings._config_path
-    assert path("win32", {"APPDATA": r"C:\Users\a\AppData\Roaming"}) == \
-        Path(r"C:\Users\a\AppData\Roaming") / "GreenApiExcel" / "config.ini"
-    assert path("darwin", {}) == home / "Library" / "Application Support" / "GreenApiExcel" / "config.ini"
-    assert path("linux", {}) == home / ".config" / "greenapi-excel" / "config.ini"
-    assert path("linux", {"XDG_CONFIG_HOME": "/c"}) == Path("/c/greenapi-excel/config.ini")
+    from greenapi_excel.paths import user_folder
+
+    assert user_folder("config", "win32", {"APPDATA": r"C:\Users\a\AppData\Roaming"}) == \
+        Path(r"C:\Users\a\AppData\Roaming") / "GreenApiExcel"
+    assert user_folder("config", "darwin", {}) == home / "Library" / "Application Support" / "GreenApiExcel"
+    assert user_folder("config", "linux", {}) == home / ".config" / "greenapi-excel"
+    assert user_folder("config", "linux", {"XDG_CONFIG_HOME": "/c"}) == Path("/c/greenapi-excel")
     assert config_path() == tmp_path / "cfg" / "config.ini"  # GREENAPI_CONFIG wins
 
 
@@ -133,10 +134,6 @@ def test_keychain_holds_the_token_per_instance(keychain):
     assert c.api_token == TOKEN
     with pytest.raises(ConfigError):
         resolve_credentials(id_instance="1101000002")  # another instance has no token there
-    assert settings.stored_token("1101000001") == TOKEN
-    assert settings.delete_token("1101000001") is True
-    assert settings.delete_token("1101000001") is False
-    assert settings.stored_token("1101000001") is None
 
 
 def test_environment_token_beats_the_keychain(keychain, monkeypatch):

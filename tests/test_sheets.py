@@ -19,7 +19,8 @@ import pytest
 from greenapi_excel import chat_ids
 from greenapi_excel.errors import BookBusy, WorkbookError
 from greenapi_excel.results import RowResult
-from greenapi_excel.sheets import SheetFile, book_lock, lock_path_for
+from greenapi_excel.paths import lock_file as lock_path_for
+from greenapi_excel.sheets import SheetFile, book_lock
 
 NOW = datetime(2024, 5, 6, 7, 8, 9)
 

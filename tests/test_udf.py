@@ -7,6 +7,7 @@ import pytest
 from keyring.backends import fail
 
 import udfs
+from greenapi_excel.excel import live
 from greenapi_excel import statuses as st, udf
 from greenapi_excel.sandbox import DEFAULT_CHATS
 
@@ -25,10 +26,10 @@ def env(tmp_path, monkeypatch):
     previous = keyring.get_keyring()
     keyring.set_keyring(fail.Keyring())  # never the user's real keychain
     udf.reset()
-    udfs._settings_cache.clear()
+    live._caller_settings.clear()
     yield monkeypatch
     udf.reset()
-    udfs._settings_cache.clear()
+    live._caller_settings.clear()
     keyring.set_keyring(previous)
 
 

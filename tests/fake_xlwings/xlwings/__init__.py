@@ -52,6 +52,14 @@ class Range:
     def number_format(self, value: str) -> None:
         _excel.set_number_format(*self._where(), value)
 
+    @property
+    def column_width(self):
+        return _excel.get_column_width(*self._where())
+
+    @column_width.setter
+    def column_width(self, value) -> None:
+        _excel.set_column_width(*self._where(), value)
+
 
 class Sheet:
     def __init__(self, book: "Book", name: str) -> None:
