@@ -123,7 +123,7 @@ class GreenApiClient:
     (and, through ``pacing.SharedSlots``, by every process of this user)."""
 
     def __init__(self, credentials: Credentials, *, timeout=(5.0, 30.0), max_attempts: int = 5,
-                 rate: float | None = None, read_rate: float = pacing.DEFAULT_READ_RATE,
+                 rate: float = pacing.DEFAULT_RATE, read_rate: float = pacing.DEFAULT_READ_RATE,
                  pool_size: int = 32, session: requests.Session | None = None,
                  backoff_base: float = 0.5, backoff_cap: float = 20.0):
         self.credentials = credentials
@@ -131,9 +131,7 @@ class GreenApiClient:
                                        backoff_base=backoff_base, backoff_cap=backoff_cap)
         self.api_url, self.id_instance, self.timeout = self.endpoint.api_url, self.endpoint.id_instance, \
             self.endpoint.timeout
-        # GREEN-API's limit, unless GREENAPI_MAX_RATE says this instance (a local emulator) allows more.
-        self._pacers = pacing.Pacers(self.api_url, self.id_instance, rate=pacing.max_rate() if rate is None else rate,
-                                     read_rate=read_rate)
+        self._pacers = pacing.Pacers(self.api_url, self.id_instance, rate=rate, read_rate=read_rate)
         self._transport = RequestsTransport(pool_size, session)
         # Set by a run that can be told to stop (the run's ``cancel``): a first try not yet sent leaves
         # its pacing slot at once and comes back as Stopped; a retry of a call already sent still goes out.

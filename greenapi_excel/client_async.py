@@ -23,15 +23,13 @@ class AsyncGreenApiClient:
     """The calls of ``client.GreenApiClient`` as coroutines, over ``transport``."""
 
     def __init__(self, credentials: Credentials, transport, *, timeout=(5.0, 30.0), max_attempts: int = 5,
-                 rate: float | None = None, read_rate: float = pacing.DEFAULT_READ_RATE,
+                 rate: float = pacing.DEFAULT_RATE, read_rate: float = pacing.DEFAULT_READ_RATE,
                  backoff_base: float = 0.5, backoff_cap: float = 20.0):
         self.credentials = credentials
         self.endpoint = calls.Endpoint(credentials, timeout=timeout, max_attempts=max_attempts,
                                        backoff_base=backoff_base, backoff_cap=backoff_cap)
         self.api_url, self.id_instance = self.endpoint.api_url, self.endpoint.id_instance
-        # GREEN-API's limit, unless GREENAPI_MAX_RATE says this instance (a local emulator) allows more.
-        self._pacers = pacing.Pacers(self.api_url, self.id_instance, rate=pacing.max_rate() if rate is None else rate,
-                                     read_rate=read_rate)
+        self._pacers = pacing.Pacers(self.api_url, self.id_instance, rate=rate, read_rate=read_rate)
         self.transport = transport
         self.cancel = None   # anything with is_set(): a first try not yet sent leaves its slot at once
 

@@ -52,9 +52,9 @@ ENV_MAX_RATE = "GREENAPI_MAX_RATE"
 
 
 def max_rate() -> float:
-    """The highest archive/unarchive rate a run may ask for: GREEN-API's documented limit per instance
-    (10 a second). ``GREENAPI_MAX_RATE`` raises it for a local emulator that allows more (tests, benchmarks);
-    GREEN-API itself answers 429 above its limit."""
+    """The highest archive/unarchive rate a run may ask for (``--rate``), and the pace of the ribbon's runs:
+    GREEN-API's documented limit per instance, 10 a second. ``GREENAPI_MAX_RATE`` raises it for a local
+    emulator that allows more (tests, benchmarks); GREEN-API itself answers 429 above its limit."""
     try:
         value = float(os.environ.get(ENV_MAX_RATE, "") or DEFAULT_RATE)
     except ValueError:

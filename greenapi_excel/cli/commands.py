@@ -36,7 +36,7 @@ def credentials(args, sheet_settings=None):
 def client_for(args, credentials):
     from greenapi_excel.client import GreenApiClient
 
-    return GreenApiClient(credentials, timeout=(5.0, args.timeout), rate=getattr(args, "rate", None))
+    return GreenApiClient(credentials, timeout=(5.0, args.timeout), rate=getattr(args, "rate", 10.0))
 
 
 def journal_for(args):

@@ -100,7 +100,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
                                "do").format(command=verb))
     parser.add_argument("--journal", metavar="PATH",
                         help=_("the SQLite journal of every call (default: GREENAPI_JOURNAL or the per-user data folder)"))
-    parser.add_argument("--rate", type=_rate, default=None, metavar="N",
+    parser.add_argument("--rate", type=_rate, default=10.0, metavar="N",
                         help=_("archive/unarchive calls per second, at most GREEN-API's limit per instance "
                                "(default 10)"))
     parser.add_argument("--no-progress", action="store_true", help=_("no progress bar"))
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--yes", action="store_true", help=_("do not ask before acting (for scripts)"))
     undo.add_argument("--region", metavar="CC", help=_("as for archive: to find the chats in the run's book"))
     undo.add_argument("--journal", metavar="PATH", help=_("the journal file (default: see archive --help)"))
-    undo.add_argument("--rate", type=_rate, default=None, metavar="N", help=argparse.SUPPRESS)
+    undo.add_argument("--rate", type=_rate, default=10.0, metavar="N", help=argparse.SUPPRESS)
     undo.add_argument("--no-progress", action="store_true", help=_("no progress bar"))
     _add_credentials(undo)
 

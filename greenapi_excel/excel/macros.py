@@ -89,9 +89,11 @@ def _credentials(macro: Macro, found: live.SheetSettings):
 
 
 def _client(credentials):
+    from greenapi_excel import pacing
     from greenapi_excel.client import GreenApiClient
 
-    return GreenApiClient(credentials)
+    # As fast as the instance allows: GREEN-API's 10 a second (GREENAPI_MAX_RATE for a local emulator).
+    return GreenApiClient(credentials, rate=pacing.max_rate())
 
 
 # --- the buttons --------------------------------------------------------------------------------------
