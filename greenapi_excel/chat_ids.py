@@ -193,6 +193,23 @@ def _parse_chat_id(text: str) -> ParsedCell:
     return _invalid(_("a chat ID ends in @c.us (a person), @lid (a person, by WhatsApp's ID) or @g.us (a group)"))
 
 
+PHONE, LID, GROUP = "phone", "lid", "group"
+
+
+def kind(chat_id: object) -> str | None:
+    """Which form a ready chat ID has, as parse_cell writes it: PHONE (``79001234567@c.us``), LID
+    (``120650379300963@lid``), GROUP (``...@g.us``); None for anything else."""
+    if not isinstance(chat_id, str) or len(chat_id) > MAX_TEXT:
+        return None
+    if _PERSON_ID.fullmatch(chat_id):
+        return PHONE
+    if _LID.fullmatch(chat_id):
+        return LID
+    if _GROUP_ID.fullmatch(chat_id):
+        return GROUP
+    return None
+
+
 def _parse_phone(text: str, region: str | None) -> ParsedCell:
     if not _PHONE_TEXT.fullmatch(text):
         return _invalid(_("this is not a phone number: only digits, spaces, +, dashes and brackets are expected"))
