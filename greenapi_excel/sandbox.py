@@ -869,7 +869,9 @@ class Sandbox:
         return _Reply.json(200, messages[:JOURNAL_LIMIT])
 
     def _set_archive(self, chat_id: str, *, archive: bool) -> _Reply:
-        prefix, verb = ("ArchiveChatError", "archive") if archive else ("UnarchiveChatError", "unarchive")
+        prefix = "ArchiveChatError" if archive else "UnarchiveChatError"
+        # The docs give unarchiveChat the very words of archiveChat: "UnarchiveChatError: cannot archive chat ...".
+        no_message = f"{prefix}: cannot archive chat cause last message not found in chat"
         with self._state_lock:
             chat = self._find(chat_id)
             if chat is None:
@@ -877,7 +879,7 @@ class Sandbox:
             if self.settings[INCOMING_WEBHOOK] != "yes":
                 # The docs say the method needs incomingWebhook on but not what it answers without it;
                 # an assumption: the same answer as a chat with no incoming message.
-                return _Reply(400, f"{prefix}: cannot {verb} chat cause last message not found in chat")
+                return _Reply(400, no_message)
             if not archive and chat.stale_archive:
                 # The maintainers' workaround for #488/#744 starts here: unarchive what the instance believes.
                 chat.stale_archive = chat.archive = False
@@ -886,7 +888,7 @@ class Sandbox:
             if chat.archive == archive or (archive and chat.stale_archive):
                 return _Reply(400, f"{prefix}: chat with id {chat_id} already archive={'true' if archive else 'false'}")
             if chat.incoming <= 0:
-                return _Reply(400, f"{prefix}: cannot {verb} chat cause last message not found in chat")
+                return _Reply(400, no_message)
             self._changes_done += 1
             if archive and self._fails_silently(chat):
                 chat.stale_archive = True
