@@ -113,6 +113,11 @@ class Reach:
         return _describe(self.cause, self.days)
 
 
+# The console's names of the two settings that feed the journals.
+_SETTING_NAMES = {INCOMING_SINCE: N_('"Receive webhooks on incoming messages and files" (incomingWebhook)'),
+                  OUTGOING_SINCE: N_('"Receive webhooks on messages sent from phone" (outgoingMessageWebhook)')}
+
+
 def _describe(cause: str, days: int) -> str:
     if cause == SETTINGS_UNKNOWN:
         return _("the instance's settings (getSettings) could not be read, so it is not known which messages "
@@ -123,18 +128,12 @@ def _describe(cause: str, days: int) -> str:
     if cause == OUTGOING_OFF:
         return _('"Receive webhooks on messages sent from phone" (outgoingMessageWebhook) is off: messages '
                  "sent from the phone do not reach the journal")
-    if cause == INCOMING_SINCE:
-        return ngettext('the journals reach back {n} day: "Receive webhooks on incoming messages and files" '
-                        "(incomingWebhook) was switched on then, and older messages never reach them",
-                        'the journals reach back {n} days: "Receive webhooks on incoming messages and files" '
-                        "(incomingWebhook) was switched on then, and older messages never reach them",
-                        days).format(n=days)
-    if cause == OUTGOING_SINCE:
-        return ngettext('the journals reach back {n} day: "Receive webhooks on messages sent from phone" '
-                        "(outgoingMessageWebhook) was switched on then, and older messages never reach them",
-                        'the journals reach back {n} days: "Receive webhooks on messages sent from phone" '
-                        "(outgoingMessageWebhook) was switched on then, and older messages never reach them",
-                        days).format(n=days)
+    if cause in (INCOMING_SINCE, OUTGOING_SINCE):
+        setting = _(_SETTING_NAMES[cause])
+        return ngettext("the journals reach back {n} day: {setting} was switched on then, and older messages never "
+                        "reach them",
+                        "the journals reach back {n} days: {setting} was switched on then, and older messages never "
+                        "reach them", days).format(n=days, setting=setting)
     if cause == JOURNAL_FULL:
         return ngettext("the journals reach back {n} day: they hold only their last {limit:,} messages",
                         "the journals reach back {n} days: they hold only their last {limit:,} messages",

@@ -772,13 +772,10 @@ class Sandbox:
     def _check_whatsapp(self, body: bytes) -> _Reply:
         """checkWhatsapp (docs: service/CheckWhatsapp): ``chatId`` (digits, @c.us or @lid) or the older
         ``phoneNumber``; answers whether WhatsApp has the account and, in ``chatId``, the person's @lid."""
-        try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _Reply(400, "Validation failed")
-        if value == {}:
-            return _Reply(400, "Validation failed. Details: 'value' must have at least 1 key")
-        if not isinstance(value, dict) or len({"chatId", "phoneNumber"} & set(value)) != 1:
+        value, problem = _json_object(body)
+        if problem is not None:
+            return problem
+        if len({"chatId", "phoneNumber"} & set(value)) != 1:
             return _Reply(400, "Validation failed")
         if "phoneNumber" in value:
             number = value["phoneNumber"]
@@ -814,14 +811,9 @@ class Sandbox:
         return _Reply.json(200, info)
 
     def _set_settings(self, body: bytes) -> _Reply:
-        try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _Reply(400, "Validation failed")
-        if value == {}:
-            return _Reply(400, "Validation failed. Details: 'value' must have at least 1 key")
-        if not isinstance(value, dict):
-            return _Reply(400, "Validation failed")
+        value, problem = _json_object(body)
+        if problem is not None:
+            return problem
         for key, setting in value.items():
             if key in YES_NO_SETTINGS and setting not in ("yes", "no"):
                 return _Reply(400, f"Validation failed. Details: '{key}' must be one of [yes, no]")
@@ -935,15 +927,25 @@ def _chat_id_for_log(body: bytes) -> str | None:
     return chat_id if isinstance(chat_id, str) else None
 
 
-def _parse_chat_id(body: bytes) -> tuple[str | None, _Reply | None]:
-    """The chatId of a ``{"chatId": ...}`` body, or the real service's answer to a bad body."""
+def _json_object(body: bytes) -> tuple[dict, None] | tuple[None, _Reply]:
+    """A request body's JSON object, or the real service's answer to a body that is not one."""
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None, _Reply(400, "Validation failed")
     if value == {}:
         return None, _Reply(400, "Validation failed. Details: 'value' must have at least 1 key")
-    if not isinstance(value, dict) or "chatId" not in value:
+    if not isinstance(value, dict):
+        return None, _Reply(400, "Validation failed")
+    return value, None
+
+
+def _parse_chat_id(body: bytes) -> tuple[str | None, _Reply | None]:
+    """The chatId of a ``{"chatId": ...}`` body, or the real service's answer to a bad body."""
+    value, problem = _json_object(body)
+    if problem is not None:
+        return None, problem
+    if "chatId" not in value:
         return None, _Reply(400, "Validation failed")
     chat_id = value["chatId"]
     if not isinstance(chat_id, str):
