@@ -1,8 +1,9 @@
 """Cell value -> GREEN-API chat ID, or the reason it is not one.
 
 GREEN-API's form is the international number without ``+`` and a suffix: ``79001234567@c.us`` for a
-person, ``120363043968066561@g.us`` (or the old ``79001234567-1581234048@g.us``) for a group.
-Bare numbers go through ``phonenumbers``; ready chat IDs are checked for shape only.
+person, ``120363043968066561@g.us`` (or the old ``79001234567-1581234048@g.us``) for a group. A person may
+also be named by WhatsApp's own ID, ``120650379300963@lid`` (getChats, the journals and webhooks give it;
+docs/GREEN-API.md). Bare numbers go through ``phonenumbers``; ready chat IDs are checked for shape only.
 Reasons end up in the Details cell, so they are plain sentences that never start with = + - @.
 """
 
@@ -69,6 +70,8 @@ MAX_TEXT = 64
 
 _PERSON_ID = re.compile(r"([0-9]{5,15})@c\.us", re.ASCII)
 _GROUP_ID = re.compile(r"[0-9]{18,20}@g\.us|[0-9]{5,15}-[0-9]{5,12}@g\.us", re.ASCII)
+# WhatsApp's ID for a person (GREEN-API's getChats lists "123456789012345@lid"); digits, no phone number in them.
+_LID = re.compile(r"[0-9]{5,20}@lid", re.ASCII)
 # What people put around the digits of a phone number (NBSP and thin spaces come with pasted text).
 _PHONE_TEXT = re.compile(r"[+0-9 ()\-./\u00a0\u2009\u202f]+", re.ASCII)
 _NOT_DIGITS = re.compile(r"[^0-9]", re.ASCII)
@@ -180,7 +183,31 @@ def _parse_chat_id(text: str) -> ParsedCell:
         if _GROUP_ID.fullmatch(candidate):
             return ParsedCell(candidate, None)
         return _invalid(_("a group ID ending in @g.us is 18 or more digits, or digits-digits; copy it again from getChats"))
-    return _invalid(_("a chat ID ends in @c.us (a person) or @g.us (a group)"))
+    if suffix == "lid":
+        # Copied from getChats or a journal, never typed from a phone: taken as written, spaces are a mistake.
+        candidate = f"{local.strip()}@lid"
+        if _LID.fullmatch(candidate):
+            return ParsedCell(candidate, None)
+        return _invalid(_("a chat ID ending in @lid is WhatsApp's ID for a person in digits only, like "
+                          "120650379300963@lid; copy it again from the chat list"))
+    return _invalid(_("a chat ID ends in @c.us (a person), @lid (a person, by WhatsApp's ID) or @g.us (a group)"))
+
+
+PHONE, LID, GROUP = "phone", "lid", "group"
+
+
+def kind(chat_id: object) -> str | None:
+    """Which form a ready chat ID has, as parse_cell writes it: PHONE (``79001234567@c.us``), LID
+    (``120650379300963@lid``), GROUP (``...@g.us``); None for anything else."""
+    if not isinstance(chat_id, str) or len(chat_id) > MAX_TEXT:
+        return None
+    if _PERSON_ID.fullmatch(chat_id):
+        return PHONE
+    if _LID.fullmatch(chat_id):
+        return LID
+    if _GROUP_ID.fullmatch(chat_id):
+        return GROUP
+    return None
 
 
 def _parse_phone(text: str, region: str | None) -> ParsedCell:

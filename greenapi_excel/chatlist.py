@@ -4,15 +4,21 @@ One getChats and two journal reads (lastIncomingMessages, lastOutgoingMessages o
 the whole list, never a call per chat. The rows' content is decided here, once, for the CLI and the add-in:
 ``fetch`` asks GREEN-API, ``build_rows`` turns the answers into rows (pure), ``refresh`` lays rows over a
 sheet that was loaded before (pure), ``choose`` is the rule of ``--all-chats --type --idle-days``.
+``journal_reach`` says how far back the journals hold every message (the ``--days`` asked, their
+10,000-message cap, the settings that feed them and since when): a chat with none in a reach shorter
+than N days is unknown, never idle (docs/GREEN-API.md, "The journals").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from greenapi_excel.i18n import N_, NP_, pgettext, spellings_in
+from greenapi_excel.chat_identity import Identities
+from greenapi_excel.chat_ids import LID, PHONE, kind
+from greenapi_excel.i18n import N_, NP_, _, ngettext, pgettext, spellings_in
 
 # The headers in English; headers() gives them in the run's language ("Archived" as a column, not the status).
 HEADER_CONTEXT = "chat list"
@@ -28,7 +34,7 @@ YES, NO, GONE = "yes", "no", "gone"
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 WIDTHS = (28, 28, 9, 10, 17, 17, 10)   # characters, one per header
 # The docs: a journal answer holds at most the last 10,000 messages. A full answer reaches back less far than
-# asked, and then the window is cut to what both journals cover: "none in N days" must stay true.
+# asked (journal_reach), and a chat with no message in it is then idle only that long, as far as is known.
 JOURNAL_LIMIT = 10_000
 
 # Column numbers (1-based) of the cells whose look depends on their value.
@@ -62,9 +68,149 @@ def check_days(days) -> int:
     return days
 
 
+# What bounds how far back the journals hold every message, in or out (Reach.cause), most telling first.
+SETTINGS_UNKNOWN = "settings unknown"   # getSettings could not be read: which messages reach the journals is unknown
+INCOMING_OFF = "incoming off"           # incomingWebhook off: incoming messages never reach the journal
+OUTGOING_OFF = "outgoing off"           # outgoingMessageWebhook off: messages sent from the phone never do
+INCOMING_SINCE = "incoming since"       # incomingWebhook was switched on then: nothing older reaches the journal
+OUTGOING_SINCE = "outgoing since"       # the same for outgoingMessageWebhook
+JOURNAL_FULL = "journal full"           # an answer held the journal's last JOURNAL_LIMIT messages
+WINDOW = "window"                       # the days asked for (--days)
+UNMATCHED = "unmatched"                 # (one row) the journals name some chats by an ID not matched to the list
+_CAUSE_ORDER = (SETTINGS_UNKNOWN, INCOMING_OFF, OUTGOING_OFF, INCOMING_SINCE, OUTGOING_SINCE, JOURNAL_FULL, WINDOW)
+# ChatRow.activity(days)
+ACTIVE, IDLE, UNKNOWN = "active", "idle", "unknown"
+_DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far back an instance's journals hold every message, for the idle rule (journal_reach)."""
+
+    asked: int                         # the days asked for (--days)
+    incoming: int                      # whole days the incoming journal holds every incoming message for
+    outgoing: int                      # the same for the outgoing journal, messages sent from the phone included
+    cause: str = WINDOW                # what bounds the shorter of the two
+    # Seconds both journals hold every message for (None: ``days`` whole days): finer than days, so that a
+    # message an hour after a setting was switched on is known to be the newest.
+    span: float | None = field(default=None, compare=False)
+
+    @property
+    def seconds(self) -> float:
+        return self.span if self.span is not None else self.days * _DAY
+
+    @property
+    def days(self) -> int:
+        """Whole days both journals hold every message for: a chat with none in them is idle that long."""
+        return min(self.incoming, self.outgoing)
+
+    @property
+    def short(self) -> bool:
+        return self.days < self.asked
+
+    def describe(self) -> str:
+        """Why the journals reach back as far as they do, as a sentence for summaries (language in force)."""
+        return _describe(self.cause, self.days)
+
+
+# The console's names of the two settings that feed the journals.
+_SETTING_NAMES = {INCOMING_SINCE: N_('"Receive webhooks on incoming messages and files" (incomingWebhook)'),
+                  OUTGOING_SINCE: N_('"Receive webhooks on messages sent from phone" (outgoingMessageWebhook)')}
+
+
+def _describe(cause: str, days: int) -> str:
+    if cause == SETTINGS_UNKNOWN:
+        return _("the instance's settings (getSettings) could not be read, so it is not known which messages "
+                 "reach the journals")
+    if cause == INCOMING_OFF:
+        return _('"Receive webhooks on incoming messages and files" (incomingWebhook) is off: incoming '
+                 "messages do not reach the journal")
+    if cause == OUTGOING_OFF:
+        return _('"Receive webhooks on messages sent from phone" (outgoingMessageWebhook) is off: messages '
+                 "sent from the phone do not reach the journal")
+    if cause in (INCOMING_SINCE, OUTGOING_SINCE):
+        setting = _(_SETTING_NAMES[cause])
+        return ngettext("the journals reach back {n} day: {setting} was switched on then, and older messages never "
+                        "reach them",
+                        "the journals reach back {n} days: {setting} was switched on then, and older messages never "
+                        "reach them", days).format(n=days, setting=setting)
+    if cause == JOURNAL_FULL:
+        return ngettext("the journals reach back {n} day: they hold only their last {limit:,} messages",
+                        "the journals reach back {n} days: they hold only their last {limit:,} messages",
+                        days).format(n=days, limit=JOURNAL_LIMIT)
+    if cause == UNMATCHED:
+        return _("the journals name some chats by another ID (@lid or phone number) that could not be matched "
+                 "to the chat list")
+    return ngettext("the journals cover the {n} day asked for", "the journals cover the {n} days asked for",
+                    days).format(n=days)
+
+
+def _unknown_text(cause: str, days: int) -> str:
+    """The Idle days cell of a chat whose idleness the journals cannot tell (language in force)."""
+    if cause == SETTINGS_UNKNOWN:
+        return _("unknown: the instance's settings could not be read")
+    if cause == INCOMING_OFF:
+        return _("unknown: incoming messages are not in the journal")
+    if cause == OUTGOING_OFF:
+        return _("unknown: messages sent from the phone are not in the journal")
+    if cause == UNMATCHED:
+        return _("unknown: the journal names some chats by an ID that cannot be matched to this one")
+    return ngettext("unknown: the journal reaches back {n} day", "unknown: the journal reaches back {n} days",
+                    days).format(n=days)
+
+
+def _whole_days(seconds: float) -> int:
+    return max(0, int(seconds // _DAY))
+
+
+def _timestamp(value: datetime | float | None) -> float | None:
+    return value.timestamp() if isinstance(value, datetime) else value
+
+
+def journal_reach(days: int, incoming: Sequence[dict] = (), outgoing: Sequence[dict] = (), *,
+                  now: datetime | None = None, incoming_webhook: str | None = "yes",
+                  outgoing_message_webhook: str | None = "yes", incoming_since: datetime | float | None = None,
+                  outgoing_since: datetime | float | None = None) -> Reach:
+    """How far back the two journal answers (over ``days`` days) hold every message (pure).
+
+    Bounded by the ``days`` asked; by the JOURNAL_LIMIT cap (a full answer reaches back to its oldest
+    message); by the settings as getSettings gave them (``"yes"``/``"no"``; None: not readable, nothing
+    is known) for incomingWebhook and outgoingMessageWebhook; and by when each was switched on
+    (``*_since``: a local datetime or epoch seconds, where known, for instance because this tool switched
+    it on), since GREEN-API's journals never hold messages from before. The defaults (both on, since
+    ever) say what the journal answers alone tell.
+    """
+    now_ts = (now or datetime.now()).timestamp()
+    # Per journal: (seconds it holds every message for, cause); only bounds shorter than the days asked count.
+    bounds: dict[str, list[tuple[float, str]]] = {"in": [(days * _DAY, WINDOW)], "out": [(days * _DAY, WINDOW)]}
+    for side, journal in (("in", incoming), ("out", outgoing)):
+        if len(journal) >= JOURNAL_LIMIT:
+            stamps = [stamp for stamp in map(_stamp, journal) if stamp is not None]
+            if stamps:
+                bounds[side].append((max(0.0, now_ts - min(stamps)), JOURNAL_FULL))
+    for side, setting, off, since, since_cause in (
+            ("in", incoming_webhook, INCOMING_OFF, incoming_since, INCOMING_SINCE),
+            ("out", outgoing_message_webhook, OUTGOING_OFF, outgoing_since, OUTGOING_SINCE)):
+        if setting is None:
+            bounds[side].append((0.0, SETTINGS_UNKNOWN))
+        elif setting != "yes":
+            bounds[side].append((0.0, off))
+        elif _timestamp(since) is not None:
+            bounds[side].append((max(0.0, now_ts - _timestamp(since)), since_cause))
+    rank = {cause: place for place, cause in enumerate(_CAUSE_ORDER)}
+
+    def shortest(candidates):
+        return min((bound for bound in candidates if bound[0] < days * _DAY or bound[1] == WINDOW),
+                   key=lambda bound: (_whole_days(bound[0]), rank[bound[1]]))
+
+    reach_in, reach_out = shortest(bounds["in"]), shortest(bounds["out"])
+    return Reach(days, _whole_days(reach_in[0]), _whole_days(reach_out[0]), shortest([reach_in, reach_out])[1],
+                 span=min(reach_in[0], reach_out[0]))
+
+
 @dataclass(frozen=True)
 class ChatRow:
-    """One chat as a row. Times are local (Excel has no time zones); None: no such message in the window."""
+    """One chat as a row. Times are local (Excel has no time zones); None: no such message in the journals."""
 
     chat_id: str
     name: str
@@ -72,67 +218,110 @@ class ChatRow:
     archived: bool
     last_incoming: datetime | None
     last_outgoing: datetime | None
-    idle_days: int | None              # whole days since the newest message; None: none in the window
-    window: int = DEFAULT_DAYS         # the days the journals cover (the days asked for, or fewer when full)
+    idle_days: int | None              # whole days since the newest message, when the journals tell it exactly
+    window: int = DEFAULT_DAYS         # whole days the journals hold every message for (the reach's days)
+    reach: Reach | None = None         # the instance's reach (None: every message of the ``window`` days)
+    newest_days: int | None = None     # whole days since the newest message the journals hold (None: none)
+    unmatched: bool = False            # the journals name some chats by the other form (@lid / number), unmatched
+
+    def _reach(self) -> Reach:
+        return self.reach if self.reach is not None else Reach(self.window, self.window, self.window)
 
     def cells(self) -> list:
-        """The seven cell values, in HEADERS order."""
+        """The seven cell values, in HEADERS order (the Idle days text in the language in force)."""
+        reach = self._reach()
         return [
             self.chat_id, self.name, self.type, YES if self.archived else NO,
-            self.last_incoming if self.last_incoming is not None else none_text(self.window),
-            self.last_outgoing if self.last_outgoing is not None else none_text(self.window),
-            self.idle_days if self.idle_days is not None else self.window,
+            self.last_incoming if self.last_incoming is not None else none_text(reach.incoming),
+            self.last_outgoing if self.last_outgoing is not None else none_text(reach.outgoing),
+            self._idle_cell(reach),
         ]
+
+    def _idle_cell(self, reach: Reach):
+        if self.idle_days is not None:
+            return self.idle_days
+        if self.activity(reach.asked) == IDLE:
+            return reach.asked                     # shown as "over N": idle the whole window
+        return self.unknown_text()
+
+    def unknown_text(self) -> str:
+        """What the Idle days cell says when the journals cannot tell: "unknown: the journal reaches back 5 days"."""
+        reach = self._reach()
+        return _unknown_text(UNMATCHED if self.unmatched else reach.cause, reach.days)
+
+    def activity(self, days: int) -> str:
+        """ACTIVE (a message within the last ``days`` days), IDLE (known to have none, in or out) or UNKNOWN
+        (none in the journals, but they do not reach back ``days`` days, or may name the chat otherwise)."""
+        newest = self.newest_days if self.newest_days is not None else self.idle_days
+        if newest is not None and newest < days:
+            return ACTIVE
+        if not self.unmatched and self._reach().days >= days:
+            return IDLE
+        return UNKNOWN
 
     def idle_for(self, days: int) -> bool:
         """Known to have no message, in or out, within the last ``days`` days."""
-        if self.idle_days is not None:
-            return self.idle_days >= days
-        return self.window >= days
+        return self.activity(days) == IDLE
 
 
 def window_of(rows: Sequence[ChatRow], days: int) -> int:
-    """The days the rows' journals cover: ``days``, or fewer when a journal answer was full."""
+    """The days the rows' journals hold every message for: ``days``, or fewer (journal_reach)."""
     return min((row.window for row in rows), default=days)
 
 
 def build_rows(chats: Iterable[dict], incoming: Sequence[dict], outgoing: Sequence[dict], *,
-               days: int = DEFAULT_DAYS, now: datetime | None = None) -> list[ChatRow]:
+               days: int = DEFAULT_DAYS, now: datetime | None = None, reach: Reach | None = None,
+               identities: Identities | None = None) -> list[ChatRow]:
     """getChats' list and the two journals over ``days`` days -> one row per chat, in getChats' order (pure).
 
-    When a journal answer is full (JOURNAL_LIMIT messages), it reaches back only to its oldest message: the
-    window shrinks to the whole days both journals cover, and messages older than that are left out, so
-    that "none in N days" and "over N" stay true.
+    ``reach`` is journal_reach's answer for these journals (None: what the answers alone tell, both
+    settings taken as on since ever). A chat's times are the newest messages the journals hold within
+    ``days``; its idle days are exact only when both journals hold every message back to that time;
+    otherwise the row knows only that it is active (a message within N days) or, when the journals reach
+    back N days and hold none, idle. ``identities`` (chat_identity) names one chat by both its IDs: a
+    message a journal names by the chat's other ID counts for the chat. A journal message whose chat is
+    in no row, named by the other form (``@lid`` for a phone-number row, or the other way), may be any
+    person's: person rows without a message of their own are then unknown, never idle.
     """
     now = now or datetime.now()
-    window = days
-    for journal in (incoming, outgoing):
-        if len(journal) >= JOURNAL_LIMIT:
-            oldest = min((m["timestamp"] for m in journal if _stamp(m) is not None), default=None)
-            if oldest is not None:
-                covered = int((now - datetime.fromtimestamp(int(oldest))).total_seconds() // 86_400)
-                window = max(0, min(window, covered))
-    since = now.timestamp() - window * 86_400
-    newest_in = _newest(m for m in incoming if (_stamp(m) or 0) >= since)
-    newest_out = _newest(m for m in outgoing if (_stamp(m) or 0) >= since)
+    reach = reach or journal_reach(days, incoming, outgoing, now=now)
+    key = identities.key if identities is not None else _same
+    now_ts = now.timestamp()
+    since = now_ts - reach.asked * _DAY
+    newest_in = _newest(incoming, key, since)
+    newest_out = _newest(outgoing, key, since)
+    listed = [chat for chat in chats if isinstance(chat, dict) and isinstance(chat.get("id"), str) and chat["id"]]
+    listed_keys = {key(chat["id"]) for chat in listed}
+    strays = {kind(chat_key) for chat_key in newest_in.keys() | newest_out.keys() if chat_key not in listed_keys}
     rows, seen = [], set()
-    for chat in chats:
-        if not isinstance(chat, dict):
+    for chat in listed:
+        chat_id = chat["id"]
+        chat_key = key(chat_id)
+        if chat_key in seen:
             continue
-        chat_id = chat.get("id")
-        if not isinstance(chat_id, str) or not chat_id or chat_id in seen:
-            continue
-        seen.add(chat_id)
-        last_in, last_out = newest_in.get(chat_id), newest_out.get(chat_id)
-        known = [t for t in (last_in, last_out) if t is not None]
-        idle = max(0, int((now - max(known)).total_seconds() // 86_400)) if known else None
+        seen.add(chat_key)
+        last_in, last_out = newest_in.get(chat_key), newest_out.get(chat_key)
+        known = [stamp for stamp in (last_in, last_out) if stamp is not None]
+        newest_days = _whole_days(now_ts - max(known)) if known else None
+        # Exact only when both journals hold every message back to the newest one's time.
+        exact = bool(known) and now_ts - max(known) <= reach.seconds
+        unmatched = {LID: PHONE, PHONE: LID}.get(kind(chat_id)) in strays
         name = chat.get("name")
         rows.append(ChatRow(
             chat_id=chat_id, name=name if isinstance(name, str) else "",
             type=GROUP if chat_id.endswith("@g.us") or chat.get("type") == "group" else PERSON,
-            archived=bool(chat.get("archive")), last_incoming=last_in, last_outgoing=last_out, idle_days=idle,
-            window=window))
+            archived=bool(chat.get("archive")), last_incoming=_local(last_in), last_outgoing=_local(last_out),
+            idle_days=newest_days if exact and not unmatched else None, window=reach.days, reach=reach,
+            newest_days=newest_days, unmatched=unmatched))
     return rows
+
+
+def _same(chat_id: str) -> str:
+    return chat_id
+
+
+def _local(stamp: float | None) -> datetime | None:
+    return None if stamp is None else datetime.fromtimestamp(int(stamp))
 
 
 def _stamp(message) -> float | None:
@@ -140,18 +329,19 @@ def _stamp(message) -> float | None:
     return None if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) else float(stamp)
 
 
-def _newest(messages: Iterable[dict]) -> dict[str, datetime]:
-    """chat ID -> local time of its newest message in a journal answer."""
+def _newest(messages: Iterable[dict], key, since: float) -> dict[str, float]:
+    """chat key -> epoch seconds of its newest message in a journal answer, from ``since`` on."""
     newest: dict[str, float] = {}
     for message in messages:
         if not isinstance(message, dict):
             continue
         chat_id, stamp = message.get("chatId"), _stamp(message)
-        if not isinstance(chat_id, str) or stamp is None:
+        if not isinstance(chat_id, str) or stamp is None or stamp < since:
             continue
-        if stamp > newest.get(chat_id, float("-inf")):
-            newest[chat_id] = float(stamp)
-    return {chat_id: datetime.fromtimestamp(int(stamp)) for chat_id, stamp in newest.items()}
+        chat_key = key(chat_id)
+        if stamp > newest.get(chat_key, float("-inf")):
+            newest[chat_key] = stamp
+    return newest
 
 
 def fetch(client, days: int = DEFAULT_DAYS) -> list[ChatRow]:
@@ -165,11 +355,50 @@ def fetch(client, days: int = DEFAULT_DAYS) -> list[ChatRow]:
     return build_rows(chats, incoming, outgoing, days=days)
 
 
-def choose(rows: Sequence[ChatRow], *, chat_type: str | None = None, idle_days: int | None = None) -> list[ChatRow]:
-    """The rule of ``--all-chats``: people or groups, and idle for ``idle_days`` days or more."""
-    return [row for row in rows
-            if (chat_type is None or row.type == chat_type)
-            and (idle_days is None or row.idle_for(idle_days))]
+class Choice(list):
+    """The rows ``choose`` took (a list, in getChats' order), and what the idle rule could not tell:
+    ``unknown`` (how many chats of the type asked for the journals cannot call idle or active),
+    ``causes`` (cause -> how many of them), ``included`` (whether they were taken all the same)."""
+
+    def __init__(self, rows: Iterable[ChatRow], unknown: Sequence[ChatRow] = (), *, included: bool = False):
+        super().__init__(rows)
+        self.unknown = len(unknown)
+        self.included = included
+        self.causes: Counter[str] = Counter(UNMATCHED if row.unmatched else row._reach().cause for row in unknown)
+        self._days = {UNMATCHED if row.unmatched else row._reach().cause: row._reach().days for row in unknown}
+
+    def describe_unknown(self) -> str:
+        """A sentence for the summary: how many chats the journals could not tell, and why ("" when none)."""
+        if not self.unknown:
+            return ""
+        why = "; ".join(_describe(cause, self._days[cause]) for cause in _by_rank(self.causes))
+        if self.included:
+            return ngettext("{n} chat is not known to be idle and was included as asked ({why})",
+                            "{n} chats are not known to be idle and were included as asked ({why})",
+                            self.unknown).format(n=self.unknown, why=why)
+        return ngettext("{n} chat is not known to be idle and was left alone: {why}",
+                        "{n} chats are not known to be idle and were left alone: {why}",
+                        self.unknown).format(n=self.unknown, why=why)
+
+
+def _by_rank(causes: Iterable[str]) -> list[str]:
+    order = (UNMATCHED,) + _CAUSE_ORDER
+    return sorted(causes, key=order.index)
+
+
+def choose(rows: Sequence[ChatRow], *, chat_type: str | None = None, idle_days: int | None = None,
+           include_unknown: bool = False) -> Choice:
+    """The rule of ``--all-chats``: people or groups, and known to be idle ``idle_days`` days or more.
+
+    A chat the journals cannot tell about (ChatRow.activity UNKNOWN) is never taken unless
+    ``include_unknown``; either way the Choice counts them and says why.
+    """
+    typed = [row for row in rows if chat_type is None or row.type == chat_type]
+    if idle_days is None:
+        return Choice(typed)
+    unknown = [row for row in typed if row.activity(idle_days) == UNKNOWN]
+    taken = [row for row in typed if row.activity(idle_days) == IDLE or (include_unknown and row in unknown)]
+    return Choice(taken, unknown, included=include_unknown)
 
 
 @dataclass

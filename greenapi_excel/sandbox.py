@@ -4,6 +4,12 @@ Routes ``{apiUrl}/waInstance{idInstance}/{method}/{apiTokenInstance}`` like the 
 service, answers with the texts of GREEN-API's documentation, enforces its per-method
 rate limits, and can fail the ways the real service and real networks fail.
 
+By default it is kinder than the documented service; options make it behave as the documentation says
+the real one does (docs/GREEN-API.md names the page each follows, and says "assumption" where the docs
+are silent): ``@lid`` chat IDs, journals that hold only what arrived while a setting was on, the restart
+after setSettings, instance states, an empty first getChats, archive calls that answer 200 and change
+nothing, getContactInfo refusing groups, and journals full at their 10,000-message cap.
+
 Importable for tests (``with Sandbox() as sb: ...``) and runnable as
 ``greenapi-excel sandbox``. The apiTokenInstance never reaches a log line or the console,
 except the one start-up line that hands a generated token to its user.
@@ -30,7 +36,9 @@ from pathlib import Path
 from typing import Any, Iterable
 from urllib.parse import parse_qs, urlsplit
 
+from greenapi_excel import i18n
 from greenapi_excel.errors import ConfigError
+from greenapi_excel.i18n import _, ngettext
 
 # --- the methods we emulate ------------------------------------------------------
 
@@ -43,13 +51,15 @@ GET_SETTINGS = "getSettings"
 SET_SETTINGS = "setSettings"
 LAST_INCOMING = "lastIncomingMessages"
 LAST_OUTGOING = "lastOutgoingMessages"
+CHECK_WHATSAPP = "checkWhatsapp"
 READ_METHODS = (GET_CHATS, GET_CONTACT_INFO, GET_STATE_INSTANCE, GET_SETTINGS, SET_SETTINGS, LAST_INCOMING,
-                LAST_OUTGOING)
+                LAST_OUTGOING, CHECK_WHATSAPP)
 
 # Docs' spelling by lower-case name: the real service matches method names without case.
 METHODS = {name.lower(): name for name in (ARCHIVE, UNARCHIVE) + READ_METHODS}
 HTTP_VERBS = {ARCHIVE: "POST", UNARCHIVE: "POST", GET_CONTACT_INFO: "POST", GET_CHATS: "GET", GET_STATE_INSTANCE: "GET",
-              GET_SETTINGS: "GET", SET_SETTINGS: "POST", LAST_INCOMING: "GET", LAST_OUTGOING: "GET"}
+              GET_SETTINGS: "GET", SET_SETTINGS: "POST", LAST_INCOMING: "GET", LAST_OUTGOING: "GET",
+              CHECK_WHATSAPP: "POST"}
 STATE_CHANGING = (ARCHIVE, UNARCHIVE)
 
 # --- faults ----------------------------------------------------------------------
@@ -57,6 +67,8 @@ STATE_CHANGING = (ARCHIVE, UNARCHIVE)
 FAULTS = ("429", "499", "500", "502", "drop", "slow", "applied_502", "applied_drop")
 APPLIED_FAULTS = ("applied_502", "applied_drop")   # the change is made, the client cannot tell
 READ_FAULTS = tuple(name for name in FAULTS if name not in APPLIED_FAULTS)
+# Not a network fault: the log's "fault" of an archiveChat that answered 200 and archived nothing.
+SILENT_FAILURE = "silent_failure"
 
 REASONS = {
     200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -69,8 +81,27 @@ QUOTA_DESCRIPTION = ("Monthly quota has been exceeded. Please go to your persona
 
 MAX_BODY_BYTES = 1 << 20
 
-# User chats are digits@c.us; groups are digits@g.us, old groups digits-digits@g.us.
-CHAT_ID_SHAPE = re.compile(r"^(\d{5,20}@c\.us|\d{5,20}(-\d{5,20})?@g\.us)$")
+# User chats are digits@c.us or, by WhatsApp's own ID, digits@lid; groups digits@g.us, old groups digits-digits@g.us.
+CHAT_ID_SHAPE = re.compile(r"^(\d{5,20}@c\.us|\d{5,20}@lid|\d{5,20}(-\d{5,20})?@g\.us)$")
+LID_SHAPE = re.compile(r"^\d{5,20}@lid$")
+
+# --- instance states (docs: account/GetStateInstance; common-errors) ------------------
+
+AUTHORIZED, NOT_AUTHORIZED, BLOCKED, SLEEP_MODE, STARTING, YELLOW_CARD, SUSPENDED = (
+    "authorized", "notAuthorized", "blocked", "sleepMode", "starting", "yellowCard", "suspended")
+STATES = (AUTHORIZED, NOT_AUTHORIZED, BLOCKED, SLEEP_MODE, STARTING, YELLOW_CARD, SUSPENDED)
+NOT_AUTHORIZED_TEXT = "instance account not authorized"              # docs: common errors
+STARTING_TEXT = "instance in starting process try later"             # docs: common errors
+CHECK_WHATSAPP_REFUSAL = "instance is starting or not authorized"    # docs: service/CheckWhatsapp
+# What every method but getStateInstance answers in a state (None: it is served). notAuthorized and starting
+# follow the docs' common errors; the others are assumptions: a banned account does nothing, and archiving
+# is not sending, so the states that stop sending (yellowCard, renamed suspended in release 5.44.37.12) and
+# the stale sleepMode serve it.
+STATE_REFUSALS = {AUTHORIZED: None, NOT_AUTHORIZED: NOT_AUTHORIZED_TEXT, BLOCKED: NOT_AUTHORIZED_TEXT,
+                  SLEEP_MODE: None, STARTING: STARTING_TEXT, YELLOW_CARD: None, SUSPENDED: None}
+# getSettings and setSettings work before a phone is linked (docs: recommendations "Creating and configuring
+# an instance" sets them while notAuthorized); not while the instance restarts.
+SETTINGS_SERVED_IN = (NOT_AUTHORIZED, BLOCKED)
 
 DEFAULT_CHATS: list[dict] = [
     # Russia
@@ -146,6 +177,7 @@ DEFAULT_ACTIVITY: list[tuple[float | None, float | None]] = [
     (0.01, 0.05), (0.6, 3), (42, 50), (120, 125), (64, 70), (0.08, 0.2), (210, 220),      # Groups
 ]
 
+
 # What getSettings answers (the docs' fields); incomingWebhook follows the sandbox's flag.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "wid": "11001234567@c.us", "countryInstance": "", "typeAccount": "", "webhookUrl": "", "webhookUrlToken": "",
@@ -156,10 +188,14 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "keepOnlineStatus": "no", "pollMessageWebhook": "no", "incomingBlockWebhook": "no", "incomingCallWebhook": "no",
 }
 YES_NO_SETTINGS = frozenset(k for k, v in DEFAULT_SETTINGS.items() if v in ("yes", "no"))
+# The two settings that feed the journals (docs: journals/LastIncomingMessages, LastOutgoingMessages).
+INCOMING_WEBHOOK, OUTGOING_MESSAGE_WEBHOOK = "incomingWebhook", "outgoingMessageWebhook"
+JOURNAL_SETTINGS = (INCOMING_WEBHOOK, OUTGOING_MESSAGE_WEBHOOK)
 
 # The docs: the journals hold at most the last 10,000 messages.
 JOURNAL_LIMIT = 10_000
 DAY_SECONDS = 86_400.0
+PHONE_IDS, LID_IDS = "phone", "lid"       # which ID a chat that has a @lid is named by (getChats, journals)
 
 
 def builtin_chats(now: float | None = None) -> list[dict]:
@@ -176,6 +212,12 @@ def builtin_chats(now: float | None = None) -> list[dict]:
     return chats
 
 
+def made_up_lid(chat_id: str) -> str:
+    """A believable 15-digit ``@lid`` for a phone-number chat, the same every time for the same number."""
+    digits = str(int(hashlib.sha256(chat_id.encode()).hexdigest(), 16))[:11]
+    return f"1206{digits}@lid"
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -185,11 +227,13 @@ def _parse_time(value: Any, chat_id: str, field: str) -> float | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ConfigError(f'chat {chat_id}: {field} must be a time like "2026-10-01T12:00:00Z"')
+        raise ConfigError(_('chat {chat}: {field} must be a time like "2026-10-01T12:00:00Z"').format(
+            chat=chat_id, field=field))
     try:
         when = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ConfigError(f'chat {chat_id}: {field} {value!r} is not a time like "2026-10-01T12:00:00Z"') from None
+        raise ConfigError(_('chat {chat}: {field} {value!r} is not a time like "2026-10-01T12:00:00Z"').format(
+            chat=chat_id, field=field, value=value)) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.timestamp()
@@ -205,35 +249,55 @@ class Chat:
     archive: bool = False
     last_incoming: float | None = None
     last_outgoing: float | None = None
+    lid: str | None = None             # WhatsApp's own ID for the person (docs: FAQ lid-important-differences)
+    # The instance took an archiveChat that WhatsApp never applied (green-api issues #488, #744): it answers
+    # "already archive=true" while getChats shows the chat unarchived, until an unarchiveChat.
+    stale_archive: bool = False
 
     @property
     def type(self) -> str:
         return "group" if self.id.endswith("@g.us") else "user"
 
+    @property
+    def last_activity(self) -> float | None:
+        times = [t for t in (self.last_incoming, self.last_outgoing) if t is not None]
+        return max(times) if times else None
+
 
 def chats_from_dicts(chats: Iterable[dict]) -> dict[str, Chat]:
     """The --state format (list of dicts) -> chat_id -> Chat; ConfigError on a malformed entry."""
     book: dict[str, Chat] = {}
+    lids: set[str] = set()
     for number, entry in enumerate(chats, start=1):
         if not isinstance(entry, dict):
-            raise ConfigError(f"chat {number}: expected an object with an id, got {type(entry).__name__}")
+            raise ConfigError(_("chat {number}: expected an object with an id, got {kind}").format(
+                number=number, kind=type(entry).__name__))
         chat_id = entry.get("id")
-        if not isinstance(chat_id, str) or not CHAT_ID_SHAPE.match(chat_id):
-            raise ConfigError(f"chat {number}: id {chat_id!r} is not a chat ID like 79001234567@c.us")
+        if not isinstance(chat_id, str) or not CHAT_ID_SHAPE.match(chat_id) or chat_id.endswith("@lid"):
+            raise ConfigError(_("chat {number}: id {id!r} is not a chat ID like 79001234567@c.us").format(
+                number=number, id=chat_id))
         name = entry.get("name", "")
         incoming = entry.get("incoming", 1)
         archive = entry.get("archive", False)
+        lid = entry.get("lid")
         if not isinstance(name, str):
-            raise ConfigError(f"chat {chat_id}: name must be text")
+            raise ConfigError(_("chat {chat}: name must be text").format(chat=chat_id))
         if isinstance(incoming, bool) or not isinstance(incoming, int) or incoming < 0:
-            raise ConfigError(f"chat {chat_id}: incoming must be a whole number >= 0")
+            raise ConfigError(_("chat {chat}: incoming must be a whole number >= 0").format(chat=chat_id))
         if not isinstance(archive, bool):
-            raise ConfigError(f"chat {chat_id}: archive must be true or false")
+            raise ConfigError(_("chat {chat}: archive must be true or false").format(chat=chat_id))
+        if lid is not None and (not isinstance(lid, str) or not LID_SHAPE.match(lid) or not chat_id.endswith("@c.us")
+                                or lid in lids):
+            raise ConfigError(_("chat {chat}: lid must be a person's own ID like 120650379300963@lid, "
+                                "one per chat").format(chat=chat_id))
         last_incoming = _parse_time(entry.get("last_incoming"), chat_id, "last_incoming")
         last_outgoing = _parse_time(entry.get("last_outgoing"), chat_id, "last_outgoing")
         if last_incoming is not None and incoming == 0:
-            raise ConfigError(f"chat {chat_id}: incoming is 0, so it cannot have a last_incoming time")
-        book[chat_id] = Chat(chat_id, name, incoming, archive, last_incoming, last_outgoing)
+            raise ConfigError(_("chat {chat}: incoming is 0, so it cannot have a last_incoming time").format(
+                chat=chat_id))
+        if lid is not None:
+            lids.add(lid)
+        book[chat_id] = Chat(chat_id, name, incoming, archive, last_incoming, last_outgoing, lid)
     return book
 
 
@@ -242,11 +306,12 @@ def load_state(path: str | Path) -> list[dict]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read state file {path}: {exc.strerror or exc}") from None
+        raise ConfigError(_("cannot read state file {path}: {reason}").format(
+            path=path, reason=exc.strerror or exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"state file {path} is not valid JSON: {exc}") from None
+        raise ConfigError(_("state file {path} is not valid JSON: {reason}").format(path=path, reason=exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("chats"), list):
-        raise ConfigError(f'state file {path} must hold {{"chats": [...]}}')
+        raise ConfigError(_('state file {path} must hold {{"chats": [...]}}').format(path=path))
     chats_from_dicts(data["chats"])  # validate now, with the file's name in the story
     return data["chats"]
 
@@ -293,11 +358,12 @@ class _Reply:
     """What the handler sends: status, body bytes, extra headers; or a dropped connection."""
 
     def __init__(self, status: int | None, body: bytes | str = b"", *, content_type: str = "text/plain; charset=utf-8",
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, note: str | None = None):
         self.status = status
         self.body = body.encode("utf-8") if isinstance(body, str) else body
         self.content_type = content_type
         self.headers = headers or {}
+        self.note = note          # for the log's "fault" field: what the answer hides (SILENT_FAILURE)
 
     @classmethod
     def json(cls, status: int, value: Any) -> "_Reply":
@@ -316,52 +382,121 @@ class Sandbox:
 
     ``with Sandbox() as sb:`` starts it (``port=0`` picks a free port) and stops it on exit.
     ``sb.api_url``, ``sb.id_instance`` and ``sb.token`` are what a client needs; ``sb.chats``
-    is the live address book, ``sb.log`` the request log (same dicts as the JSONL file).
+    is the live address book (by phone-number or group ID), ``sb.log`` the request log (same dicts as
+    the JSONL file).
+
+    Every option below defaults to the kind service the demo and the README's walk-through use; each makes
+    the sandbox behave as GREEN-API's documentation says the real one does (docs/GREEN-API.md):
+
+    - ``lid_chats``: the first N person chats (and any with a ``lid`` in ``chats``) also have a ``@lid``;
+      ``chat_list_ids`` / ``journal_ids`` ("lid" or "phone") say which ID getChats and the journals name
+      them by. Every method takes either ID; checkWhatsapp gives a number's ``@lid``.
+    - ``fresh_instance`` (every setting off), ``outgoing_message_webhook``, ``incoming_webhook`` and
+      ``webhooks_since_days``: the journals hold only messages that arrived while their setting was on,
+      phone-sent messages only with outgoingMessageWebhook on.
+    - ``restart_s``: setSettings restarts the instance: for that long every method answers 400
+      ``instance in starting process try later`` and getStateInstance ``starting``; then the settings apply.
+    - ``state_instance``: the state getStateInstance answers, and what the other methods answer in it.
+    - ``empty_chat_lists``: the first N getChats answers are ``[]``.
+    - ``silent_failures`` (a fraction) and ``silent_failure_chats`` (chat IDs, the first archiveChat of each):
+      archiveChat answers 200 and archives nothing; the next one answers "already archive=true" until an
+      unarchiveChat (the maintainers' workaround).
+    - ``group_contact_info="refuse"``: getContactInfo answers a group with 400 ``Validation failed``.
+    - ``messages_per_chat`` / ``message_gap_minutes``: each chat's journal holds that many messages, the
+      newest at its last message time; the journals keep the newest 10,000.
+    - ``chats_refresh_s``: getChats answers a list refreshed at most that often (docs: once a minute).
+    - ``keep_chats_archived=False``: ``deliver`` (a new incoming message) brings an archived chat back.
     """
 
     def __init__(self, chats: Iterable[dict] | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  id_instance: str = "1101000001", api_token: str | None = None, latency_ms: float = 0,
                  rps: float = 10, read_rps: float = 1, faults: float = 0.0, seed: int | None = None,
                  log_path: str | Path | None = None, slow_reply_s: float = 40.0, quota: int | None = None,
-                 state_instance: str = "authorized", incoming_webhook: str = "yes"):
+                 state_instance: str = AUTHORIZED, incoming_webhook: str = "yes",
+                 outgoing_message_webhook: str = "yes", fresh_instance: bool = False,
+                 webhooks_since_days: float | None = None, lid_chats: int = 0, chat_list_ids: str = LID_IDS,
+                 journal_ids: str = LID_IDS, restart_s: float = 0.0, empty_chat_lists: int = 0,
+                 silent_failures: float = 0.0, silent_failure_chats: Iterable[str] = (),
+                 group_contact_info: str = "answer", messages_per_chat: int = 1, message_gap_minutes: float = 60.0,
+                 chats_refresh_s: float = 0.0, keep_chats_archived: bool = True):
         if not 0.0 <= faults <= 1.0:
-            raise ConfigError(f"faults must be a fraction between 0 and 1, got {faults}")
+            raise ConfigError(_("faults must be a fraction between 0 and 1, got {value}").format(value=faults))
+        if not 0.0 <= silent_failures <= 1.0:
+            raise ConfigError(_("silent failures must be a fraction between 0 and 1, got {value}").format(
+                value=silent_failures))
         if rps <= 0 or read_rps <= 0:
-            raise ConfigError("rps and read_rps must be above 0")
-        if latency_ms < 0 or slow_reply_s < 0:
-            raise ConfigError("latency and slow reply delays cannot be negative")
-        if quota is not None and quota < 0:
-            raise ConfigError("quota cannot be negative")
+            raise ConfigError(_("rps and read_rps must be above 0"))
+        if latency_ms < 0 or slow_reply_s < 0 or restart_s < 0 or chats_refresh_s < 0 or message_gap_minutes < 0:
+            raise ConfigError(_("latency, delays, restart and refresh times cannot be negative"))
+        if (webhooks_since_days is not None and webhooks_since_days < 0) or min(
+                lid_chats, empty_chat_lists, quota if quota is not None else 0) < 0:
+            raise ConfigError(_("quota, lid chats, empty chat lists and days cannot be negative"))
+        if not 1 <= messages_per_chat <= JOURNAL_LIMIT:
+            raise ConfigError(_("messages per chat must be a whole number from 1 to {limit}").format(
+                limit=JOURNAL_LIMIT))
         if not str(id_instance).isdigit():
-            raise ConfigError(f"idInstance must be digits, got {id_instance!r}")
-        if incoming_webhook not in ("yes", "no"):
-            raise ConfigError(f"incoming_webhook must be yes or no, got {incoming_webhook!r}")
+            raise ConfigError(_("idInstance must be digits, got {value!r}").format(value=id_instance))
+        for name, value, allowed in (("incoming_webhook", incoming_webhook, ("yes", "no")),
+                                     ("outgoing_message_webhook", outgoing_message_webhook, ("yes", "no")),
+                                     ("state_instance", state_instance, STATES),
+                                     ("chat_list_ids", chat_list_ids, (LID_IDS, PHONE_IDS)),
+                                     ("journal_ids", journal_ids, (LID_IDS, PHONE_IDS)),
+                                     ("group_contact_info", group_contact_info, ("answer", "refuse"))):
+            if value not in allowed:
+                raise ConfigError(_("{name} must be one of {allowed}, got {value!r}").format(
+                    name=name, allowed=", ".join(allowed), value=value))
         self.host = host
         self.port = port
         self.id_instance = str(id_instance)
         self.generated_token = api_token is None
         self.token = api_token if api_token is not None else secrets.token_hex(25)
         self.chats: dict[str, Chat] = chats_from_dicts(builtin_chats() if chats is None else chats)
-        # The instance's settings (getSettings / setSettings); setSettings applies at once here, where the
-        # real service takes up to 5 minutes.
-        self.settings: dict[str, Any] = {**DEFAULT_SETTINGS, "incomingWebhook": incoming_webhook}
+        for chat in [c for c in self.chats.values() if c.type == "user" and c.lid is None][:lid_chats]:
+            chat.lid = made_up_lid(chat.id)
+        self._by_lid = {chat.lid: chat.id for chat in self.chats.values() if chat.lid}
+        self.chat_list_ids, self.journal_ids = chat_list_ids, journal_ids
+        # The instance's settings (getSettings / setSettings). A fresh instance has every setting off (docs:
+        # account/SetSettings); setSettings applies at once unless restart_s is set.
+        self.settings: dict[str, Any] = {**DEFAULT_SETTINGS, INCOMING_WEBHOOK: incoming_webhook,
+                                         OUTGOING_MESSAGE_WEBHOOK: outgoing_message_webhook}
+        if fresh_instance:
+            self.settings.update({key: "no" for key in YES_NO_SETTINGS})
+        # When each journal setting was switched on (epoch seconds; None: before any message): the journals
+        # hold no message from before (docs: journals/LastIncomingMessages).
+        since = None if webhooks_since_days is None else time.time() - webhooks_since_days * DAY_SECONDS
+        self.settings_since: dict[str, float | None] = {key: since for key in JOURNAL_SETTINGS}
         self.latency_s = latency_ms / 1000.0
         self.faults = faults
         self.seed = seed
         self.slow_reply_s = slow_reply_s
         self.quota = quota
         self.state_instance = state_instance
+        self.restart_s = restart_s
+        self.empty_chat_lists = empty_chat_lists
+        self.silent_failures = silent_failures
+        self.silent_failure_chats = {self._phone_id(chat_id) for chat_id in silent_failure_chats}
+        self.group_contact_info = group_contact_info
+        self.messages_per_chat = messages_per_chat
+        self.message_gap_s = message_gap_minutes * 60.0
+        self.chats_refresh_s = chats_refresh_s
+        self.keep_chats_archived = keep_chats_archived
         self.log: list[dict] = []
         self.log_path = Path(log_path) if log_path is not None else None
 
         self._limiter = RateLimiter({ARCHIVE: rps, UNARCHIVE: rps, **{name: read_rps for name in READ_METHODS}})
         self._rng = random.Random(seed)
+        self._silent_rng = random.Random(seed)   # its own draws: the fault sequence of a seed stays as it was
         self._injected: dict[str, collections.deque] = collections.defaultdict(collections.deque)
-        self._state_lock = threading.Lock()      # the address book and the quota count
+        self._state_lock = threading.Lock()      # the address book, the settings, the counters
         self._fault_lock = threading.Lock()      # draws happen in arrival order
         self._log_lock = threading.Lock()
         self._log_file = None
         self._changes_done = 0
+        self._chat_lists_served = 0
+        self._chat_list_snapshot: tuple[float, list[tuple[dict, float | None]]] | None = None
+        self._silently_failed: set[str] = set()
+        self._restart_until: float | None = None
+        self._pending_settings: dict[str, Any] = {}
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -447,9 +582,10 @@ class Sandbox:
     def incoming_webhook(self) -> str:
         """The instance's incomingWebhook setting: "yes" or "no"."""
         with self._state_lock:
-            return self.settings["incomingWebhook"]
+            return self.settings[INCOMING_WEBHOOK]
 
     def archived_ids(self) -> set[str]:
+        """The chats WhatsApp shows archived (by phone-number or group ID)."""
         with self._state_lock:
             return {chat_id for chat_id, chat in self.chats.items() if chat.archive}
 
@@ -461,6 +597,28 @@ class Sandbox:
             return entries
         wanted = METHODS.get(method.lower(), method)
         return [entry for entry in entries if entry["method"] == wanted]
+
+    def lid_of(self, chat_id: str) -> str | None:
+        """The ``@lid`` of a person chat (by either ID), None when it has none."""
+        chat = self._find(chat_id)
+        return chat.lid if chat is not None else None
+
+    def begin_restart(self, seconds: float | None = None) -> None:
+        """Restart the instance now, for ``seconds`` (default ``restart_s``), as setSettings or a reboot does."""
+        with self._state_lock:
+            self._restart_until = time.monotonic() + (self.restart_s if seconds is None else seconds)
+
+    def deliver(self, chat_id: str, when: float | None = None) -> None:
+        """A new incoming message in ``chat_id`` (either ID) at ``when`` (epoch seconds, default now). WhatsApp
+        keeps an archived chat archived unless "Keep chats archived" is off on the phone (WhatsApp's FAQ)."""
+        with self._state_lock:
+            chat = self._find(chat_id)
+            if chat is None:
+                raise KeyError(chat_id)
+            chat.incoming += 1
+            chat.last_incoming = time.time() if when is None else when
+            if not self.keep_chats_archived:
+                chat.archive = chat.stale_archive = False
 
     # --- serving -------------------------------------------------------------------
 
@@ -497,10 +655,10 @@ class Sandbox:
         if len(parts) != 4 or parts[0] != "" or not parts[1].startswith("waInstance"):
             entry["method"] = parts[2] if len(parts) > 2 else ""
             return _Reply.reason(404), entry
-        _, instance_part, sent_method, token = parts
+        _root, instance_part, sent_method, token = parts
         canonical = METHODS.get(sent_method.lower())
         entry["method"] = canonical or sent_method
-        if body is not None and canonical in (ARCHIVE, UNARCHIVE, GET_CONTACT_INFO):
+        if body is not None and canonical in (ARCHIVE, UNARCHIVE, GET_CONTACT_INFO, CHECK_WHATSAPP):
             entry["chatId"] = _chat_id_for_log(body)
 
         if instance_part[len("waInstance"):] != self.id_instance:
@@ -529,24 +687,39 @@ class Sandbox:
             return _Reply.reason(502), entry
         if fault == "applied_drop":
             return DROP, entry
+        if reply.note is not None:
+            entry["fault"] = reply.note
         return reply, entry
 
+    def _state(self) -> str:
+        """The instance's state now; a restart that has run its time ends here and applies its settings."""
+        with self._state_lock:
+            if self._restart_until is not None:
+                if time.monotonic() < self._restart_until:
+                    return STARTING
+                self._restart_until = None
+                self._apply_settings(self._pending_settings)
+                self._pending_settings = {}
+            return self.state_instance
+
     def _call(self, method: str, body: bytes, query: str = "") -> _Reply:
+        state = self._state()
         if method == GET_STATE_INSTANCE:
-            return _Reply.json(200, {"stateInstance": self.state_instance})
+            return _Reply.json(200, {"stateInstance": state})
+        refusal = STATE_REFUSALS[state]
+        if refusal is not None and not (method in (GET_SETTINGS, SET_SETTINGS) and state in SETTINGS_SERVED_IN):
+            return _Reply(400, CHECK_WHATSAPP_REFUSAL if method == CHECK_WHATSAPP else refusal)
         if method == GET_SETTINGS:
             with self._state_lock:
                 return _Reply.json(200, dict(self.settings))
         if method == SET_SETTINGS:
             return self._set_settings(body)
-        if self.state_instance != "authorized":
-            return _Reply(400, "instance account not authorized")
         if method in (LAST_INCOMING, LAST_OUTGOING):
             return self._journal(method, query)
         if method == GET_CHATS:
-            with self._state_lock:
-                book = [{"id": c.id, "name": c.name, "type": c.type, "archive": c.archive} for c in self.chats.values()]
-            return _Reply.json(200, book)
+            return self._chat_list(query)
+        if method == CHECK_WHATSAPP:
+            return self._check_whatsapp(body)
         if method in STATE_CHANGING and self.quota is not None:
             with self._state_lock:
                 if self._changes_done >= self.quota:
@@ -561,69 +734,170 @@ class Sandbox:
             return self._contact_info(chat_id)
         return self._set_archive(chat_id, archive=(method == ARCHIVE))
 
+    # --- the address book by either ID -------------------------------------------------
+
+    def _phone_id(self, chat_id: str) -> str:
+        return self._by_lid.get(chat_id, chat_id)
+
+    def _find(self, chat_id: str) -> Chat | None:
+        return self.chats.get(self._phone_id(chat_id))
+
+    def _named(self, chat: Chat, ids: str) -> str:
+        """The ID ``chat`` goes by where ``ids`` (LID_IDS / PHONE_IDS) is the rule."""
+        return chat.lid if chat.lid and ids == LID_IDS else chat.id
+
+    # --- the methods ---------------------------------------------------------------------
+
+    def _chat_list(self, query: str) -> _Reply:
+        """getChats (docs: service/GetChats): the optional ``count`` gives that many chats, newest activity
+        first; the list is refreshed at most every ``chats_refresh_s`` seconds."""
+        count_text = parse_qs(query).get("count", [None])[-1]
+        if count_text is not None and not count_text.isdigit():
+            return _Reply(400, "Validation failed")       # an assumption: the docs list no error for it
+        with self._state_lock:
+            self._chat_lists_served += 1
+            if self._chat_lists_served <= self.empty_chat_lists:
+                return _Reply.json(200, [])
+            now = time.monotonic()
+            if self._chat_list_snapshot is None or now - self._chat_list_snapshot[0] >= self.chats_refresh_s:
+                listed = [({"id": self._named(c, self.chat_list_ids), "name": c.name, "type": c.type,
+                            "archive": c.archive}, c.last_activity) for c in self.chats.values()]
+                self._chat_list_snapshot = (now, listed)
+            listed = self._chat_list_snapshot[1]
+        if count_text is not None:
+            by_activity = sorted(listed, key=lambda item: -(item[1] if item[1] is not None else float("-inf")))
+            return _Reply.json(200, [entry for entry, _when in by_activity[:int(count_text)]])
+        return _Reply.json(200, [entry for entry, _when in listed])
+
+    def _check_whatsapp(self, body: bytes) -> _Reply:
+        """checkWhatsapp (docs: service/CheckWhatsapp): ``chatId`` (digits, @c.us or @lid) or the older
+        ``phoneNumber``; answers whether WhatsApp has the account and, in ``chatId``, the person's @lid."""
+        value, problem = _json_object(body)
+        if problem is not None:
+            return problem
+        if len({"chatId", "phoneNumber"} & set(value)) != 1:
+            return _Reply(400, "Validation failed")
+        if "phoneNumber" in value:
+            number = value["phoneNumber"]
+            if isinstance(number, bool) or not isinstance(number, int):
+                return _Reply(400, "Validation failed. Details: Wrong format. 'phoneNumber' must contain only digits")
+            asked = f"{number}@c.us"
+        else:
+            asked = value["chatId"]
+            if isinstance(asked, str) and asked.isascii() and asked.isdigit():
+                asked = f"{asked}@c.us"
+            if not isinstance(asked, str) or not CHAT_ID_SHAPE.match(asked) or asked.endswith("@g.us"):
+                return _Reply(400, "Validation failed")
+        if asked.endswith("@c.us") and not 11 <= len(asked) - len("@c.us") <= 16:
+            return _Reply(400, "bad phone number, valid from 11 to 16 digits")
+        with self._state_lock:
+            chat = self._find(asked)
+            if chat is None:
+                return _Reply.json(200, {"existsWhatsapp": False})
+            # The docs: chatId "returns the lid of the found user"; a person with none keeps the number (assumption).
+            return _Reply.json(200, {"existsWhatsapp": True, "chatId": chat.lid or chat.id})
+
     def _contact_info(self, chat_id: str) -> _Reply:
         with self._state_lock:
-            chat = self.chats.get(chat_id)
+            chat = self._find(chat_id)
             if chat is None:
                 return _Reply(400, f"GetContactInfoError: chat with id {chat_id} not found")
+            if chat.type == "group" and self.group_contact_info == "refuse":
+                return _Reply(400, "Validation failed")    # docs: chatId is a correspondent's; the text assumed
             info = {"avatar": "", "name": chat.name, "contactName": chat.name, "email": "", "category": "",
-                    "description": "", "products": [], "chatId": chat.id, "lastSeen": None,
+                    "description": "", "products": [], "chatId": chat_id, "lastSeen": None,
                     "isArchive": chat.archive, "isDisappearing": False, "isMute": False,
                     "messageExpiration": 0, "muteExpiration": None, "isBusiness": False}
         return _Reply.json(200, info)
 
     def _set_settings(self, body: bytes) -> _Reply:
-        try:
-            value = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _Reply(400, "Validation failed")
-        if value == {}:
-            return _Reply(400, "Validation failed. Details: 'value' must have at least 1 key")
-        if not isinstance(value, dict):
-            return _Reply(400, "Validation failed")
+        value, problem = _json_object(body)
+        if problem is not None:
+            return problem
         for key, setting in value.items():
             if key in YES_NO_SETTINGS and setting not in ("yes", "no"):
                 return _Reply(400, f"Validation failed. Details: '{key}' must be one of [yes, no]")
+        wanted = {k: v for k, v in value.items() if k in DEFAULT_SETTINGS}
         with self._state_lock:
-            self.settings.update({k: v for k, v in value.items() if k in DEFAULT_SETTINGS})
+            if self.restart_s > 0:
+                # The docs (account/SetSettings): the instance restarts and applies them within 5 minutes.
+                self._pending_settings.update(wanted)
+                self._restart_until = time.monotonic() + self.restart_s
+            else:
+                self._apply_settings(wanted)
         return _Reply.json(200, {"saveSettings": True})
 
+    def _apply_settings(self, wanted: dict[str, Any]) -> None:
+        """Take ``wanted`` in (the state lock held); a journal setting switched on starts its journal now."""
+        for key in JOURNAL_SETTINGS:
+            if wanted.get(key) == "yes" and self.settings[key] != "yes":
+                self.settings_since[key] = time.time()
+        self.settings.update(wanted)
+
     def _journal(self, method: str, query: str) -> _Reply:
-        """lastIncomingMessages / lastOutgoingMessages: each chat's last message within ``minutes``."""
+        """lastIncomingMessages / lastOutgoingMessages: the messages within ``minutes`` that arrived while the
+        setting that feeds the journal was on, newest first, at most the last JOURNAL_LIMIT."""
         minutes_text = parse_qs(query).get("minutes", ["1440"])[-1]
         if not minutes_text.isdigit():
             return _Reply(400, "Validation failed. Details: 'minutes' must be a number")
-        since = time.time() - int(minutes_text) * 60
         incoming = method == LAST_INCOMING
+        setting = INCOMING_WEBHOOK if incoming else OUTGOING_MESSAGE_WEBHOOK
         with self._state_lock:
-            if incoming and self.settings["incomingWebhook"] != "yes":
-                return _Reply.json(200, [])   # the instance does not see incoming messages
-            chats = [(c.last_incoming if incoming else c.last_outgoing, c) for c in self.chats.values()]
-        messages = [_message(chat, when, incoming) for when, chat in chats if when is not None and when >= since]
+            if self.settings[setting] != "yes":
+                # Incoming: none seen; outgoing: the journal keeps only API-sent messages, and the book has none.
+                return _Reply.json(200, [])
+            since = max(time.time() - int(minutes_text) * 60, self.settings_since[setting] or float("-inf"))
+            latest = [(c.last_incoming if incoming else c.last_outgoing, c) for c in self.chats.values()]
+        messages = []
+        for when, chat in latest:
+            if when is None:
+                continue
+            for number in range(self.messages_per_chat):
+                stamp = when - number * self.message_gap_s
+                if stamp < since:
+                    break
+                messages.append(_message(chat, self._named(chat, self.journal_ids), stamp, incoming))
         messages.sort(key=lambda m: m["timestamp"], reverse=True)
         return _Reply.json(200, messages[:JOURNAL_LIMIT])
 
     def _set_archive(self, chat_id: str, *, archive: bool) -> _Reply:
-        prefix, verb = ("ArchiveChatError", "archive") if archive else ("UnarchiveChatError", "unarchive")
+        prefix = "ArchiveChatError" if archive else "UnarchiveChatError"
+        # The docs give unarchiveChat the very words of archiveChat: "UnarchiveChatError: cannot archive chat ...".
+        no_message = f"{prefix}: cannot archive chat cause last message not found in chat"
         with self._state_lock:
-            chat = self.chats.get(chat_id)
+            chat = self._find(chat_id)
             if chat is None:
                 return _Reply(400, f"{prefix}: chat with id {chat_id} not found")
-            if self.settings["incomingWebhook"] != "yes":
+            if self.settings[INCOMING_WEBHOOK] != "yes":
                 # The docs say the method needs incomingWebhook on but not what it answers without it;
                 # an assumption: the same answer as a chat with no incoming message.
-                return _Reply(400, f"{prefix}: cannot {verb} chat cause last message not found in chat")
-            if chat.archive == archive:
+                return _Reply(400, no_message)
+            if not archive and chat.stale_archive:
+                # The maintainers' workaround for #488/#744 starts here: unarchive what the instance believes.
+                chat.stale_archive = chat.archive = False
+                self._changes_done += 1
+                return _Reply(200, b"")
+            if chat.archive == archive or (archive and chat.stale_archive):
                 return _Reply(400, f"{prefix}: chat with id {chat_id} already archive={'true' if archive else 'false'}")
             if chat.incoming <= 0:
-                return _Reply(400, f"{prefix}: cannot {verb} chat cause last message not found in chat")
-            chat.archive = archive
+                return _Reply(400, no_message)
             self._changes_done += 1
+            if archive and self._fails_silently(chat):
+                chat.stale_archive = True
+                return _Reply(200, b"", note=SILENT_FAILURE)
+            chat.archive = archive
         return _Reply(200, b"")
 
+    def _fails_silently(self, chat: Chat) -> bool:
+        """green-api issues #488, #744 (fixed in 5.44.32.1242): an archiveChat answered 200, nothing archived."""
+        if chat.id in self.silent_failure_chats and chat.id not in self._silently_failed:
+            self._silently_failed.add(chat.id)
+            return True
+        return self.silent_failures > 0 and self._silent_rng.random() < self.silent_failures
 
-def _message(chat: Chat, when: float, incoming: bool) -> dict:
-    """One journal entry with the docs' fields."""
+
+def _message(chat: Chat, chat_id: str, when: float, incoming: bool) -> dict:
+    """One journal entry with the docs' fields, naming the chat ``chat_id``."""
     stamp = int(when)
     kind = "incoming" if incoming else "outgoing"
     message = {
@@ -631,10 +905,10 @@ def _message(chat: Chat, when: float, incoming: bool) -> dict:
         "idMessage": hashlib.md5(f"{chat.id}/{kind}/{stamp}".encode()).hexdigest().upper(),
         "timestamp": stamp,
         "typeMessage": "textMessage",
-        "chatId": chat.id,
+        "chatId": chat_id,
     }
     if incoming:
-        sender = chat.id if chat.type == "user" else "79001234567@c.us"
+        sender = chat_id if chat.type == "user" else "79001234567@c.us"
         message.update(senderId=sender, senderName=chat.name if chat.type == "user" else "Anna",
                        senderContactName=chat.name if chat.type == "user" else "", textMessage="Hello!",
                        isForwarded=False, forwardingScore=0)
@@ -653,15 +927,25 @@ def _chat_id_for_log(body: bytes) -> str | None:
     return chat_id if isinstance(chat_id, str) else None
 
 
-def _parse_chat_id(body: bytes) -> tuple[str | None, _Reply | None]:
-    """The chatId of a ``{"chatId": ...}`` body, or the real service's answer to a bad body."""
+def _json_object(body: bytes) -> tuple[dict, None] | tuple[None, _Reply]:
+    """A request body's JSON object, or the real service's answer to a body that is not one."""
     try:
         value = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None, _Reply(400, "Validation failed")
     if value == {}:
         return None, _Reply(400, "Validation failed. Details: 'value' must have at least 1 key")
-    if not isinstance(value, dict) or "chatId" not in value:
+    if not isinstance(value, dict):
+        return None, _Reply(400, "Validation failed")
+    return value, None
+
+
+def _parse_chat_id(body: bytes) -> tuple[str | None, _Reply | None]:
+    """The chatId of a ``{"chatId": ...}`` body, or the real service's answer to a bad body."""
+    value, problem = _json_object(body)
+    if problem is not None:
+        return None, problem
+    if "chatId" not in value:
         return None, _Reply(400, "Validation failed")
     chat_id = value["chatId"]
     if not isinstance(chat_id, str):
@@ -782,37 +1066,110 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """``greenapi-excel sandbox``'s flags, their help in the language in force."""
     parser = argparse.ArgumentParser(
         prog="greenapi-excel sandbox",
-        description="A local GREEN-API emulator for demos, tests and benchmarks (archiveChat, unarchiveChat, "
-                    "getChats, getContactInfo, getStateInstance, getSettings, setSettings, lastIncomingMessages, "
-                    "lastOutgoingMessages).")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7700, help="port (default 7700; 0 picks a free one)")
-    parser.add_argument("--id-instance", default="1101000001", help="the idInstance it answers to")
+        description=_("A local GREEN-API emulator for demos, tests and benchmarks (archiveChat, unarchiveChat, "
+                      "getChats, getContactInfo, getStateInstance, getSettings, setSettings, lastIncomingMessages, "
+                      "lastOutgoingMessages, checkWhatsapp). By default it is kinder than the real service; the "
+                      "flags of the second group make it behave as GREEN-API's documentation says the real one "
+                      "does (docs/GREEN-API.md names each page, and says \"assumption\" where the docs are silent)."))
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, default=None,
+                        help=_("language of this help and of the messages (en, ru; default GREENAPI_LANG, else the "
+                               "locale, else en); GREEN-API's own answers stay as the service gives them"))
+    parser.add_argument("--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)"))
+    parser.add_argument("--port", type=int, default=7700, help=_("port (default 7700; 0 picks a free one)"))
+    parser.add_argument("--id-instance", default="1101000001", help=_("the idInstance it answers to"))
     parser.add_argument("--api-token", default=None,
-                        help="the apiTokenInstance it accepts (default: a random one, printed once)")
-    parser.add_argument("--state", default=None, help='JSON file {"chats": [...]} (default: a built-in book)')
-    parser.add_argument("--log", default=None, help="JSON Lines file, one line per request")
-    parser.add_argument("--latency-ms", type=float, default=0, help="delay every reply by this much")
+                        help=_("the apiTokenInstance it accepts (default: a random one, printed once)"))
+    parser.add_argument("--state", default=None,
+                        help=_('JSON file {"chats": [...]} (default: a built-in book); a chat may have a "lid"'))
+    parser.add_argument("--log", default=None, help=_("JSON Lines file, one line per request"))
+    parser.add_argument("--latency-ms", type=float, default=0, help=_("delay every reply by this much"))
     parser.add_argument("--rps", type=float, default=10,
-                        help="archiveChat / unarchiveChat requests per second accepted (default 10)")
+                        help=_("archiveChat / unarchiveChat requests per second accepted (default 10)"))
     parser.add_argument("--read-rps", type=float, default=1,
-                        help="getChats / getContactInfo / getStateInstance / getSettings / setSettings / "
-                             "lastIncomingMessages / lastOutgoingMessages per second, each (default 1)")
-    parser.add_argument("--faults", type=float, default=0.0, help="fraction of requests that fail (0..1)")
-    parser.add_argument("--seed", type=int, default=None, help="makes the fault sequence repeatable")
+                        help=_("getChats / getContactInfo / getStateInstance / getSettings / setSettings / "
+                               "lastIncomingMessages / lastOutgoingMessages / checkWhatsapp per second, each "
+                               "(default 1)"))
+    parser.add_argument("--faults", type=float, default=0.0, help=_("fraction of requests that fail (0..1)"))
+    parser.add_argument("--seed", type=int, default=None, help=_("makes the fault sequence repeatable"))
     parser.add_argument("--quota", type=int, default=None,
-                        help="after this many archive/unarchive changes, answer 466 (quota used up)")
-    parser.add_argument("--slow-reply-s", type=float, default=40.0, help="how late a 'slow' fault replies")
+                        help=_("after this many archive/unarchive changes, answer 466 (quota used up)"))
+    parser.add_argument("--slow-reply-s", type=float, default=40.0, help=_("how late a 'slow' fault replies"))
     parser.add_argument("--incoming-webhook", choices=("yes", "no"), default="yes",
-                        help="the instance's 'Receive webhooks on incoming messages and files' setting "
-                             "(incomingWebhook; default yes). With no, archiveChat fails as on a fresh instance")
+                        help=_("the instance's 'Receive webhooks on incoming messages and files' setting "
+                               "(incomingWebhook; default yes). With no, archiveChat fails as on a fresh instance"))
+
+    documented = parser.add_argument_group(
+        _("as the documented service"),
+        _("Each follows a page of GREEN-API's documentation (docs/GREEN-API.md); the defaults keep the demo "
+          "and the README's walk-through working."))
+    documented.add_argument("--outgoing-message-webhook", choices=("yes", "no"), default="yes",
+                            help=_("'Receive webhooks on messages sent from phone' (outgoingMessageWebhook; default "
+                                   "yes). With no, the outgoing journal holds no message sent from the phone "
+                                   "(docs: journals/LastOutgoingMessages)"))
+    documented.add_argument("--fresh-instance", action="store_true",
+                            help=_("start with every setting off, as GREEN-API creates an instance (docs: "
+                                   "account/SetSettings); overrides the two settings above"))
+    documented.add_argument("--webhooks-since-days", type=float, default=None, metavar="DAYS",
+                            help=_("incomingWebhook and outgoingMessageWebhook were switched on this many days "
+                                   "ago: the journals hold no older message (docs: journals/LastIncomingMessages). "
+                                   "A setting switched on with setSettings starts its journal then"))
+    documented.add_argument("--restart-s", type=float, default=0.0, metavar="S",
+                            help=_("setSettings restarts the instance: for S seconds every method answers 400 "
+                                   "'instance in starting process try later' and getStateInstance 'starting', then "
+                                   "the settings apply (docs: account/SetSettings, up to 5 minutes; common errors). "
+                                   "Default 0: at once"))
+    documented.add_argument("--state-instance", choices=STATES, default=AUTHORIZED,
+                            help=_("what getStateInstance answers (default authorized), and what the other methods "
+                                   "answer in that state (docs: account/GetStateInstance)"))
+    documented.add_argument("--lid-chats", type=int, default=0, metavar="N",
+                            help=_("the first N person chats also have WhatsApp's own ID, digits@lid (docs: "
+                                   "service/GetChats, FAQ lid-important-differences); every method takes either "
+                                   "ID and checkWhatsapp gives a number's @lid"))
+    documented.add_argument("--chat-list-ids", choices=(LID_IDS, PHONE_IDS), default=LID_IDS,
+                            help=_("which ID getChats names a chat with a @lid by (default lid)"))
+    documented.add_argument("--journal-ids", choices=(LID_IDS, PHONE_IDS), default=LID_IDS,
+                            help=_("which ID the journals name a chat with a @lid by (default lid)"))
+    documented.add_argument("--empty-chat-lists", type=int, default=0, metavar="N",
+                            help=_("the first N getChats answers are [] (docs: service/GetContacts says to ask "
+                                   "again on an empty answer)"))
+    documented.add_argument("--chats-refresh-s", type=float, default=0.0, metavar="S",
+                            help=_("getChats answers a list refreshed at most every S seconds (docs: "
+                                   "service/GetChats, at most once a minute). Default 0: always current"))
+    documented.add_argument("--silent-failures", type=float, default=0.0, metavar="F",
+                            help=_("fraction of archiveChat calls that answer 200 and archive nothing; the next "
+                                   "archiveChat answers 'already archive=true' until an unarchiveChat (green-api "
+                                   "issues #488, #744, fixed in release 5.44.32.1242)"))
+    documented.add_argument("--silent-failure-chat", action="append", default=[], metavar="CHAT_ID",
+                            help=_("the first archiveChat of this chat fails silently the same way (repeatable)"))
+    documented.add_argument("--group-contact-info", choices=("answer", "refuse"), default="answer",
+                            help=_("with refuse, getContactInfo answers a group 400 'Validation failed' (docs: "
+                                   "service/GetContactInfo takes a correspondent's ID; the answer is an assumption)"))
+    documented.add_argument("--messages-per-chat", type=int, default=1, metavar="N",
+                            help=_("each chat's journals hold N messages, the newest at its last message time "
+                                   "(default 1); the journals give at most their last 10,000 "
+                                   "(docs: journals/LastIncomingMessages)"))
+    documented.add_argument("--message-gap-minutes", type=float, default=60.0, metavar="M",
+                            help=_("minutes between a chat's journal messages (default 60)"))
     return parser
+
+
+def _language_flag(argv: list[str]) -> str | None:
+    """The ``--lang`` of ``argv``, known before the parser is built (its help is translated too)."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang", default=None)
+    return early.parse_known_args(argv)[0].lang
 
 
 def main(argv: list[str] | None = None) -> int:
     """``greenapi-excel sandbox ...``: serve until Ctrl+C or SIGTERM, then exit 0."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    i18n.set_language(i18n.choose(_language_flag(argv)))
+    # argparse's own words ("usage:", its errors) from our catalogue, as the other commands have them.
+    argparse._ = _
+    argparse.ngettext = ngettext
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:       # argparse has printed usage and the reason
@@ -822,25 +1179,36 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = Sandbox(chats, host=args.host, port=args.port, id_instance=args.id_instance,
                           api_token=args.api_token, latency_ms=args.latency_ms, rps=args.rps,
                           read_rps=args.read_rps, faults=args.faults, seed=args.seed, log_path=args.log,
-                          slow_reply_s=args.slow_reply_s, quota=args.quota, incoming_webhook=args.incoming_webhook)
+                          slow_reply_s=args.slow_reply_s, quota=args.quota, incoming_webhook=args.incoming_webhook,
+                          outgoing_message_webhook=args.outgoing_message_webhook,
+                          fresh_instance=args.fresh_instance, webhooks_since_days=args.webhooks_since_days,
+                          restart_s=args.restart_s, state_instance=args.state_instance, lid_chats=args.lid_chats,
+                          chat_list_ids=args.chat_list_ids, journal_ids=args.journal_ids,
+                          empty_chat_lists=args.empty_chat_lists, chats_refresh_s=args.chats_refresh_s,
+                          silent_failures=args.silent_failures, silent_failure_chats=args.silent_failure_chat,
+                          group_contact_info=args.group_contact_info, messages_per_chat=args.messages_per_chat,
+                          message_gap_minutes=args.message_gap_minutes)
         sandbox.start()
     except ConfigError as exc:
         print(f"greenapi-excel sandbox: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"greenapi-excel sandbox: cannot listen on {args.host}:{args.port} or open the log: "
-              f"{exc.strerror or exc}", file=sys.stderr)
+        print("greenapi-excel sandbox: " + _("cannot listen on {host}:{port} or open the log: {reason}").format(
+            host=args.host, port=args.port, reason=exc.strerror or exc), file=sys.stderr)
         return 1
 
     stop = threading.Event()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         try:
-            signal.signal(signal_number, lambda *_: stop.set())
+            signal.signal(signal_number, lambda *_args: stop.set())
         except ValueError:
             pass  # not the main thread: the caller stops us another way
 
-    print(f"GREEN-API sandbox: apiUrl={sandbox.api_url} idInstance={sandbox.id_instance} "
-          f"({len(sandbox.chats)} chats; Ctrl+C stops it)", flush=True)
+    # apiUrl= and idInstance= stay as they are in every language: scripts and tests read them.
+    print("GREEN-API sandbox: apiUrl={url} idInstance={instance} ".format(url=sandbox.api_url,
+                                                                         instance=sandbox.id_instance)
+          + ngettext("({n} chat; Ctrl+C stops it)", "({n} chats; Ctrl+C stops it)", len(sandbox.chats)).format(
+              n=len(sandbox.chats)), flush=True)
     if sandbox.generated_token:
         # Printed once, on purpose: it is the user's own key to this sandbox only.
         print(f"apiTokenInstance={sandbox.token}", flush=True)
@@ -851,7 +1219,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         sandbox.stop()
-    print("GREEN-API sandbox stopped", flush=True)
+    print(_("GREEN-API sandbox stopped"), flush=True)
     return 0
 
 

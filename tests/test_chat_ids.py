@@ -16,7 +16,7 @@ from greenapi_excel import chat_ids
 from greenapi_excel.chat_ids import FORMULA_WITHOUT_VALUE, CellError, check_region, parse_cell
 from greenapi_excel.errors import ConfigError
 
-CHAT_ID_SHAPE = re.compile(r"[0-9]{5,20}@c\.us|[0-9]{5,20}(-[0-9]{5,20})?@g\.us")
+CHAT_ID_SHAPE = re.compile(r"[0-9]{5,20}@c\.us|[0-9]{5,20}(-[0-9]{5,20})?@g\.us|[0-9]{5,20}@lid")
 
 
 @pytest.mark.parametrize("value, region, expected", [
@@ -40,6 +40,8 @@ CHAT_ID_SHAPE = re.compile(r"[0-9]{5,20}@c\.us|[0-9]{5,20}(-[0-9]{5,20})?@g\.us"
     (" 79001234567-1581234048@g.us ", None, "79001234567-1581234048@g.us"),
     ("79001234567@c.us", None, "79001234567@c.us"),
     ("+7 900 1234567@c.us", None, "79001234567@c.us"),      # tidied: leading + and spaces dropped
+    ("120650379300963@lid", None, "120650379300963@lid"),   # WhatsApp's own ID for a person, as getChats lists it
+    (" 120650379300963@LID ", "RU", "120650379300963@lid"),
 ])
 def test_numbers_and_ids_become_green_api_chat_ids(value, region, expected):
     assert parse_cell(value, region) == chat_ids.ParsedCell(expected, None)
@@ -64,7 +66,10 @@ def test_numbers_and_ids_become_green_api_chat_ids(value, region, expected):
     (12345, "wrong number of digits"),
     ("+1 555 0100", "not a valid number"),
     ("7 900 123 45 67 + 1", "+ belongs only at the start"),
-    ("79001234567@c.uss", "@c.us (a person) or @g.us"),
+    ("79001234567@c.uss", "@c.us (a person), @lid"),
+    ("1206 5037 9300963@lid", "@lid"),
+    ("+120650379300963@lid", "digits only"),
+    ("1234@lid", "@lid"),
     ("7900-1234567@c.us", "digits only"),
     ("12345@g.us", "group ID"),
     ("7" * 32767, "too long"),
@@ -76,6 +81,11 @@ def test_what_is_not_a_chat_gets_a_reason_the_analyst_can_act_on(value, words):
     assert parsed.chat_id is None and not parsed.empty
     assert words in parsed.reason
     assert parsed.reason[:1] not in "=+-@"
+
+
+@given(hs.from_regex(r"\A[0-9]{5,20}\Z"), hs.sampled_from([None, "RU", "DE"]))
+def test_every_lid_getchats_can_list_is_taken_as_written(digits, region):
+    assert parse_cell(f"{digits}@lid", region) == chat_ids.ParsedCell(f"{digits}@lid", None)
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", "\t\n", "\u00a0\u2003"])
@@ -104,7 +114,7 @@ def test_check_region_upper_cases_and_refuses_unknown_codes():
 @settings(max_examples=500, deadline=None)
 @given(hs.one_of(
     hs.none(), hs.booleans(), hs.integers(), hs.floats(), hs.text(), hs.datetimes(), hs.dates(),
-    hs.from_regex(r"\A[+0 ]{0,3}[0-9 ()\-]{3,22}(@[cg]\.us)?\Z"),
+    hs.from_regex(r"\A[+0 ]{0,3}[0-9 ()\-]{3,22}(@[cg]\.us|@lid)?\Z"),
     hs.builds(CellError, hs.text()), hs.just(FORMULA_WITHOUT_VALUE), hs.decimals(),
     hs.lists(hs.integers(), max_size=2), hs.binary(max_size=8),
 ), hs.sampled_from([None, "RU", "DE", "KZ", "US", "IT", "GB"]))

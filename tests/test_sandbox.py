@@ -74,11 +74,12 @@ def test_chat_errors_use_the_docs_texts(sandbox, method, prefix, chat_id, text):
     assert answer.text == f"{prefix}: {text}"
 
 
-def test_unarchive_without_incoming_message_mirrors_archive(make_sandbox):
+def test_unarchive_without_incoming_message_answers_the_docs_words(make_sandbox):
+    # docs service/unarchiveChat: "UnarchiveChatError: cannot archive chat cause last message not found in chat"
     sb = make_sandbox([{"id": "79001112233@c.us", "incoming": 0, "archive": True}])
     answer = post(sb, "unarchiveChat", {"chatId": "79001112233@c.us"})
     assert (answer.status_code, answer.text) == (
-        400, "UnarchiveChatError: cannot unarchive chat cause last message not found in chat")
+        400, "UnarchiveChatError: cannot archive chat cause last message not found in chat")
 
 
 def test_unarchive_undoes_archive(sandbox):
