@@ -162,8 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
                         add_help=False)
 
     workbook = commands.add_parser("workbook", help=_("write GreenApi.xlsm set up for this Python"))
-    workbook.add_argument("path", nargs="?", default="GreenApi.xlsm", metavar="PATH",
-                          help=_("where to write it (default ./GreenApi.xlsm)"))
+    workbook.add_argument("path", nargs="?", default=None, metavar="PATH",
+                          help=_("where to write it (default ./GreenApi.xlsm, with --lite ./GreenApi-Lite.xlsx)"))
+    workbook.add_argument("--lite", action="store_true",
+                          help=_("write GreenApi-Lite.xlsx for xlwings Lite instead: no Python to install"))
 
     addin = commands.add_parser("addin", help=_("install GreenApi.xlam, the GreenApi tab in every workbook, where "
                                                 "Excel loads add-ins at start (XLSTART), or remove it"))
@@ -585,9 +587,15 @@ def command_addin(args) -> int:
 # --- workbook -------------------------------------------------------------------------
 
 def command_workbook(args) -> int:
+    if args.lite:
+        from greenapi_excel.workbook.lite import DEFAULT_LITE_OUT, build_lite
+
+        path = build_lite(Path(args.path or DEFAULT_LITE_OUT), language=i18n.language())
+        print(_("Wrote {path}: open it in Excel with the xlwings Lite add-in (Home > Add-ins).").format(path=path))
+        return EXIT_OK
     from greenapi_excel.workbook.build import build
 
-    path = build(Path(args.path), interpreter=sys.executable, language=i18n.language())
+    path = build(Path(args.path or "GreenApi.xlsm"), interpreter=sys.executable, language=i18n.language())
     print(_("Wrote {path}: its xlwings.conf sheet points at {python}. Open it in Excel and enable "
             "macros.").format(path=path, python=sys.executable))
     return EXIT_OK
