@@ -322,12 +322,10 @@ def lite_workbook_bytes(language: str = "en") -> bytes:
 
 def build_lite(out_path: str | os.PathLike, *, language: str = "en") -> Path:
     """Write GreenApi-Lite.xlsx (or ``out_path``) in ``language``; returns the path written."""
-    out = Path(out_path)
+    from greenapi_excel.sheets import replace_atomically
+
     data = lite_workbook_bytes(language)
-    temporary = out.with_name(out.name + ".tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, out)
-    return out
+    return replace_atomically(Path(out_path), lambda stream: stream.write(data))
 
 
 def read_lite_properties(book: bytes | str | os.PathLike) -> dict[str, str]:
