@@ -71,7 +71,7 @@ READ_FAULTS = tuple(name for name in FAULTS if name not in APPLIED_FAULTS)
 SILENT_FAILURE = "silent_failure"
 
 REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 413: "Payload Too Large", 429: "Too Many Requests", 466: "Quota Exceeded",
     499: "Client Closed Request", 500: "Internal Server Error", 502: "Bad Gateway",
 }
@@ -80,6 +80,13 @@ QUOTA_DESCRIPTION = ("Monthly quota has been exceeded. Please go to your persona
                      "the tariff to business https://console.green-api.com")
 
 MAX_BODY_BYTES = 1 << 20
+
+# CORS (--cors): what a browser page may call and read. Every call carries Content-Type: application/json,
+# so a browser preflights it; Retry-After is exposed so a page can honour it.
+CORS_METHODS = "GET, POST"
+CORS_REQUEST_HEADERS = "Content-Type"
+CORS_EXPOSED_HEADERS = "Retry-After"
+CORS_MAX_AGE_S = 600
 
 # User chats are digits@c.us or, by WhatsApp's own ID, digits@lid; groups digits@g.us, old groups digits-digits@g.us.
 CHAT_ID_SHAPE = re.compile(r"^(\d{5,20}@c\.us|\d{5,20}@lid|\d{5,20}(-\d{5,20})?@g\.us)$")
@@ -418,7 +425,7 @@ class Sandbox:
                  journal_ids: str = LID_IDS, restart_s: float = 0.0, empty_chat_lists: int = 0,
                  silent_failures: float = 0.0, silent_failure_chats: Iterable[str] = (),
                  group_contact_info: str = "answer", messages_per_chat: int = 1, message_gap_minutes: float = 60.0,
-                 chats_refresh_s: float = 0.0, keep_chats_archived: bool = True):
+                 chats_refresh_s: float = 0.0, keep_chats_archived: bool = True, cors: Iterable[str] = ()):
         if not 0.0 <= faults <= 1.0:
             raise ConfigError(_("faults must be a fraction between 0 and 1, got {value}").format(value=faults))
         if not 0.0 <= silent_failures <= 1.0:
@@ -480,6 +487,9 @@ class Sandbox:
         self.message_gap_s = message_gap_minutes * 60.0
         self.chats_refresh_s = chats_refresh_s
         self.keep_chats_archived = keep_chats_archived
+        # Origins whose browser pages may call (CORS); empty: none, as a service that does not allow browsers.
+        self.cors: tuple[str, ...] = cors_origins(cors)
+        self.preflights: list[dict] = []       # the OPTIONS a browser sent first: {"origin", "allowed"}
         self.log: list[dict] = []
         self.log_path = Path(log_path) if log_path is not None else None
 
@@ -621,6 +631,26 @@ class Sandbox:
                 chat.archive = chat.stale_archive = False
 
     # --- serving -------------------------------------------------------------------
+
+    def cors_headers(self, origin: str | None) -> dict[str, str]:
+        """The CORS headers of an answer to a page of ``origin``: none unless --cors allows that origin."""
+        if not self.cors or not (origin and origin in self.cors or "*" in self.cors):
+            return {}
+        return {"Access-Control-Allow-Origin": "*" if "*" in self.cors else origin,
+                "Access-Control-Expose-Headers": CORS_EXPOSED_HEADERS, "Vary": "Origin"}
+
+    def preflight(self, origin: str | None) -> _Reply:
+        """A browser's OPTIONS before a call: allowed origins get methods, headers and how long to cache it;
+        others an answer without CORS headers, so the browser never sends the call."""
+        allowed = bool(self.cors_headers(origin))   # the handler adds those to every answer
+        with self._log_lock:
+            self.preflights.append({"origin": origin, "allowed": allowed})
+        headers = {"Allow": CORS_METHODS + ", OPTIONS"}
+        if allowed:
+            headers.update({"Access-Control-Allow-Methods": CORS_METHODS,
+                            "Access-Control-Allow-Headers": CORS_REQUEST_HEADERS,
+                            "Access-Control-Max-Age": str(CORS_MAX_AGE_S)})
+        return _Reply(204, b"", headers=headers)
 
     def _record(self, entry: dict) -> None:
         with self._log_lock:
@@ -895,6 +925,25 @@ class Sandbox:
             return True
         return self.silent_failures > 0 and self._silent_rng.random() < self.silent_failures
 
+def cors_origins(values: Iterable[str]) -> tuple[str, ...]:
+    """--cors values (each may be a comma-separated list) -> normalised origins; "*" allows every origin.
+    ConfigError for anything that is not scheme://host[:port]."""
+    origins = []
+    for value in values:
+        for item in str(value).split(","):
+            item = item.strip()
+            if not item:
+                continue
+            if item == "*":
+                origins.append(item)
+                continue
+            parts = urlsplit(item)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") \
+                    or parts.query or parts.fragment or parts.username:
+                raise ConfigError(_("--cors {item!r} is not an origin like https://addin.xlwings.org").format(item=item))
+            origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(dict.fromkeys(origins))
+
 
 def _message(chat: Chat, chat_id: str, when: float, incoming: bool) -> dict:
     """One journal entry with the docs' fields, naming the chat ``chat_id``."""
@@ -1046,6 +1095,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        for name, value in self.server.sandbox.cors_headers(self.headers.get("Origin")).items():
+            self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -1060,6 +1111,14 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    def do_OPTIONS(self) -> None:
+        """A CORS preflight: never an API call, never in the call log (``sandbox.preflights`` counts it)."""
+        try:
+            self._read_body()
+        except ValueError:
+            self.close_connection = True
+        self._send(self.server.sandbox.preflight(self.headers.get("Origin")))
 
 
 # --- command line -------------------------------------------------------------------
@@ -1097,6 +1156,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quota", type=int, default=None,
                         help=_("after this many archive/unarchive changes, answer 466 (quota used up)"))
     parser.add_argument("--slow-reply-s", type=float, default=40.0, help=_("how late a 'slow' fault replies"))
+    parser.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                        help=_("let browser pages of ORIGIN call it (CORS), e.g. https://addin.xlwings.org for xlwings "
+                             "Lite; repeatable or comma-separated, * for any. Without it browsers are refused, as a "
+                             "service that does not allow them"))
     parser.add_argument("--incoming-webhook", choices=("yes", "no"), default="yes",
                         help=_("the instance's 'Receive webhooks on incoming messages and files' setting "
                                "(incomingWebhook; default yes). With no, archiveChat fails as on a fresh instance"))
@@ -1187,7 +1250,8 @@ def main(argv: list[str] | None = None) -> int:
                           empty_chat_lists=args.empty_chat_lists, chats_refresh_s=args.chats_refresh_s,
                           silent_failures=args.silent_failures, silent_failure_chats=args.silent_failure_chat,
                           group_contact_info=args.group_contact_info, messages_per_chat=args.messages_per_chat,
-                          message_gap_minutes=args.message_gap_minutes)
+                          message_gap_minutes=args.message_gap_minutes,
+                          cors=args.cors)
         sandbox.start()
     except ConfigError as exc:
         print(f"greenapi-excel sandbox: {exc}", file=sys.stderr)

@@ -458,6 +458,10 @@ def wrote_workbook(path, python: str) -> str:
         path=path, python=python)
 
 
+def wrote_lite_workbook(path) -> str:
+    return _("Wrote {path}: open it in Excel with the xlwings Lite add-in (Home > Add-ins).").format(path=path)
+
+
 def journal_empty() -> str:
     return _("the journal holds no calls yet")
 

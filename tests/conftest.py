@@ -55,3 +55,20 @@ def inline_worker(monkeypatch):
 
     monkeypatch.setattr(macros, "attach", attach)
     monkeypatch.setattr(macros, "spawn", lambda files: addin.work(str(files.job)))
+
+
+@pytest.fixture(scope="session")
+def lite_pyodide(lite_build_dir):
+    """One real Pyodide (npm's, under Node with JSPI) for the session: the pinned wheels, this checkout's own
+    wheel and the xlwings Lite stand-in installed (tests/lite_harness.py)."""
+    from lite_harness import start_host
+
+    host = start_host(lite_build_dir)
+    yield host
+    host.close()
+
+
+@pytest.fixture(scope="session")
+def lite_build_dir(tmp_path_factory):
+    """Where the Lite tests build this checkout's wheel, once per session."""
+    return tmp_path_factory.mktemp("lite")

@@ -54,6 +54,7 @@ class HostileServer:
     def __init__(self, answer: Answer):
         self.answer = answer
         self.requests: list[tuple[str, str]] = []   # (verb, path): the paths carry the token
+        self.request_headers: list[dict[str, str]] = []   # each request's headers, names lower-case
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -109,6 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         hostile.requests.append((self.command, self.path))
+        hostile.request_headers.append({name.lower(): value for name, value in self.headers.items()})
         if getattr(hostile.answer, "wants_url", False):
             url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
             reply = hostile.answer(self.command, self.path, body, url=url)  # type: ignore[call-arg]

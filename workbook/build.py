@@ -421,6 +421,8 @@ def sheets_package(contents: dict) -> dict[str, bytes]:
                         cell.font = Font(bold=True)
         for letter, width in spec.get("column_widths", {}).items():
             sheet.column_dimensions[letter].width = width
+        for row, height in spec.get("row_heights", {}).items():
+            sheet.row_dimensions[int(row)].height = height
         if spec.get("freeze"):
             sheet.freeze_panes = spec["freeze"]
         for name, cell in spec.get("names", {}).items():

@@ -280,9 +280,15 @@ def command_addin(args) -> int:
 
 def command_workbook(args) -> int:
     from greenapi_excel import i18n
+
+    if args.lite:
+        from greenapi_excel.workbook.lite import DEFAULT_LITE_OUT, build_lite
+
+        say(texts.wrote_lite_workbook(build_lite(Path(args.path or DEFAULT_LITE_OUT), language=i18n.language())))
+        return EXIT_OK
     from greenapi_excel.workbook.build import build
 
-    path = build(Path(args.path), interpreter=sys.executable, language=i18n.language())
+    path = build(Path(args.path or "GreenApi.xlsm"), interpreter=sys.executable, language=i18n.language())
     say(texts.wrote_workbook(path, sys.executable))
     return EXIT_OK
 

@@ -161,8 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
                         add_help=False)
 
     workbook = commands.add_parser("workbook", help=_("write GreenApi.xlsm set up for this Python"))
-    workbook.add_argument("path", nargs="?", default="GreenApi.xlsm", metavar="PATH",
-                          help=_("where to write it (default ./GreenApi.xlsm)"))
+    workbook.add_argument("path", nargs="?", default=None, metavar="PATH",
+                          help=_("where to write it (default ./GreenApi.xlsm, with --lite ./GreenApi-Lite.xlsx)"))
+    workbook.add_argument("--lite", action="store_true",
+                          help=_("write GreenApi-Lite.xlsx for xlwings Lite instead: no Python to install"))
 
     addin = commands.add_parser("addin", help=_("install GreenApi.xlam, the GreenApi tab in every workbook, where "
                                                 "Excel loads add-ins at start (XLSTART), or remove it"))
