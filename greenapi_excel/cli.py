@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     workbook = commands.add_parser("workbook", help=_("write GreenApi.xlsm set up for this Python"))
     workbook.add_argument("path", nargs="?", default="GreenApi.xlsm", metavar="PATH",
                           help=_("where to write it (default ./GreenApi.xlsm)"))
+    workbook.add_argument("--force", action="store_true",
+                          help=_("replace a GreenApi workbook that is already at PATH (never any other file)"))
 
     addin = commands.add_parser("addin", help=_("install GreenApi.xlam, the GreenApi tab in every workbook, where "
                                                 "Excel loads add-ins at start (XLSTART), or remove it"))
@@ -585,11 +587,15 @@ def command_addin(args) -> int:
 # --- workbook -------------------------------------------------------------------------
 
 def command_workbook(args) -> int:
+    from greenapi_excel import setup_checks
     from greenapi_excel.workbook.build import build
 
-    path = build(Path(args.path), interpreter=sys.executable, language=i18n.language())
+    target = setup_checks.workbook_target(args.path, force=args.force)
+    path = build(target, interpreter=sys.executable, language=i18n.language())
     print(_("Wrote {path}: its xlwings.conf sheet points at {python}. Open it in Excel and enable "
             "macros.").format(path=path, python=sys.executable))
+    for note in setup_checks.python_notes(sys.executable):
+        print(note)
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ import xlwings
 import xmlschema
 from oletools.olevba import VBA_Parser
 
+from greenapi_excel import setup_checks
 from greenapi_excel.errors import WorkbookError
 from greenapi_excel.workbook import build as workbook_build
 
@@ -713,3 +714,142 @@ def as_workbook(addin: Path):
             target.writestr(info, data)
     out.seek(0)
     return out
+
+
+# --- greenapi-excel workbook PATH: it cannot destroy anything (issue 21) --------------------------------------
+
+def without_mark(path: Path, out: Path) -> Path:
+    """A copy of a built file as an earlier version wrote it: no docProps/custom.xml, no mark."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename == "docProps/custom.xml":
+                continue
+            data = source.read(info)
+            if info.filename in ("_rels/.rels", "[Content_Types].xml"):
+                data = re.sub(rb"<(Relationship|Override) [^>]*custom[.-]propert[^>]*/>", b"", data)
+            target.writestr(info, data)
+    return out
+
+
+def analysts_book(path: Path) -> bytes:
+    """A book of the analyst's own with 47 chats (openpyxl; macro-enabled name or not), its bytes."""
+    book = openpyxl.Workbook()
+    book.active.append(["Chat ID", "Name"])
+    for number in range(47):
+        book.active.append([f"7900{number:07d}", f"Client {number}"])
+    book.save(path)
+    return path.read_bytes()
+
+
+def test_workbook_refuses_a_name_excel_would_not_open(tmp_path):
+    for name in ("Book.xlsx", "GreenApi", "GreenApi.xls", "notes.txt"):
+        with pytest.raises(WorkbookError, match=r"must end in \.xlsm \(or \.xlam"):
+            setup_checks.workbook_target(tmp_path / name)
+    assert setup_checks.workbook_target(tmp_path / "Mine.XLSM") == tmp_path / "Mine.XLSM"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_workbook_refuses_a_folder_that_does_not_exist(tmp_path):
+    with pytest.raises(WorkbookError, match="does not exist: create it first"):
+        setup_checks.workbook_target(tmp_path / "No such folder" / "GreenApi.xlsm")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_workbook_never_replaces_a_book_that_is_not_ours_even_with_force(tmp_path):
+    for name in ("Customers.xlsm", "Customers.xlam"):
+        before = analysts_book(tmp_path / name)
+        for force in (False, True):
+            with pytest.raises(WorkbookError, match="is not a GreenApi workbook: it is left as it is, also with --force"):
+                setup_checks.workbook_target(tmp_path / name, force=force)
+        assert (tmp_path / name).read_bytes() == before
+    junk = tmp_path / "Broken.xlsm"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(WorkbookError, match="not a GreenApi workbook"):
+        setup_checks.workbook_target(junk, force=True)
+
+
+def test_workbook_replaces_ours_only_with_force_old_ones_included(tmp_path):
+    ours = tmp_path / "GreenApi.xlsm"
+    ours.write_bytes(BOOK.read_bytes())
+    old = without_mark(BOOK, tmp_path / "Old GreenApi.xlsm")
+    old_addin = without_mark(ADDIN, tmp_path / "GreenApi.xlam")
+    from greenapi_excel import provenance
+
+    assert [provenance.kind_of(p) for p in (ours, old, old_addin)] == [provenance.WORKBOOK, provenance.WORKBOOK,
+                                                                        provenance.ADDIN]
+    for path in (ours, old, old_addin):
+        with pytest.raises(WorkbookError, match=r"exists \(a GreenApi workbook; the chats and results in it would be "
+                                                r"lost\): give another name, or add --force"):
+            setup_checks.workbook_target(path)
+        assert setup_checks.workbook_target(path, force=True) == path
+
+
+def test_workbook_never_writes_through_a_link(tmp_path):
+    target = tmp_path / "Customers.xlsm"
+    before = analysts_book(target)
+    link = tmp_path / "GreenApi.xlsm"
+    link.symlink_to(target)
+    for force in (False, True):
+        with pytest.raises(WorkbookError, match="is a link to another file: it is left as it is"):
+            setup_checks.workbook_target(link, force=force)
+    dangling = tmp_path / "Dangling.xlsm"
+    dangling.symlink_to(tmp_path / "nowhere.xlsm")
+    with pytest.raises(WorkbookError, match="is a link"):
+        setup_checks.workbook_target(dangling, force=True)
+    (tmp_path / "Folder.xlsm").mkdir()
+    with pytest.raises(WorkbookError, match="exists and is no file"):
+        setup_checks.workbook_target(tmp_path / "Folder.xlsm", force=True)
+    assert target.read_bytes() == before and link.is_symlink()
+
+
+def test_the_build_replaces_a_link_never_its_target(tmp_path):
+    """build() itself (the last line of defence): a link at the path is replaced by a regular file."""
+    target = tmp_path / "Customers.xlsm"
+    before = analysts_book(target)
+    link = tmp_path / "GreenApi.xlsm"
+    link.symlink_to(target)
+    written = workbook_build.build(link)
+    assert written == link and not link.is_symlink() and link.read_bytes() == BOOK.read_bytes()
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".greenapi-")] == []   # no temporary left
+
+
+def test_workbook_command_refusals_are_one_line_and_force_replaces_our_book(tmp_path):
+    from cli_helpers import run_cli
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENAPI_")}
+    env["GREENAPI_LANG"] = "en"
+    wrong = run_cli("workbook", tmp_path / "Book.xlsx", env=env)
+    assert wrong.returncode == 2 and "must end in .xlsm" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert not (tmp_path / "Book.xlsx").exists()
+    book = tmp_path / "GreenApi.xlsm"
+    first = run_cli("workbook", book, env=env)
+    assert first.returncode == 0, first.stderr
+    pasted = openpyxl.load_workbook(book, keep_vba=True)
+    pasted["Chats"]["A2"] = "4915111111111"
+    pasted.save(book)
+    with_chats = book.read_bytes()
+    again = run_cli("workbook", book, env=env)
+    assert again.returncode == 2 and "add --force to replace it" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1 and book.read_bytes() == with_chats
+    forced = run_cli("workbook", book, "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+    assert openpyxl.load_workbook(book)["Chats"]["A2"].value != "4915111111111"   # a fresh book, as asked
+
+
+def test_the_mark_survives_another_office_saving_the_book(tmp_path):
+    """The mark is a custom document property, which office suites keep on save: LibreOffice Calc (the
+    independent writer we can run here) saves GreenApi.xlsm with the analyst's edits, and it is still ours."""
+    from test_books import SOFFICE, libreoffice
+
+    if SOFFICE is None:
+        pytest.fail("LibreOffice (soffice) is missing: apt-get install libreoffice-calc-nogui")
+    source = tmp_path / "GreenApi.xlsm"
+    source.write_bytes(BOOK.read_bytes())
+    libreoffice(["--convert-to", "xlsm:Calc MS Excel 2007 VBA XML", "--outdir", str(tmp_path / "saved"),
+                 str(source)], tmp_path)
+    from greenapi_excel import provenance
+
+    saved = tmp_path / "saved" / "GreenApi.xlsm"
+    assert provenance.kind_of(saved) == provenance.WORKBOOK
+    assert provenance.kind_of(without_mark(saved, tmp_path / "unmarked.xlsm")) == provenance.WORKBOOK   # its ribbon
