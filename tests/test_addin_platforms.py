@@ -156,9 +156,9 @@ def test_onedrive_for_business_and_the_books_xlwings_conf_rows(home, excel, monk
         book.fullname
     # The book's own xlwings.conf sheet outranks the environment, with the platform's key.
     local = synced(home / "OneDrive - Contoso", "Team", "Customers.xlsx")
-    suffix = "WIN" if platform == "win" else "MAC"
-    book.add_sheet("xlwings.conf", [["ONEDRIVE_COMMERCIAL_" + ("MAC" if suffix == "WIN" else "WIN"), "/elsewhere"],
-                                    [f"ONEDRIVE_COMMERCIAL_{suffix}", str(home / "OneDrive - Contoso")]])
+    own, other = ("WIN", "MAC") if platform == "win" else ("MAC", "WIN")
+    book.add_sheet("xlwings.conf", [[f"ONEDRIVE_COMMERCIAL_{other}", "/elsewhere"],
+                                    [f"ONEDRIVE_COMMERCIAL_{own}", str(home / "OneDrive - Contoso")]])
     assert book.fullname == local
 
 
