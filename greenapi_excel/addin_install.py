@@ -2,8 +2,9 @@
 
 Modelled on xlwings' own ``xlwings addin install`` (xlwings/cli.py): the add-in goes into the user's
 XLSTART folder, so its GreenApi tab is there in every workbook. Unlike a copy of a shipped file, the
-add-in is built here for this Python (its xlwings.conf sheet names this interpreter, and PYTHONPATH when
+add-in is built here for this Python (its greenapi.conf sheet names this interpreter, and PYTHONPATH when
 that interpreter would not find addin.py by itself), as ``greenapi-excel workbook`` does for the .xlsm.
+It replaces or removes only a GreenApi.xlam this tool wrote (its mark, provenance.py), never through a link.
 
 The folder: ``--folder``, else GREENAPI_XLSTART, else the user's XLSTART of Excel on this OS:
 - Windows: %APPDATA%\\Microsoft\\Excel\\XLSTART (what Application.StartupPath gives);
@@ -17,11 +18,11 @@ import os
 import sys
 from pathlib import Path
 
+from greenapi_excel import i18n, setup_checks
 from greenapi_excel.errors import ConfigError, WorkbookError
-from greenapi_excel import i18n
 from greenapi_excel.i18n import _
 
-ADDIN_FILE = "GreenApi.xlam"
+ADDIN_FILE = setup_checks.ADDIN_FILE
 ENV_FOLDER = "GREENAPI_XLSTART"
 MAC_STARTUP = ("Library", "Group Containers", "UBF8T346G9.Office", "User Content.localized",
                "Startup.localized", "Excel")
@@ -45,20 +46,25 @@ def startup_folder(explicit: str | None = None, *, platform: str | None = None,
                         "give one with --folder DIR or the {variable} environment variable").format(variable=ENV_FOLDER))
 
 
-def install(folder: Path) -> list[str]:
-    """Build GreenApi.xlam for this Python into ``folder``; the lines to print."""
+def install(folder: Path, *, mac_runpython: bool = True) -> list[str]:
+    """Build GreenApi.xlam for this Python into ``folder``; the lines to print. An existing GreenApi.xlam is
+    replaced (atomically, as a regular file) only when this tool wrote it; a link or another file of that name
+    is left alone (WorkbookError). ``mac_runpython``: on a Mac, also set up RunPython for Excel (the installer
+    does that step itself)."""
     from greenapi_excel.workbook.build import build
 
     folder.mkdir(parents=True, exist_ok=True)
+    target = setup_checks.addin_target(folder)
     try:
-        path = build(folder / ADDIN_FILE, interpreter=sys.executable, language=i18n.language())
+        path = build(target, interpreter=sys.executable, language=i18n.language())
     except WorkbookError as error:
         raise WorkbookError(_("{error}; if Excel is running with the add-in loaded, quit Excel and try "
                               "again").format(error=error)) from None
-    lines = [_("Installed {path}: its xlwings.conf sheet points at {python}.").format(path=path, python=sys.executable),
+    lines = [_("Installed {path}: its greenapi.conf sheet points at {python}.").format(path=path, python=sys.executable),
              _("Start Excel again (on a Mac: quit with Cmd-Q first): the GreenApi tab is in every workbook and "
                "acts on the active one.")]
-    if sys.platform == "darwin":
+    lines += setup_checks.python_notes(sys.executable)
+    if sys.platform == "darwin" and mac_runpython:
         lines.append(_mac_runpython())
     return lines
 
@@ -76,8 +82,10 @@ def _mac_runpython() -> str:
 
 
 def remove(folder: Path) -> list[str]:
-    path = folder / ADDIN_FILE
-    if not path.exists():
+    """Remove GreenApi.xlam from ``folder`` when this tool wrote it; the lines to print. A file of that name
+    this tool did not write, or a link, is left alone (WorkbookError)."""
+    path = setup_checks.removable_addin(folder)
+    if path is None:
         return [_("{file} is not installed in {folder}: nothing to remove.").format(file=ADDIN_FILE, folder=folder)]
     try:
         path.unlink()

@@ -626,17 +626,6 @@ def test_standin_reads_a_formula_as_its_value(tmp_path):
     assert sheet.range("A1:A2").value == [79001234567.0, 79001234567.0]
 
 
-def test_the_add_ins_buttons_act_on_the_active_workbook(sandbox_env):
-    """In GreenApi.xlam, Book.caller() is the add-in itself: the run is on the analyst's active book."""
-    book, chats = make_book([["Chat ID"], [OPEN_CHATS[0]]])
-    book.name = "Customers.xlsx"
-    addin_book = xls.Book("GreenApi.xlam", app=book.app)
-    book.app.books.active = book
-    assert macros.calling_book(addin_book) is book and macros.calling_book(book) is book
-    addin.archive_chats(macros.calling_book(addin_book))
-    assert chats.stored("B2") == st.ARCHIVED
-
-
 # --- delivery and alert text (issue 12) --------------------------------------------------------------
 
 def test_results_written_into_live_cells_are_marked_delivered(sandbox_env, tmp_path):

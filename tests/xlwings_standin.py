@@ -12,17 +12,36 @@ empties the cell, and a list of rows fills a block from the range's top-left cel
 
 Every value read and every value write is counted on the book, so tests can hold addin.py to
 "one read, one write per block".
+
+Two things real Excel and xlwings do that tests switch on:
+
+- **How RunPython finds its book** (``Book.caller()``, from xlwings main.py): the VBA passes a workbook name
+  (``--wb=NAME --from_xl=1`` in ``sys.argv``). On Windows xlwings asks COM for ``Workbooks(NAME)``, which also
+  finds an add-in. On a Mac (``App(platform="mac")``) it looks among the open workbooks, where Excel never lists
+  an add-in (``Book(..., addin=True)``, or a name ending in .xlam), and else tries to open a file of that name:
+  FileNotFoundError. Which name the VBA passes is the workbook module's business: ``runpython_argv(book)``.
+- **Books on OneDrive and SharePoint**: a Book's FullName may be a URL (``Book(name, fullname="https://...")``,
+  as Excel gives it with AutoSave on). ``book.fullname`` then does what xlwings does (``_xlwindows`` /
+  ``_xlmac`` ``Book.fullname``): xlwings' own ``utils.fullname_url_to_local_path`` with the
+  ``ONEDRIVE_CONSUMER_*``, ``ONEDRIVE_COMMERCIAL_*`` and ``SHAREPOINT_*`` rows of the book's ``xlwings.conf``
+  sheet (``*_WIN`` or ``*_MAC`` by the App's platform), the ``OneDrive*`` environment variables and the user's
+  xlwings.conf: the synced local file when there is one, else xlwings' ``XlwingsError`` (or, for a SharePoint
+  site URL with nothing configured, the UnboundLocalError xlwings 0.37.8 raises there). The raw URL stays
+  readable as ``book.api.FullName`` (Windows) or ``book.api.properties()[k.full_name]`` (Mac), as in Excel.
+  Each look-up is fresh, as in the new Python process every RunPython starts.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 MAX_ROWS = 1048576
 OPEN_BOOKS: list = []   # every Book made in this process, newest last (what xw.apps[pid].books would find)
+APPS: list = []         # every App made in this process, newest last (xlwings' apps: the active one is last)
 MAX_COLUMNS = 16384
 
 
@@ -89,7 +108,9 @@ class App:
         self.answers: list[str] = []
         self.address_limit: int | None = None   # cut multi-area Address texts to this many characters
         self.pid = 4242                          # xw.apps[pid] finds this Excel from another process
+        self.hwnd = 4242 + len(APPS)             # what --hwnd= names on Windows
         self.books = _AppBooks()                 # app.books.active: the workbook the analyst is in
+        APPS.append(self)
 
     @property
     def status_bar(self) -> str | bool:
@@ -110,14 +131,45 @@ class App:
 
 
 class _AppBooks:
+    """app.books: the workbooks open in this Excel, as xlwings lists them (Excel leaves add-ins out), and the
+    active one (the newest opened, or the one a test makes active; never an add-in)."""
+
     def __init__(self) -> None:
         self.active = None
+        self._all: list = []
+
+    def _open(self, book: "Book") -> None:
+        self._all.append(book)
+        if not book.addin:
+            self.active = book
+
+    def __iter__(self):
+        return iter([book for book in self._all if not book.addin and not book.closed])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+    def __getitem__(self, key):
+        """By position among the listed books, or by name as COM's Workbooks(name) finds it: an add-in too."""
+        if isinstance(key, int):
+            return list(self)[key]
+        for book in self._all:
+            if book.name.lower() == str(key).lower() and not book.closed:
+                return book
+        raise KeyError(key)   # pywintypes.com_error in xlwings
+
+
+def runpython_argv(book: "Book") -> list[str]:
+    """The arguments xlwings' VBA puts after RunPython's command for ``book``, the workbook it names."""
+    return ["-c", f"--wb={book.name}", "--from_xl=1", "--app=Microsoft Excel", f"--hwnd={book.app.hwnd}"]
 
 
 class Book:
-    def __init__(self, name: str = "GreenApi.xlsm", app: App | None = None) -> None:
+    def __init__(self, name: str = "GreenApi.xlsm", app: App | None = None, *, fullname: str | None = None,
+                 addin: bool | None = None) -> None:
         self.name = name
-        self.fullname = name
+        self.fullname = name if fullname is None else fullname
+        self.addin = name.lower().endswith(".xlam") if addin is None else addin
         self.app = app or App()
         self.sheets = Sheets(self)
         self.reads: list[str] = []    # address of every value read
@@ -130,6 +182,71 @@ class Book:
         self.before_write = None
         self.closed = False
         OPEN_BOOKS.append(self)
+        self.app.books._open(self)
+
+    @classmethod
+    def caller(cls) -> "Book":
+        """xlwings' Book.caller() for RunPython (main.py): the ``--wb=`` name in sys.argv, found on Windows by
+        COM (an add-in too), on a Mac among the open workbooks of every Excel, else opened as a file."""
+        name = from_xl = hwnd = None
+        for arg in sys.argv:
+            if arg.startswith("--wb="):
+                name = arg.split("=", 1)[1].strip()
+            elif arg.startswith("--from_xl"):
+                from_xl = arg.split("=", 1)[1].strip()
+            elif arg.startswith("--hwnd"):
+                hwnd = arg.split("=", 1)[1].strip()
+        if from_xl != "1" or name is None:
+            raise Exception("Book.caller() must not be called directly. Call through Excel "
+                            "or set a mock caller first with Book.set_mock_caller().")
+        name = name.lower()
+        windows = [app for app in APPS if app.platform == "win" and str(app.hwnd) == hwnd]
+        if windows:
+            return windows[-1].books[name]
+        candidates = [book for app in APPS if app.platform == "mac" for book in app.books
+                      if book.name.lower() == Path(name).name.lower()]
+        if len(candidates) > 1:
+            raise Exception(f"Workbook '{name}' is open in more than one Excel instance.")
+        if not candidates:   # xlwings then opens the file: Books.open checks that it exists
+            raise FileNotFoundError(f"No such file: '{name}'")
+        return candidates[0]
+
+    @property
+    def fullname(self) -> str:
+        """FullName as xlwings gives it: a local path, or a OneDrive/SharePoint URL mapped to the synced file."""
+        if "://" not in self._fullname:
+            return self._fullname
+        from xlwings.utils import fullname_url_to_local_path
+
+        suffix = "_WIN" if self.app.platform == "win" else "_MAC"
+        config = self.conf_sheet_settings()
+        # __wrapped__: without xlwings' lru_cache, as in the fresh process of each RunPython.
+        return fullname_url_to_local_path.__wrapped__(
+            url=self._fullname,
+            sheet_onedrive_consumer_config=config.get("ONEDRIVE_CONSUMER" + suffix),
+            sheet_onedrive_commercial_config=config.get("ONEDRIVE_COMMERCIAL" + suffix),
+            sheet_sharepoint_config=config.get("SHAREPOINT" + suffix),
+        )
+
+    @fullname.setter
+    def fullname(self, value: str) -> None:
+        self._fullname = str(value)
+
+    def conf_sheet_settings(self) -> dict:
+        """The book's xlwings.conf sheet as xlwings' read_config_sheet gives it: A1:B down to the first empty key."""
+        if "xlwings.conf" not in self.sheets:
+            return {}
+        cells = self.sheets["xlwings.conf"].cells
+        settings, row = {}, 1
+        while cells.get((row, 1)) not in (None, ""):
+            settings[str(cells[(row, 1)])] = cells.get((row, 2))
+            row += 1
+        return settings
+
+    @property
+    def api(self):
+        """The platform's workbook object: COM's FullName and Name (Windows), appscript's properties (Mac)."""
+        return _WinBook(self) if self.app.platform == "win" else _MacBook(self)
 
     @classmethod
     def from_file(cls, path, app: App | None = None) -> "Book":
@@ -463,6 +580,24 @@ class NoCellsFound(Exception):
     def __init__(self) -> None:
         super().__init__(-2146827284, "Exception occurred.", (0, "Microsoft Excel", "No cells were found.", None, 0,
                                                               -2146827284), None)
+
+
+class _WinBook:
+    """Book.api on Windows (COM's Workbook): FullName as Excel has it, a URL for a book on OneDrive."""
+
+    def __init__(self, book: "Book") -> None:
+        self.FullName = book._fullname
+        self.Name = book.name
+
+
+class _MacBook:
+    """Book.api on a Mac (an appscript reference): properties() keyed by k.full_name and k.name."""
+
+    def __init__(self, book: "Book") -> None:
+        self._book = book
+
+    def properties(self) -> dict:
+        return {Keyword("full_name"): self._book._fullname, Keyword("name"): self._book.name}
 
 
 class _WinArea:

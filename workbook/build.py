@@ -3,21 +3,26 @@
     python -m greenapi_excel.workbook.build [OUT]   # writes ./GreenApi.xlsm and ./GreenApi.xlam beside it,
                                                    # with neutral xlwings settings
 
-GreenApi.xlam is the same VBA project and ribbon as an Excel add-in (its own content type, only the
-xlwings.conf sheet, and xlwings' add-in form of the UDF wrappers): loaded at start from XLSTART by
-``greenapi-excel addin install``, its GreenApi tab acts on the active workbook.
+GreenApi.xlam is the same VBA project and ribbon as an Excel add-in: its own content type, xlwings' module for
+custom add-ins (``xlwings_custom_addin.bas``: RunPython names the active workbook, on Windows and Mac) with its
+configuration sheet ``greenapi.conf``, and xlwings' add-in form of the UDF wrappers. Loaded at start from XLSTART
+by ``greenapi-excel addin install``, its GreenApi tab acts on the active workbook.
 
 This folder is the repo's ``workbook/``; it is installed as the package ``greenapi_excel.workbook``.
 
 What goes in, in order:
 - the sheets in ``sheets.json`` (Chats, Settings, xlwings.conf), written by openpyxl; xlwings.conf
   holds only rows that have a value (an empty row would hide xlwings' other config sources);
-- the VBA project, written by pyopenvba: xlwings' standalone module ``xlwings.bas`` and its Mac
-  ``Dictionary.cls``, both taken from the installed xlwings (whose version requirements pin), the
-  modules in ``vba/``, ``xlwings_udfs``, the wrappers xlwings' own generator makes for ``udfs``, and
-  ``ThisWorkbook``'s Workbook_Open, generated from the same declarations, which gives the functions
-  their help in Insert Function; the ``_VBA_PROJECT`` stream in MS-OVBA's on-write form;
-- the ribbon ``customUI14.xml``.
+- the VBA project, written by pyopenvba: xlwings' standalone module ``xlwings.bas`` (the add-in:
+  ``xlwings_custom_addin.bas``) and its Mac ``Dictionary.cls``, taken from the installed xlwings (whose
+  version requirements pin), the modules in ``vba/``, ``xlwings_udfs``, the wrappers xlwings' own
+  generator makes for ``udfs``, and ``FunctionHelp``, generated from the same declarations, which gives
+  the functions their help in Insert Function; the ``_VBA_PROJECT`` stream in MS-OVBA's on-write form.
+  Nothing runs when the file opens (no auto-exec macro: scanners such as oletools' mraptor rate the file
+  "Macro OK"): the ribbon's onLoad callback registers the help;
+- the ribbon ``customUI14.xml``;
+- the mark ``provenance.MARK_PROPERTY`` (a custom document property), by which the set-up commands
+  recognise a file this tool wrote, and the texts the VBA shows, one hidden defined name per line.
 
 The output is deterministic: fixed timestamps, fixed entry order and fixed zip metadata, so a rebuild
 gives the committed file byte for byte (tests/test_workbook.py checks it).
@@ -32,6 +37,7 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import tempfile
@@ -39,7 +45,9 @@ import types
 import zipfile
 from pathlib import Path
 
+from greenapi_excel import provenance
 from greenapi_excel.errors import WorkbookError
+from greenapi_excel.i18n import N_
 
 HERE = Path(__file__).resolve().parent
 VBA_SOURCES = HERE / "vba"
@@ -50,12 +58,39 @@ ADDIN_SUFFIX = ".xlam"
 
 UDF_PYTHON_MODULE = "udfs"
 UDF_VBA_MODULE = "xlwings_udfs"
+HELP_VBA_MODULE = "FunctionHelp"
 BOOK_NAME = "GreenApi.xlsm"   # the generator only looks at the extension (.xlam or not)
 ADDIN_NAME = "GreenApi.xlam"  # its wrappers pass ActiveWorkbook, as xlwings' generator writes them for add-ins
 CONF_SHEET = "xlwings.conf"
+# xlwings' custom add-in module reads its settings from "<PROJECT_NAME>.conf" (a sheet of the active book,
+# then of the add-in, then files of that name): its own name keeps an analyst's xlwings.conf sheet (another
+# Python, say) out of the add-in's settings. xlwings ships the module as "myaddin".
+ADDIN_PROJECT = "greenapi"
+ADDIN_CONF_SHEET = f"{ADDIN_PROJECT}.conf"
+SHIPPED_ADDIN_PROJECT = "myaddin"
 ADDIN_MODULE = "addin"
 FUNCTION_CATEGORY = "GreenApi"
 MACRO_OPTIONS_LIMIT = 255     # Excel keeps at most this many characters of a description
+TEXT_CONSTANT_LIMIT = 255     # nor of a text constant in a formula (a defined name's value)
+
+# What the ribbon's VBA (vba/RibbonCallbacks.bas, Message) says when Excel cannot run a button: one hidden
+# defined name per line, <name>1, <name>2, ..., in the book's language.
+VBA_MESSAGES = {
+    "GreenApiNoBook": (
+        N_("Open a workbook first: the GreenApi tab acts on the active workbook."),
+    ),
+    "GreenApiBlocked": (
+        N_("Windows did not let Excel start Python, so GreenApi cannot run."),
+        N_("This is usually a security rule of your organisation: Microsoft Defender's \"Block all Office "
+           "applications from creating child processes\"."),
+        N_("Ask your IT team to let Excel start Python for GreenApi (an exclusion from that rule), or use the "
+           "edition that needs no install. README: \"Excel cannot start Python\"."),
+    ),
+    "GreenApiNoStart": (
+        N_("Excel could not start Python for GreenApi."),
+        N_("README: \"When something goes wrong\" says what to do. Excel's own words:"),
+    ),
+}
 
 # MS-OVBA 2.3.4.1 on write: Reserved1 0x61CC, Version 0xFFFF, Reserved2 0x00, Reserved3, and no
 # performance cache. Every Excel then compiles the project from its source text.
@@ -101,18 +136,34 @@ def check_cp1252(module_name: str, text: str) -> None:
                     "keep VBA text ASCII/cp1252") from None
 
 
-def xlwings_modules() -> list[tuple[str, str, bool]]:
-    """(name, source, is_class) of xlwings' standalone module and its Mac dictionary, from the installed wheel."""
+def xlwings_module_source(addin: bool = False) -> str:
+    """xlwings' VBA module as the installed wheel ships it: the standalone ``xlwings.bas`` (RunPython names
+    ThisWorkbook), or for an add-in ``xlwings_custom_addin.bas`` (it names ActiveWorkbook, as xlwings'
+    ``quickstart --addin`` add-ins do) with PROJECT_NAME ``greenapi``. In CRLF."""
     import xlwings
 
     package = Path(xlwings.__file__).resolve().parent
-    standalone = (package / "xlwings.bas").read_text(encoding="cp1252")
-    found = re.search(r'XLWINGS_VERSION As String = "([^"]+)"', standalone)
+    file_name = "xlwings_custom_addin.bas" if addin else "xlwings.bas"
+    source = (package / file_name).read_text(encoding="cp1252")
+    found = re.search(r'XLWINGS_VERSION As String = "([^"]+)"', source)
     if not found or found.group(1) != xlwings.__version__:
-        raise WorkbookError(f"xlwings.bas of the installed xlwings {xlwings.__version__} "
+        raise WorkbookError(f"{file_name} of the installed xlwings {xlwings.__version__} "
                             f"carries XLWINGS_VERSION {found.group(1) if found else 'nothing'}")
+    if addin:
+        shipped = f'Public Const PROJECT_NAME As String = "{SHIPPED_ADDIN_PROJECT}"'
+        if source.count(shipped) != 1:
+            raise WorkbookError(f"{file_name} of xlwings {xlwings.__version__} has no single {shipped!r}")
+        source = source.replace(shipped, f'Public Const PROJECT_NAME As String = "{ADDIN_PROJECT}"')
+    return crlf(source)
+
+
+def xlwings_modules(addin: bool = False) -> list[tuple[str, str, bool]]:
+    """(name, source, is_class) of xlwings' module (xlwings_module_source) and its Mac dictionary."""
+    import xlwings
+
+    package = Path(xlwings.__file__).resolve().parent
     dictionary = (package / "addin" / "Dictionary.cls").read_text(encoding="cp1252")
-    return [("xlwings", crlf(standalone), False), ("Dictionary", crlf(dictionary), True)]
+    return [("xlwings", xlwings_module_source(addin), False), ("Dictionary", crlf(dictionary), True)]
 
 
 def _windows_stand_ins() -> dict[str, types.ModuleType]:
@@ -202,19 +253,25 @@ def _vba_text(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def this_workbook_code(module_name: str = UDF_PYTHON_MODULE) -> str:
-    """ThisWorkbook's code (after its attribute header), in CRLF: a Workbook_Open that registers each
-    worksheet function of ``module_name`` with Application.MacroOptions, as xlwings' Import Functions does."""
+def function_help_code(module_name: str = UDF_PYTHON_MODULE) -> str:
+    """The module ``FunctionHelp``, in CRLF: ``RegisterFunctionHelp`` registers each worksheet function of
+    ``module_name`` with Application.MacroOptions, as xlwings' Import Functions does. It is no auto-exec
+    macro: the ribbon's onLoad callback (RibbonCallbacks.RibbonLoaded) and every button call it, once."""
     lines = [
+        f'Attribute VB_Name = "{HELP_VBA_MODULE}"',
         "Option Explicit",
         f"' Generated by the workbook build from the declarations in {module_name} (docstrings, @xw.arg docs).",
         "",
-        "Private Sub Workbook_Open()",
+        "Private registered As Boolean",
+        "",
+        "Public Sub RegisterFunctionHelp()",
         "    ' Insert Function lists each worksheet function under its category, with its help. Late bound",
         "    ' and under On Error: Excel for Mac or a protected book may refuse, and the functions work anyway.",
         "    Dim host As Object",
         "    Dim book As String",
         "    Dim wasSaved As Boolean",
+        "    If registered Then Exit Sub",
+        "    registered = True",
         "    On Error Resume Next",
         "    wasSaved = ThisWorkbook.Saved",
         "    Set host = Application",
@@ -246,16 +303,20 @@ def own_modules() -> list[tuple[str, str, bool]]:
 
 
 def vba_modules(book_name: str = BOOK_NAME) -> list[tuple[str, str, bool]]:
-    """Every module of the VBA project besides the document modules, in project order."""
-    modules = xlwings_modules() + own_modules() + [(UDF_VBA_MODULE, udf_wrapper_module(book_name=book_name), False)]
+    """Every module of the VBA project besides the document modules, in project order; ``book_name`` ending
+    in .xlam gives the add-in's (xlwings' custom add-in module, the add-in form of the UDF wrappers)."""
+    addin = book_name.lower().endswith(ADDIN_SUFFIX)
+    modules = (xlwings_modules(addin) + own_modules()
+               + [(UDF_VBA_MODULE, udf_wrapper_module(book_name=book_name), False),
+                  (HELP_VBA_MODULE, function_help_code(), False)])
     for name, source, _ in modules:
         check_cp1252(name, source)
     return modules
 
 
 def vba_project_bin(modules: list[tuple[str, str, bool]], this_workbook: str | None = None) -> bytes:
-    """xl/vbaProject.bin holding ThisWorkbook (with ``this_workbook`` as its code), Sheet1 and ``modules``,
-    written by pyopenvba, with the _VBA_PROJECT stream in its on-write form."""
+    """xl/vbaProject.bin holding ThisWorkbook (with ``this_workbook`` as its code; None: none), Sheet1 and
+    ``modules``, written by pyopenvba, with the _VBA_PROJECT stream in its on-write form."""
     try:
         from pyopenvba import ExcelFile, VBAModuleKind
     except ImportError:
@@ -367,29 +428,47 @@ def sheet_contents(*, interpreter: str | None, pythonpath: str | None, addin: bo
                    language: str = "en") -> dict:
     """sheets.json in ``language``, with the xlwings.conf rows for this build put first: the interpreter
     (Interpreter_Win, or Interpreter_Mac on a Mac) and PYTHONPATH, each only when it has a value. An add-in
-    keeps only the xlwings.conf sheet (its buttons act on the analyst's book), as the VBA project's one sheet,
-    Sheet1."""
+    keeps only that sheet (its buttons act on the analyst's book), named ``greenapi.conf`` as xlwings' custom
+    add-in module reads it, as the VBA project's one sheet, Sheet1. Also the book's mark ("mark": its kind)
+    and the VBA's messages in ``language`` ("messages": defined name -> text)."""
     contents = _localised(json.loads(SHEETS_JSON.read_text(encoding="utf-8")), language)
     if addin:
-        contents["sheets"] = [dict(sheet, code_name="Sheet1") for sheet in contents["sheets"]
+        contents["sheets"] = [dict(sheet, code_name="Sheet1", name=ADDIN_CONF_SHEET) for sheet in contents["sheets"]
                               if sheet["name"] == CONF_SHEET]
+    contents["mark"] = provenance.ADDIN if addin else provenance.WORKBOOK
+    contents["messages"] = vba_messages(language)
+    conf_name = ADDIN_CONF_SHEET if addin else CONF_SHEET
     added = []
     if interpreter:
         added.append(["Interpreter_Mac" if sys.platform == "darwin" else "Interpreter_Win", interpreter])
     if pythonpath:
         added.append(["PYTHONPATH", pythonpath])
-    conf = next(sheet for sheet in contents["sheets"] if sheet["name"] == CONF_SHEET)
+    conf = next(sheet for sheet in contents["sheets"] if sheet["name"] == conf_name)
     settings_block, *notes = conf["blocks"]
     rows = settings_block["rows"] = added + settings_block["rows"]
     empty = [row[0] for row in rows if len(row) < 2 or row[1] is None or row[1] == ""]
     if empty:
-        raise WorkbookError(f"{CONF_SHEET} rows without a value would hide xlwings' other settings: {empty}")
+        raise WorkbookError(f"{conf_name} rows without a value would hide xlwings' other settings: {empty}")
     # xlwings reads from A1 down to the first empty key: the notes below must stay apart.
     from openpyxl.utils.cell import coordinate_from_string
 
     if any(coordinate_from_string(block["at"])[1] <= len(rows) + 1 for block in notes):
-        raise WorkbookError(f"the {CONF_SHEET} notes must start below an empty row after the settings")
+        raise WorkbookError(f"the {conf_name} notes must start below an empty row after the settings")
     return contents
+
+
+def vba_messages(language: str = "en") -> dict[str, str]:
+    """The hidden defined names holding VBA_MESSAGES in ``language``: "<name><line number>" -> the line.
+    WorkbookError when a line is longer than a text constant may be (Excel would refuse the file)."""
+    names = {}
+    for base, lines in VBA_MESSAGES.items():
+        for number, line in enumerate(lines, start=1):
+            text = _in_language(language, line)
+            if len(text) > TEXT_CONSTANT_LIMIT:
+                raise WorkbookError(f"the {language} text of {base}{number} is {len(text)} characters long; a "
+                                    f"defined name holds {TEXT_CONSTANT_LIMIT}: split it")
+            names[f"{base}{number}"] = text
+    return names
 
 
 def sheets_package(contents: dict) -> dict[str, bytes]:
@@ -428,6 +507,13 @@ def sheets_package(contents: dict) -> dict[str, bytes]:
         for name, cell in spec.get("names", {}).items():
             column_letter, row = coordinate_from_string(cell)
             book.defined_names[name] = DefinedName(name, attr_text=f"'{spec['name']}'!${column_letter}${row}")
+
+    for name, text in contents.get("messages", {}).items():
+        book.defined_names[name] = DefinedName(name, attr_text='"' + text.replace('"', '""') + '"', hidden=True)
+    if contents.get("mark"):
+        from openpyxl.packaging.custom import StringProperty
+
+        book.custom_doc_props.append(StringProperty(name=provenance.MARK_PROPERTY, value=contents["mark"]))
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -496,7 +582,7 @@ def workbook_bytes(*, interpreter: str | None = None, pythonpath: str | None = N
     language = _checked_language(language)
     sheets = sheets_package(sheet_contents(interpreter=interpreter, pythonpath=pythonpath, addin=addin,
                                            language=language))
-    vba_project = vba_project_bin(vba_modules(ADDIN_NAME if addin else BOOK_NAME), this_workbook_code())
+    vba_project = vba_project_bin(vba_modules(ADDIN_NAME if addin else BOOK_NAME))
     entries = macro_enabled_parts(sheets, vba_project, ribbon_bytes(language),
                                   XLAM_MAIN_TYPE if addin else XLSM_MAIN_TYPE)
     return zip_bytes(entries)
@@ -550,8 +636,13 @@ def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
     itself (pythonpath_for), and no row at all if it would. ``language`` (en, ru) is the ribbon's and
     the sheets' language, and the Settings sheet's Language row.
     Raises WorkbookError with a one-line reason (an unwritable path, non-cp1252 VBA text, ...).
+
+    The file is replaced atomically (a whole temporary file beside it, synced, renamed over it), as a regular
+    file: a symbolic link at ``out_path`` is replaced, never followed (its target stays as it was). Which
+    files may be replaced is the caller's decision (setup_checks).
     """
-    out = Path(out_path).expanduser().resolve()
+    given = Path(out_path).expanduser()
+    out = given.parent.resolve() / given.name   # the folder's links are followed, the file's own never
     if interpreter and pythonpath is None:
         pythonpath = pythonpath_for(interpreter)
     data = workbook_bytes(interpreter=interpreter, pythonpath=pythonpath, addin=out.suffix.lower() == ADDIN_SUFFIX,
@@ -562,7 +653,14 @@ def build(out_path: str | os.PathLike, *, interpreter: str | None = None,
         handle, temporary = tempfile.mkstemp(prefix=".greenapi-", suffix=out.suffix or ".xlsm", dir=out.parent)
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
-        os.chmod(temporary, out.stat().st_mode & 0o777 if out.exists() else 0o644)   # mkstemp makes it 0600
+            stream.flush()
+            os.fsync(stream.fileno())
+        try:
+            before = out.lstat()
+            mode = before.st_mode & 0o777 if stat.S_ISREG(before.st_mode) else 0o644
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(temporary, mode)   # mkstemp makes it 0600; a replaced book keeps its own
         os.replace(temporary, out)   # whole or not at all: Excel may be watching the file
     except OSError as error:
         if temporary is not None and os.path.exists(temporary):

@@ -286,10 +286,14 @@ def command_workbook(args) -> int:
 
         say(texts.wrote_lite_workbook(build_lite(Path(args.path or DEFAULT_LITE_OUT), language=i18n.language())))
         return EXIT_OK
+    from greenapi_excel import setup_checks
     from greenapi_excel.workbook.build import build
 
-    path = build(Path(args.path or "GreenApi.xlsm"), interpreter=sys.executable, language=i18n.language())
+    target = setup_checks.workbook_target(args.path or "GreenApi.xlsm", force=args.force)
+    path = build(target, interpreter=sys.executable, language=i18n.language())
     say(texts.wrote_workbook(path, sys.executable))
+    for note in setup_checks.python_notes(sys.executable):
+        say(note)
     return EXIT_OK
 
 

@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help=_("where to write it (default ./GreenApi.xlsm, with --lite ./GreenApi-Lite.xlsx)"))
     workbook.add_argument("--lite", action="store_true",
                           help=_("write GreenApi-Lite.xlsx for xlwings Lite instead: no Python to install"))
+    workbook.add_argument("--force", action="store_true",
+                          help=_("replace a GreenApi workbook that is already at PATH (never any other file)"))
 
     addin = commands.add_parser("addin", help=_("install GreenApi.xlam, the GreenApi tab in every workbook, where "
                                                 "Excel loads add-ins at start (XLSTART), or remove it"))

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import xlwings as xw
+
 from greenapi_excel import background, i18n, jobs, layout, statuses as st, texts
 from greenapi_excel import settings as config
 from greenapi_excel.errors import BookBusy, ConfigError
@@ -227,22 +229,14 @@ def spawn(files: background.RunFiles) -> None:
         subprocess.Popen([sys.executable, "-c", WORKER_CODE, str(files.job)], stdout=log, stderr=log, **options)
 
 
-def calling_book(caller=None):
-    """The book a button acts on: the caller (``xlwings.Book.caller()``), or, when the caller is the add-in
-    GreenApi.xlam (its RunPython names the add-in itself), the workbook active in that Excel."""
-    if caller is None:
-        import xlwings as xw
-
-        caller = xw.Book.caller()
-    if str(caller.name).lower().endswith(".xlam"):
-        return caller.app.books.active
-    return caller
+def calling_book():
+    """The book a button acts on, as RunPython names it: GreenApi.xlsm itself, or, from the add-in (built on
+    xlwings' custom add-in module), the active workbook, on Windows and on a Mac."""
+    return xw.Book.caller()
 
 
 def attach(ident: background.LiveBook):
     """The running Excel's book the macro was started from (open-source xlwings: apps by pid, books by name)."""
-    import xlwings as xw
-
     try:
         return xw.apps[ident.pid].books[ident.name]
     except Exception:  # noqa: BLE001 - Excel quit, or the book closed
