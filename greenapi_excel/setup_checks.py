@@ -134,9 +134,9 @@ def python_notes(interpreter: str | os.PathLike, *, platform: str | None = None,
     platform = sys.platform if platform is None else platform
     notes = []
     if platform.startswith("win"):
-        import xlwings
+        from importlib.metadata import version
 
-        problem = dll_problem(interpreter, xlwings.__version__,
+        problem = dll_problem(interpreter, version("xlwings"),   # read from its install record, not imported
                               installed_dlls() if installed is None else installed)
         if problem:
             notes.append(problem)
