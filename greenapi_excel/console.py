@@ -90,9 +90,10 @@ def print_summary(outcome, target=None, sheet=None) -> None:
                             columns=columns))
 
 
-def print_results(outcome, results) -> None:
+def print_results(results, chats: dict) -> None:
+    """One line per result: the chat as it came (``chats``: row -> chat), its status, its details."""
     for result in sorted(results, key=lambda r: (r.row < 0, abs(r.row))):
-        say(texts.result_line(outcome.chats.get(result.row, ""), result.status, result.details))
+        say(texts.result_line(str(chats.get(result.row, "")), result.status, result.details))
 
 
 def archive_book(book: Path, *, method: str, credentials_of, client_of, journal, out: Path | None = None,

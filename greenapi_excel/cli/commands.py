@@ -127,7 +127,7 @@ def command_all_chats(args) -> int:
                                        source="cli --all-chats", preflight=False)
             finally:
                 bar.close()
-        print_results(outcome, outcome.results)
+        print_results(outcome.results, {number: row.chat_id for number, row in enumerate(chosen, start=2)})
         journal.mark_delivered(r.call_id for r in outcome.results)   # printed above: the analyst has them
         print_summary(outcome, target, opened)
         return exit_code(outcome.summary)
@@ -178,7 +178,7 @@ def command_undo(args) -> int:
                 outcome = jobs.execute(prepared, client, journal, target, progress=bar.update, source="cli undo")
             finally:
                 bar.close()
-        print_results(outcome, [r for r in outcome.results if target is None or r.row < 2])
+        print_results([r for r in outcome.results if target is None or r.row < 2], outcome.chats)
         journal.mark_delivered(r.call_id for r in outcome.results if target is None)
         print_summary(outcome, target, opened)
         return exit_code(outcome.summary)
