@@ -184,3 +184,28 @@ def test_a_onedrive_book_without_a_synced_copy_still_gets_its_results(home, sand
     addin.archive_chats(book)
     assert sheet.stored("C2") == st.ARCHIVED
     assert not any("Something went wrong" in alert["prompt"] for alert in app.alerts)
+
+
+def test_a_onedrive_book_is_known_by_its_url_for_its_lock_its_runs_and_undo(home, sandbox_env, excel, tmp_path):
+    """With no synced copy, the book's URL is its one name: the journal's run records it, a second start on
+    it is refused while a run holds it, Stop finds it, and Undo last run writes back into that very book."""
+    from greenapi_excel import background, paths
+    from greenapi_excel.journal import Journal
+
+    url = "https://d.docs.live.net/4ffb1cf57289ab33/Customers.xlsx"
+    app = excel("win")
+    book, sheet = customers_book(app, fullname=url)
+    addin.archive_chats(book)
+    assert sheet.stored("C2") == st.ARCHIVED
+    with Journal() as journal:
+        assert journal.runs(limit=1)[0].book == url
+    with paths.book_lock(url):                       # a run holds the book: the next press is refused
+        assert background.book_busy(url)
+        addin.archive_chats(book)
+        assert "already going" in app.alerts[-1]["prompt"]
+    addin.stop_run(book)                             # nothing runs now: Stop says so, by the same name
+    assert "nothing to stop" in app.alerts[-1]["prompt"]
+    app.answers = ["yes"]
+    addin.undo_last_run(book)
+    assert sheet.stored("C2") == st.UNARCHIVED
+    assert sandbox_env.calls("unarchiveChat")[0]["chatId"] == OPEN_CHATS[0]
