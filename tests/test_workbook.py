@@ -522,10 +522,6 @@ def test_function_help_registers_each_function_with_its_help():
     assert "ThisWorkbook.Saved = " in body
 
 
-def test_function_help_is_generated_from_the_python_declarations():
-    assert built_modules()["FunctionHelp"] == lf(workbook_build.function_help_code("udfs"))
-
-
 @BOTH
 def test_the_help_is_registered_when_the_ribbon_loads_or_a_button_is_pressed(path):
     """No auto-exec macro: customUI's onLoad (Excel calls it when it loads the file's ribbon, in a book and in
