@@ -12,4 +12,5 @@ Both drivers give the same statuses, journal records and pace for the same serve
 
 from greenapi_excel.run.decisions import STOPPED_ON_REQUEST  # noqa: F401
 from greenapi_excel.run.planning import Plan, plan  # noqa: F401
-from greenapi_excel.run.threads import RESUME_WINDOW, run  # noqa: F401
+from greenapi_excel.run.decisions import RESUME_WINDOW  # noqa: F401
+from greenapi_excel.run.threads import run  # noqa: F401

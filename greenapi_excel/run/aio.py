@@ -16,10 +16,9 @@ from typing import Awaitable, Callable
 
 from greenapi_excel.errors import GreenApiExcelError, Stopped
 from greenapi_excel.results import RowResult, RunSummary
-from greenapi_excel.run import decisions
-from greenapi_excel.run.decisions import STOPPED_ON_REQUEST, Begin, Finish, MarkUncertain
+from greenapi_excel.run import decisions, records as records_module
+from greenapi_excel.run.decisions import STOPPED_ON_REQUEST, Deliver
 from greenapi_excel.run.planning import Plan
-from greenapi_excel.run.threads import RESUME_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +26,11 @@ ResultsCallback = Callable[[list[RowResult]], "Awaitable[None] | None"]
 
 
 class Effects:
-    """Carries out one run's effects in the event loop: requests and pacing through the async client,
-    records through the journal (every call it begins carries the run's id)."""
+    """Carries out one run's effects in the event loop: the journal's records (``records``), the rows for
+    the edge (``deliver``, awaited), and requests and pacing through the async client."""
 
-    def __init__(self, client, journal, *, instance: str, source: str, run_id: str | None):
-        self.client, self.journal = client, journal
-        self.instance, self.source, self.run_id = instance, source, run_id
+    def __init__(self, client, records: records_module.Records, deliver):
+        self.client, self.records, self.deliver = client, records, deliver
 
     async def drive(self, flow):
         answer = None
@@ -44,15 +42,11 @@ class Effects:
             answer = await self.carry_out(effect)
 
     async def carry_out(self, effect):
-        if isinstance(effect, Begin):
-            return self.journal.begin(instance=self.instance, method=effect.method, chat_id=effect.chat_id,
-                                      source=self.source, run_id=self.run_id)
-        if isinstance(effect, Finish):
-            self.journal.finish(effect.call_id, status=effect.status, details=effect.details,
-                                http_status=effect.http_status, settled=effect.settled)
-            return None
-        if isinstance(effect, MarkUncertain):
-            self.journal.mark_uncertain(effect.call_id, effect.details)
+        done = self.records.carry_out(effect)
+        if done is not records_module.NOT_A_RECORD:
+            return done
+        if isinstance(effect, Deliver):
+            await self.deliver(effect.results)
             return None
         return await self.client.carry_out(effect)
 
@@ -89,12 +83,9 @@ async def run(
     if cancel is not None and stopped_by is None and cancel.is_set():
         stopped_by = Stopped(STOPPED_ON_REQUEST)
     started = time.monotonic()
-    instance = client.endpoint.id_instance
-    book_keeper = decisions.RunBook(plan, block_seconds=block_seconds, started=started)
-    summary = book_keeper.summary
-    summary.run_id = journal.start_run(instance=instance, method=plan.method, source=source, book=book,
-                                       sheet=sheet, dry_run=dry_run, undo_of=undo_of, chat_column=chat_column)
-    effects = Effects(client, journal, instance=instance, source=source, run_id=summary.run_id)
+    book_keeper, records = records_module.open_run(
+        plan, client, journal, block_seconds=block_seconds, started=started, source=source, dry_run=dry_run,
+        book=book, sheet=sheet, undo_of=undo_of, chat_column=chat_column)
     stop = book_keeper.stop
     previous_cancel, client.cancel = client.cancel, cancel
 
@@ -105,36 +96,16 @@ async def run(
         if block and on_results:
             await _maybe(on_results(block))
 
+    effects = Effects(client, records, deliver)
     todo = list(plan.todo)
     interrupted: BaseException | None = None
     try:
-        await deliver(plan.decided)
-        if stopped_by is not None:
-            stop.set(stopped_by)
-        elif todo and dry_run:
-            summary.calls += 2
-            outcome = await effects.drive(decisions.dry_run(client.endpoint, todo, plan.method))
-            if isinstance(outcome, BaseException):
-                stop.set(outcome if isinstance(outcome, GreenApiExcelError) else GreenApiExcelError(str(outcome)))
-            else:
-                await deliver(outcome)
-                todo = []
-        elif todo:
-            if preflight:
-                summary.calls += 1
-                problem = await effects.drive(decisions.check_instance(client.endpoint))
-                if problem is not None:
-                    stop.set(problem)
-            if resume and not stop.is_set:
-                done = journal.done_before(instance, plan.method, since=datetime.now() - RESUME_WINDOW,
-                                           undelivered_only=True)
-                todo, answered = decisions.resumed(todo, done)
-                if answered:
-                    journal.adopt(summary.run_id, (r.call_id for r in answered))
-                    await deliver(answered)
+        todo = await effects.drive(decisions.before_calls(client.endpoint, book_keeper, todo, dry_run=dry_run,
+                                                          preflight=preflight, resume=resume, stopped_by=stopped_by,
+                                                          now=datetime.now()))
         if todo and not stop.is_set:
-            todo = await _call_rows(todo, plan.method, client, journal, effects, stop, deliver, cancel,
-                                    block_seconds, workers)
+            await _call_rows(todo, plan.method, client, journal, effects, stop, deliver, cancel, block_seconds,
+                             workers)
     except (asyncio.CancelledError, Exception) as error:   # the script was cancelled, or a bug
         interrupted = error
         stop.set(GreenApiExcelError(str(error) or type(error).__name__))
@@ -150,8 +121,7 @@ async def run(
 
 async def _call_rows(todo, method, client, journal, effects, stop, deliver, cancel, block_seconds, workers):
     """Call every row from ``workers`` tasks; returns the rows never reached (none unless stopped)."""
-    instance = client.endpoint.id_instance
-    uncertain = journal.uncertain_chats(instance, method) | journal.unreported_changes(instance, method)
+    uncertain = records_module.uncertain_chats(journal, client.endpoint.id_instance, method)
     waiting: asyncio.Queue = asyncio.Queue()
     for item in todo:
         waiting.put_nowait(item)
@@ -189,7 +159,7 @@ async def _call_rows(todo, method, client, journal, effects, stop, deliver, canc
             if not task.done():
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    return []
+    return None
 
 
 async def _drain(finished: asyncio.Queue, seconds: float, expected: int) -> list[RowResult]:

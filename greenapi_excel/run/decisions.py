@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Sequence
 
 from greenapi_excel import calls, methods, statuses as st
@@ -39,7 +39,12 @@ UNREACHABLE_STREAK = 10
 STOPPED_ON_REQUEST = "stopped on request"
 
 
-# --- the journal's effects ----------------------------------------------------------------------------
+# A result the book lost (a run killed before its save) is answered from the journal within this
+# window; older records may be stale: someone may have unarchived since.
+RESUME_WINDOW = timedelta(hours=24)
+
+
+# --- the journal's effects, and the edge's ---------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Begin:
@@ -66,6 +71,28 @@ class MarkUncertain:
 
     call_id: int
     details: str
+
+
+@dataclass(frozen=True)
+class DoneBefore:
+    """What the journal counts as done before (``Journal.done_before``, undelivered calls since ``since``)."""
+
+    method: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """This run reports these calls' results (a resume): for undo they are its changes now."""
+
+    call_ids: tuple
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Finished rows for the edge (counted, then handed over in blocks)."""
+
+    results: list
 
 
 # --- the run's tally ------------------------------------------------------------------------------------
@@ -200,6 +227,41 @@ def check_incoming_webhook(endpoint) -> calls.Flow:
     return None
 
 
+# --- before the first call of a row -----------------------------------------------------------------------
+
+def before_calls(endpoint, book: RunBook, todo: list, *, dry_run: bool, preflight: bool, resume: bool,
+                 stopped_by: GreenApiExcelError | None, now: datetime) -> calls.Flow:
+    """Everything a run decides before it calls row by row: the rows already decided go out; a stop the
+    caller met stops it; a dry run reads getChats once and is done; a real run checks the instance
+    (``preflight``) and answers from the journal what a killed run left (``resume``). Returns the rows
+    still to call."""
+    yield Deliver(book.plan.decided)
+    if stopped_by is not None:
+        book.stop.set(stopped_by)
+        return todo
+    if todo and dry_run:
+        book.summary.calls += 2
+        outcome = yield from dry_run_flow(endpoint, todo, book.plan.method)
+        if isinstance(outcome, BaseException):
+            book.stop.set(outcome if isinstance(outcome, GreenApiExcelError) else GreenApiExcelError(str(outcome)))
+            return todo
+        yield Deliver(outcome)
+        return []
+    if todo and preflight:
+        book.summary.calls += 1
+        problem = yield from check_instance(endpoint)
+        if problem is not None:
+            book.stop.set(problem)
+            return todo
+    if todo and resume:
+        done = yield DoneBefore(book.plan.method, now - RESUME_WINDOW)
+        todo, answered = resumed(todo, done)
+        if answered:
+            yield Adopt(tuple(r.call_id for r in answered))
+            yield Deliver(answered)
+    return todo
+
+
 # --- answers the journal already holds ------------------------------------------------------------------
 
 def resumed(todo: Sequence[tuple[int, str]], done: dict) -> tuple[list[tuple[int, str]], list[RowResult]]:
@@ -218,7 +280,7 @@ def resumed(todo: Sequence[tuple[int, str]], done: dict) -> tuple[list[tuple[int
 
 # --- a dry run ----------------------------------------------------------------------------------------
 
-def dry_run(endpoint, todo: Sequence[tuple[int, str]], method: str) -> calls.Flow:
+def dry_run_flow(endpoint, todo: Sequence[tuple[int, str]], method: str) -> calls.Flow:
     """Check the instance, read getChats once and say what a real run would do; changes nothing.
     Returns the rows' results, or the error that stops the run."""
     problem = yield from check_incoming_webhook(endpoint)

@@ -13,32 +13,27 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
 from greenapi_excel.errors import GreenApiExcelError, Stopped
 from greenapi_excel.results import RowResult, RunSummary
-from greenapi_excel.run import decisions
-from greenapi_excel.run.decisions import STOPPED_ON_REQUEST, Begin, Finish, MarkUncertain
+from greenapi_excel.run import decisions, records as records_module
+from greenapi_excel.run.decisions import STOPPED_ON_REQUEST, Deliver
 from greenapi_excel.run.planning import Plan
 
 log = logging.getLogger(__name__)
-
-# A result the book lost (a run killed before its save) is answered from the journal within this
-# window; older records may be stale: someone may have unarchived since.
-RESUME_WINDOW = timedelta(hours=24)
 
 ProgressCallback = Callable[[int, int], None]
 ResultsCallback = Callable[[list[RowResult]], None]
 
 
 class Effects:
-    """Carries out one run's effects on the calling thread: requests and pacing through the client,
-    records through the journal (every call it begins carries the run's id)."""
+    """Carries out one run's effects on the calling thread: the journal's records (``records``), the rows
+    for the edge (``deliver``), and requests and pacing through the client."""
 
-    def __init__(self, client, journal, *, instance: str, source: str, run_id: str | None):
-        self.client, self.journal = client, journal
-        self.instance, self.source, self.run_id = instance, source, run_id
+    def __init__(self, client, records: records_module.Records, deliver):
+        self.client, self.records, self.deliver = client, records, deliver
 
     def drive(self, flow):
         """Carry out ``flow``'s effects until it returns; what it returns (errors included, not raised)."""
@@ -51,15 +46,11 @@ class Effects:
             answer = self.carry_out(effect)
 
     def carry_out(self, effect):
-        if isinstance(effect, Begin):
-            return self.journal.begin(instance=self.instance, method=effect.method, chat_id=effect.chat_id,
-                                      source=self.source, run_id=self.run_id)
-        if isinstance(effect, Finish):
-            self.journal.finish(effect.call_id, status=effect.status, details=effect.details,
-                                http_status=effect.http_status, settled=effect.settled)
-            return None
-        if isinstance(effect, MarkUncertain):
-            self.journal.mark_uncertain(effect.call_id, effect.details)
+        done = self.records.carry_out(effect)
+        if done is not records_module.NOT_A_RECORD:
+            return done
+        if isinstance(effect, Deliver):
+            self.deliver(effect.results)
             return None
         return self.client.carry_out(effect)
 
@@ -147,12 +138,9 @@ def run(
     # Ctrl+C sets it too: calls waiting for their pacing slot then leave unsent.
     cancel = cancel if cancel is not None else threading.Event()
     started = time.monotonic()
-    instance = client.endpoint.id_instance
-    book_keeper = decisions.RunBook(plan, block_seconds=block_seconds, started=started)
-    summary = book_keeper.summary
-    summary.run_id = journal.start_run(instance=instance, method=plan.method, source=source, book=book,
-                                       sheet=sheet, dry_run=dry_run, undo_of=undo_of, chat_column=chat_column)
-    effects = Effects(client, journal, instance=instance, source=source, run_id=summary.run_id)
+    book_keeper, records = records_module.open_run(
+        plan, client, journal, block_seconds=block_seconds, started=started, source=source, dry_run=dry_run,
+        book=book, sheet=sheet, undo_of=undo_of, chat_column=chat_column)
     stop = book_keeper.stop
 
     def deliver(results, *, force: bool = False) -> None:
@@ -162,34 +150,14 @@ def run(
         if block and on_results:
             on_results(block)
 
+    effects = Effects(client, records, deliver)
     todo = list(plan.todo)
     interrupted: BaseException | None = None
     with _stoppable(client, cancel), _CtrlC() as ctrl_c:
         try:
-            deliver(plan.decided)
-            if stopped_by is not None:
-                stop.set(stopped_by)
-            elif todo and dry_run:
-                summary.calls += 2
-                outcome = effects.drive(decisions.dry_run(client.endpoint, todo, plan.method))
-                if isinstance(outcome, BaseException):
-                    stop.set(_stopping(outcome))
-                else:
-                    deliver(outcome)
-                    todo = []
-            elif todo:
-                if preflight:
-                    summary.calls += 1
-                    problem = effects.drive(decisions.check_instance(client.endpoint))
-                    if problem is not None:
-                        stop.set(_stopping(problem))
-                if resume and not stop.is_set:
-                    done = journal.done_before(instance, plan.method, since=datetime.now() - RESUME_WINDOW,
-                                               undelivered_only=True)
-                    todo, answered = decisions.resumed(todo, done)
-                    if answered:
-                        journal.adopt(summary.run_id, (r.call_id for r in answered))
-                        deliver(answered)
+            todo = effects.drive(decisions.before_calls(client.endpoint, book_keeper, todo, dry_run=dry_run,
+                                                        preflight=preflight, resume=resume, stopped_by=stopped_by,
+                                                        now=datetime.now()))
             if ctrl_c.pressed:
                 stop.set(GreenApiExcelError(_interrupted_text()))
             if todo and not stop.is_set:
@@ -210,10 +178,7 @@ def run(
 
 def _call_rows(todo, method, client, journal, effects, stop, deliver, cancel, block_seconds, workers, ctrl_c):
     """Call every row from a pool of workers, handing finished rows on in blocks until all are in."""
-    instance = client.endpoint.id_instance
-    # Calls an earlier run sent but never heard back from: if the server now says "already", that run
-    # did it. Chats this tool changed in a run whose result never reached a book count the same way.
-    uncertain = journal.uncertain_chats(instance, method) | journal.unreported_changes(instance, method)
+    uncertain = records_module.uncertain_chats(journal, client.endpoint.id_instance, method)
     finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
 
     def work(item: tuple[int, str]) -> None:
