@@ -303,7 +303,7 @@ def command_run(args) -> int:
     from greenapi_excel import bulk
     from greenapi_excel.errors import ConfigError
     from greenapi_excel.settings import resolve_region
-    from greenapi_excel.sheets import SheetFile, book_lock
+    from greenapi_excel.sheets import SheetFile, book_lock, check_book
 
     method = bulk.METHODS[args.command]
     if args.region:
@@ -315,6 +315,7 @@ def command_run(args) -> int:
         raise ConfigError(_("--type, --idle-days and --report go with --all-chats"))
     book_path = Path(args.book)
     with book_lock(book_path):
+        check_book(book_path, out=args.out)   # a book that cannot be read or written is refused before any request
         # When the book cannot change the credentials (flags or environment name the instance), check
         # the instance before loading the book: a wrong token fails fast, and the first request goes out
         # without waiting for a large book.
@@ -510,7 +511,15 @@ def _print_summary(summary, written: Path, sheet) -> None:
         lines.append(_("Run {run} (greenapi-excel undo --run {run} takes it back)").format(run=summary.run_id))
     if summary.stopped:
         lines.append(_("Stopped early: {reason}").format(reason=summary.stopped))
+    if getattr(sheet, "labels", 0):
+        lines.append(ngettext("Skipped {n} merged label (a merge from the chat column into the result columns): no "
+                              "status, the merge kept", "Skipped {n} merged labels (merges from the chat column into "
+                              "the result columns): no status, the merges kept", sheet.labels).format(n=sheet.labels))
     if written is None:   # no book: the statuses were printed above
+        print("\n".join(lines))
+        return
+    if getattr(sheet, "nothing_written", False):
+        lines.append(_("Nothing was written: no cell of {path} changed").format(path=written))
         print("\n".join(lines))
         return
     columns = _("the result columns")
