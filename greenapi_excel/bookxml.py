@@ -1365,7 +1365,7 @@ def _row_number(ref: str, previous: int) -> int:
             ref=ref[:20], previous=previous))
     number = int(text)
     if number < 1:
-        raise _row_problem(_("a row is numbered 0 (after row {previous}): Excel's rows start at 1").format(
+        raise _row_problem(_("row 0 is no row of Excel, whose rows start at 1 (it comes after row {previous})").format(
             previous=previous))
     return number
 
