@@ -96,8 +96,11 @@ class PartProblem(WorkbookError):
     """A part of the book cannot be read as Excel would: its text says why (the caller adds the book's name)."""
 
 
-class _Stop(Exception):
-    """Raised by a handler that has read all it needs: the parse ends early."""
+class Stop(Exception):
+    """Raised by a handler (or a SheetScan's take) that has read all it needs: the parse ends early."""
+
+
+_Stop = Stop
 
 
 # --- small helpers ----------------------------------------------------------------------------------
@@ -460,6 +463,21 @@ def qualified_name(tag: bytes) -> bytes:
     return _TAG_NAME.match(tag).group(1)
 
 
+def tag_attributes(tag: bytes) -> dict[str, str]:
+    """The attributes of a start tag the parser delimited, as written (names with their prefix)."""
+    return {m.group(2).decode(): _unescape(m.group(4)[1:-1].decode()) for m in _ATTRIBUTE.finditer(tag)}
+
+
+def _unescape(text: str) -> str:
+    if "&" not in text:
+        return text
+    parser = expat.ParserCreate("UTF-8")
+    found: list[str] = []
+    parser.StartElementHandler = lambda name, attrs: found.append(attrs.get("v", ""))
+    parser.Parse(f'<x v="{text}"/>'.encode(), True)
+    return found[0]
+
+
 def set_attributes(tag: bytes, changes: Mapping[str, str | None], *, empty: bool | None = None) -> bytes:
     """A start tag with attributes changed (None removes one), new ones added at the end, every other byte
     as it was. ``empty`` makes it an empty-element tag (True) or an opening one (False)."""
@@ -531,6 +549,10 @@ class Package:
         self.workbook_part = self._main_part()
         self.workbook_rels = self.relationships(self.workbook_part)
         self.sheets: list[SheetEntry] = []
+        self.sheet_names: list[str] = []          # every sheet's name (chart sheets too)
+        self.sheet_ids: list[int] = []
+        self.workbook_children: list[str] = []    # local names of the workbook element's children
+        self.filter_names: dict[int, str] = {}    # localSheetId -> the _xlnm._FilterDatabase range
         self.date1904 = False
         self.rel_namespace = REL
         self.main_namespace = MAIN
@@ -585,23 +607,32 @@ class Package:
     def _read_workbook(self) -> None:
         sheet_tags = {f"{m} sheet" for m in MAINS}
         pr_tags = {f"{m} workbookPr" for m in MAINS}
-        parser = new_parser((*sheet_tags, *pr_tags))
+        name_tags = {f"{m} definedName" for m in MAINS}
+        parser = new_parser((*sheet_tags, *pr_tags, *name_tags))
         index = 0
+        depth = 0
         root = []
+        filter_name: list = []
 
         def start(element, attrs):
-            nonlocal index
+            nonlocal index, depth
+            depth += 1
             if not root:
                 root.append(element)
                 namespace = element.rpartition(" ")[0]
                 if namespace not in MAINS or not element.endswith(" workbook"):
                     raise PartProblem(_("the workbook part is not a SpreadsheetML workbook"))
                 self.main_namespace = namespace
-            elif element in sheet_tags:
+                return
+            if depth == 2:
+                self.workbook_children.append(element.rpartition(" ")[2])
+            if element in sheet_tags:
                 rel_id = attrs.get(f"{REL} id")
                 if rel_id is None and f"{STRICT_REL} id" in attrs:
                     rel_id = attrs[f"{STRICT_REL} id"]
                     self.rel_namespace = STRICT_REL
+                self.sheet_names.append(attrs.get("name", ""))
+                self.sheet_ids.append(_int(attrs.get("sheetId"), 0))
                 rel = self.workbook_rels.get(rel_id or "")
                 if rel and rel[0].endswith("/worksheet") and self.part(rel[1]):
                     self.sheets.append(SheetEntry(attrs.get("name", ""), self.part(rel[1]), attrs.get("sheetId", ""),
@@ -609,10 +640,27 @@ class Package:
                 index += 1
             elif element in pr_tags:
                 self.date1904 = _true(attrs.get("date1904"))
+            elif element in name_tags and attrs.get("name") == "_xlnm._FilterDatabase":
+                filter_name[:] = [_int(attrs.get("localSheetId"), -1), []]
+                parser.CharacterDataHandler = filter_name[1].append
+
+        def end(element):
+            nonlocal depth
+            if filter_name and element in name_tags:
+                parser.CharacterDataHandler = None
+                self.filter_names[filter_name[0]] = "".join(filter_name[1])
+                filter_name.clear()
+            depth -= 1
 
         parser.StartElementHandler = start
+        parser.EndElementHandler = end
         run_parser(parser, self.chunks(self.workbook_part), self.workbook_part)
         self.sheet_count = index
+
+    def worksheet_type(self) -> str:
+        """The relationship type of the book's worksheets (transitional or strict)."""
+        return next((kind for kind, _target in self.workbook_rels.values() if kind.endswith("/worksheet")),
+                    WORKSHEET_TYPE)
 
     def tables(self, sheet_part: str) -> list[Table]:
         found = []
@@ -1107,7 +1155,9 @@ class SheetScan:
         self.top_level: list[str] = []            # local names of the worksheet's children, in order
         self.has_sheet_data = False
         self.last_row = 0
+        self.last_data_row = 0                    # the last row holding a value or a formula
         self.dimension: str | None = None
+        self.priority = 0                         # the highest conditional format priority
         self.main = MAIN
 
     @property
@@ -1174,6 +1224,7 @@ class SheetScan:
         child = ""               # the cell child whose text is collected
         letters_cache: dict[str, int] = {}
         used = self.used
+        data_row = [0]
         context = [""]           # the local name of the current depth-2 element
 
         def collect(data):
@@ -1230,18 +1281,21 @@ class SheetScan:
                 if cell_ok:
                     if name is V:
                         used[column] = 1
+                        data_row[0] = row_number
                         if keep:
                             has_value = True
                             child = "v"
                             parser.CharacterDataHandler = collect
                     elif name is F:
                         used[column] = 1
+                        data_row[0] = row_number
                         if keep:
                             shared = attrs.get("t")
                             formula = "master" if shared in ("array", "dataTable") or (
                                 shared == "shared" and "ref" in attrs) else "formula"
                     elif name is IS:
                         used[column] = 1
+                        data_row[0] = row_number
                         if keep:
                             has_value = True
                             child = "is"
@@ -1288,6 +1342,8 @@ class SheetScan:
                     box = parse_ref(attrs.get("ref", ""))
                     if box:
                         self.merges.append(box)
+                elif context[0] == "conditionalFormatting" and name == f"{main} cfRule":
+                    self.priority = max(self.priority, _int(attrs.get("priority"), 0))
                 return
             if depth >= 6:
                 if keep and child == "is":
@@ -1353,7 +1409,10 @@ class SheetScan:
 
         parser.StartElementHandler = start
         parser.EndElementHandler = end
-        run_parser(parser, self.chunks, self.part)
+        try:
+            run_parser(parser, self.chunks, self.part)
+        finally:
+            self.last_data_row = data_row[0]
         if not headers_done[0]:
             finish_headers()
 
@@ -1411,8 +1470,8 @@ class TopLevelEdit:
     """What happens to the worksheet's own children (the chat list's look, the result columns' widths).
 
     ``replace[local](element bytes, prefix)`` gives what replaces each element of that name (None or b"":
-    it goes); ``insert[local](prefix)`` gives an element to add at its place in the schema's order (the
-    prefix is the one the main namespace has there, "x:" or "")."""
+    it goes); ``insert[local](prefix)`` gives elements to add at their place in the schema's order, after
+    any of that name already there (the prefix is the one the main namespace has there, "x:" or "")."""
 
     replace: dict[str, Callable[[bytes, str], bytes | None]] = field(default_factory=dict)
     insert: dict[str, Callable[[str], bytes]] = field(default_factory=dict)
@@ -1497,7 +1556,6 @@ class SheetWriter:
                     top_level_insert(_LATE, position)
                     return
                 top_level_insert(WORKSHEET_ORDER.index(local) if local in WORKSHEET_ORDER else _LATE, position)
-                state["seen"].add(local)
                 if local == "sheetData":
                     state["in_data"] = True
                     end = splice.tag_end(position)
@@ -1830,6 +1888,65 @@ def rewrite_elements(chunks: Iterable[bytes], out, part: str, decide) -> None:
     run_parser(parser, chunks, part, splice)
     splice.finish()
     buffered.close()
+
+
+def rewrite_workbook(package: Package, out, *, new_sheet: tuple[str, int, str] | None = None,
+                     filter_database: tuple[int, str] | None = None) -> None:
+    """workbook.xml with a sheet added at the end of <sheets> (name, sheetId, relationship id) and/or the
+    hidden name _xlnm._FilterDatabase of one sheet (its index, its range as a formula) set, as Excel keeps it
+    beside a sheet's filter. Every other byte as it was."""
+    main = package.main_namespace
+    rel_namespace = package.rel_namespace
+    children = package.workbook_children
+    later = WORKBOOK_ORDER[WORKBOOK_ORDER.index("definedNames") + 1:]
+    state = {"names_placed": "definedNames" in children}
+
+    def defined_name(p: str) -> bytes:
+        index, formula = filter_database
+        return (f'<{p}definedName name="_xlnm._FilterDatabase" localSheetId="{index}" hidden="1">'
+                f"{escape(formula)}</{p}definedName>").encode()
+
+    def decide(element, attrs, depth, scope):
+        namespace, _space, local = element.rpartition(" ")
+        p = scope.prefix(main) or ""
+        if depth == 1 and filter_database and not state["names_placed"] \
+                and not any(name in later for name in children):
+            state["names_placed"] = True
+            return "end", f"<{p}definedNames>".encode() + defined_name(p) + f"</{p}definedNames>".encode()
+        if depth == 2 and namespace == main:
+            if local == "sheets" and new_sheet is not None:
+                name, sheet_id, rel_id = new_sheet
+                r = scope.prefix(rel_namespace)
+                declared = ""
+                if r is None:
+                    r, declared = "gr:", f' xmlns:gr="{rel_namespace}"'
+                return "end", (f'<{p}sheet name="{escape_attribute(name)}" sheetId="{sheet_id}"{declared} '
+                               f'{r}id="{rel_id}"/>').encode()
+            if local == "definedNames" and filter_database:
+                return "end", defined_name(p)
+            if local in later and filter_database and not state["names_placed"]:
+                state["names_placed"] = True
+                return "before", f"<{p}definedNames>".encode() + defined_name(p) + f"</{p}definedNames>".encode()
+        if depth == 3 and filter_database and local == "definedName" and namespace == main \
+                and attrs.get("name") == "_xlnm._FilterDatabase" \
+                and _int(attrs.get("localSheetId"), -1) == filter_database[0]:
+            return b""
+        return None
+
+    rewrite_elements(package.chunks(package.workbook_part), out, package.workbook_part, decide)
+
+
+def add_to_list(package: Package, part: str, out, entry: str) -> None:
+    """A package list (relationships, content types) with one entry added before its end."""
+
+    def decide(element, attrs, depth, scope):
+        if depth == 1:
+            namespace = element.rpartition(" ")[0]
+            p = scope.prefix(namespace) or ""
+            return "end", entry.replace("<", f"<{p}", 1).encode()
+        return None
+
+    rewrite_elements(package.chunks(part), out, part, decide)
 
 
 def without_calc_cells(chunks: Iterable[bytes], out, part: str, sheet_id: str, refs: set[str]) -> int:

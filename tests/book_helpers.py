@@ -148,7 +148,7 @@ def libreoffice_csv(books: list[Path], folder: Path, *, sheet: int | None = None
     out = folder / "csv"
     out.mkdir(exist_ok=True)
     profile = folder / "lo-profile"
-    sheet_option = f",,,,,{sheet}" if sheet else ""
+    sheet_option = f",{sheet}" if sheet else ""
     csv_filter = f"csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false{sheet_option}"
     subprocess.run([SOFFICE, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
                     "--convert-to", csv_filter, "--outdir", str(out), *map(str, books)],
