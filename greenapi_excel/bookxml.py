@@ -980,8 +980,14 @@ class StyleAdditions:
         self._formats[code] = found
         return found
 
+    def _default_first(self, name: str, tree: tuple) -> None:
+        """A list with no entry yet gets a plain one first: entry 0 is every unstyled cell's."""
+        if self.styles.counts.get(name, 0) == 0 and not self.added.get(name):
+            self.added.setdefault(name, []).append(_NewEntry(tree, 0))
+
     def bold_font(self) -> int:
         """A font like the book's default one (font 0), bold."""
+        self._default_first("fonts", (f"{self.main} font", (), ()))
         base = self.styles.entry("fonts", 0) or (f"{self.main} font", (), ())
         children = tuple(c for c in base[2] if c[0].rpartition(" ")[2] != "b")
         tree = (base[0], base[1], ((f"{self.main} b", (), ()),) + children)
@@ -990,7 +996,9 @@ class StyleAdditions:
     def cell_format(self, base: int, *, number_format: int | None = None, font: int | None = None) -> int:
         """A cell format like ``base`` (its own attributes and alignment/protection; nothing of another
         namespace), with the number format and font given."""
-        tree = self.styles.entry("cellXfs", base) or self.styles.entry("cellXfs", 0) or (f"{self.main} xf", (), ())
+        plain = (f"{self.main} xf", (("borderId", "0"), ("fillId", "0"), ("fontId", "0"), ("numFmtId", "0")), ())
+        self._default_first("cellXfs", plain)
+        tree = self.styles.entry("cellXfs", base) or self.styles.entry("cellXfs", 0) or plain
         attrs = {k: v for k, v in tree[1] if " " not in k}
         attrs.setdefault("numFmtId", "0")
         attrs.setdefault("fontId", "0")
@@ -1049,6 +1057,14 @@ class StyleAdditions:
         def start(element, attrs):
             nonlocal depth
             depth += 1
+            if depth == 1:   # <styleSheet/> with nothing in it: opened, to take the lists
+                position = parser.CurrentByteIndex
+                end = splice.tag_end(position)
+                tag = splice.at(position, end)
+                if tag.endswith(b"/>"):
+                    state["root"] = qualified_name(tag)
+                    splice.replace(position, end, set_attributes(tag, {}, empty=False))
+                return
             if depth != 2:
                 return
             namespace, _space, local = element.rpartition(" ")
@@ -1076,7 +1092,10 @@ class StyleAdditions:
                 splice.replace(position, position, entries + tail)
                 state["list"] = None
             elif depth == 1:
-                insert_before(None, parser.CurrentByteIndex)
+                position = parser.CurrentByteIndex
+                insert_before(None, position)
+                if state.get("root"):
+                    splice.replace(position, position, b"</" + state["root"] + b">")
             depth -= 1
 
         parser.StartElementHandler = start
@@ -1489,6 +1508,7 @@ class SheetEdit:
     keep: set[tuple[int, int]] = field(default_factory=set)   # (row, column) never overwritten
     drop_merge: Callable[[tuple[int, int, int, int]], bool] = lambda box: False
     top: TopLevelEdit = field(default_factory=TopLevelEdit)
+    widths: Mapping[int, float] = field(default_factory=dict)   # column -> characters, where not set by hand
 
 
 class SheetWriter:
@@ -1508,13 +1528,13 @@ class SheetWriter:
         buffered = _Buffered(out)
         splice = Splice(buffered)
         names = {(m, n): f"{m} {n}" for m in MAINS for n in ("worksheet", "sheetData", "row", "c", "mergeCells",
-                                                              "mergeCell", "dimension")}
+                                                              "mergeCell", "dimension", "col")}
         parser = new_parser(names.values())
         scope = Namespaces(parser)
         self._items = iter(edit.rows)
         self._item = next(self._items, None)
         state = {"depth": 0, "main": MAIN, "in_data": False, "data_open": False, "row": None, "merge": None,
-                 "top": None, "seen": set(), "last_row": 0}
+                 "top": None, "seen": set(), "last_row": 0, "cols": None}
         names_of = {}
         first, last = edit.first, edit.last
 
@@ -1524,6 +1544,11 @@ class SheetWriter:
 
         def top_level_insert(rank: int, position: int) -> None:
             """New top-level elements whose place in the schema's order comes before ``rank``."""
+            if edit.widths and rank > WORKSHEET_ORDER.index("cols") and "cols" not in state["seen"]:
+                state["seen"].add("cols")   # a sheet without <cols> gets one for the widths
+                p = prefix()
+                entries = "".join(_col_tag(p, column, width) for column, width in sorted(edit.widths.items()))
+                splice.replace(position, position, f"<{p}cols>{entries}</{p}cols>".encode())
             for name in WORKSHEET_ORDER[:rank]:
                 if name in edit.top.insert and name not in state["seen"]:
                     state["seen"].add(name)
@@ -1548,6 +1573,10 @@ class SheetWriter:
                 elif state["merge"] is not None and name == names_of["mergeCell"]:
                     box = parse_ref(attrs.get("ref", ""))
                     state["merge"]["current"] = (parser.CurrentByteIndex, box is not None and edit.drop_merge(box))
+                elif state["cols"] is not None and name is names_of["col"]:
+                    position = parser.CurrentByteIndex
+                    end = splice.tag_end(position)
+                    state["cols"]["current"] = (position, splice.at(position, end), attrs)
                 return
             if depth == 2:
                 namespace, _space, local = name.rpartition(" ")
@@ -1570,6 +1599,10 @@ class SheetWriter:
                     top, left, bottom, right = box if box else (1, first, 1, last)
                     ref = box_ref(min(top, 1), min(left, first), max(bottom, edit.bottom), max(right, last))
                     splice.replace(position, end, set_attributes(tag, {"ref": ref}))
+                elif local == "cols" and edit.widths:
+                    state["seen"].add("cols")
+                    splice.hold(position)
+                    state["cols"] = {"start": position, "entries": [], "current": None}
                 elif local == "mergeCells":
                     splice.hold(position)
                     state["merge"] = {"start": position, "tag_end": splice.tag_end(position), "drop": [],
@@ -1583,7 +1616,7 @@ class SheetWriter:
                 if namespace not in MAINS or not name.endswith(" worksheet"):
                     raise PartProblem(_("the part {part} is not a worksheet").format(part=part))
                 state["main"] = namespace
-                names_of.update({n: names[(namespace, n)] for n in ("row", "c", "mergeCell")})
+                names_of.update({n: names[(namespace, n)] for n in ("row", "c", "mergeCell", "col")})
 
         def end(name):
             depth = state["depth"]
@@ -1596,6 +1629,11 @@ class SheetWriter:
                 if row is not None and name is names_of["row"]:
                     self._row_end(splice, parser, row)
                     state["row"] = None
+                elif state["cols"] is not None and state["cols"]["current"] is not None:
+                    begin, tag, attrs = state["cols"]["current"]
+                    state["cols"]["current"] = None
+                    state["cols"]["entries"].append((begin, _element_end(splice, begin, parser.CurrentByteIndex),
+                                                     tag, attrs))
                 elif state["merge"] is not None and state["merge"]["current"] is not None:
                     merge = state["merge"]
                     begin, drop = merge["current"]
@@ -1615,6 +1653,12 @@ class SheetWriter:
                     if data:
                         splice.replace(position, position, data)
                     state["in_data"] = False
+                elif state["cols"] is not None and local == "cols":
+                    cols = state["cols"]
+                    state["cols"] = None
+                    splice.release()
+                    for begin, end, data in _width_edits(cols["entries"], edit.widths, position, prefix()):
+                        splice.replace(begin, end, data)
                 elif state["merge"] is not None and local == "mergeCells":
                     merge = state["merge"]
                     state["merge"] = None
@@ -1772,52 +1816,42 @@ def _widen_spans(spans: str, low: int, high: int) -> str:
     return f"{min(low, *numbers)}:{max(high, *numbers)}"
 
 
-def column_widths(raw_cols: bytes | None, widths: Mapping[int, float], prefix: str = "") -> bytes:
-    """A <cols> element giving ``widths`` (column -> characters) to columns without a width of their own
-    (customWidth): entries over such a column are split, every other entry kept as written."""
-    entries: list[tuple[int, int, bytes]] = []
-    head = tail = None
-    if raw_cols is not None:
-        head = _START_TAG.match(raw_cols)
-        for match in _START_TAG.finditer(raw_cols, head.end()):
-            tag = match.group(0)
-            if not qualified_name(tag).endswith(b"col"):
-                continue
-            attrs = {m.group(2).decode(): m.group(4)[1:-1].decode() for m in _ATTRIBUTE.finditer(tag)}
-            low, high = _int(attrs.get("min"), 0), _int(attrs.get("max"), 0)
-            if 1 <= low <= high:
-                entries.append((low, high, tag if tag.endswith(b"/>") else set_attributes(tag, {}, empty=True)))
-        name = qualified_name(head.group(0)).decode()
-        prefix = name[:-len("cols")]
-        tail = f"</{prefix}cols>".encode()
-    out: list[tuple[int, int, bytes]] = []
+def _col_tag(p: str, column: int, width: float) -> str:
+    return f'<{p}col min="{column}" max="{column}" width="{_width(width)}" customWidth="1"/>'
+
+
+def _width_edits(entries, widths: Mapping[int, float], end_tag: int, p: str) -> list[tuple[int, int, bytes]]:
+    """Edits of a <cols> element (its <col> entries as (start, end, start tag, attributes)) that give
+    ``widths`` to the columns without a width of their own (customWidth): an entry over such a column is
+    split, a column no entry covers gets one in its place; everything else stays as it was written."""
+    edits: list[tuple[int, int, bytes]] = []
     targets = sorted(widths)
-    for low, high, tag in entries:
-        attrs = {m.group(2).decode(): m.group(4)[1:-1].decode() for m in _ATTRIBUTE.finditer(tag)}
+    covered: set[int] = set()
+    new_at: dict[int, list[int]] = {}
+    for start, end, tag, attrs in entries:
+        low, high = _int(attrs.get("min"), 0), _int(attrs.get("max"), 0)
         mine = [c for c in targets if low <= c <= high]
+        covered.update(mine)
         if not mine or _true(attrs.get("customWidth")):
-            out.append((low, high, tag))
             continue
-        cut = low
+        pieces, cut = [], low
         for column in mine:
             if column > cut:
-                out.append((cut, column - 1, set_attributes(tag, {"min": str(cut), "max": str(column - 1)})))
-            out.append((column, column, set_attributes(tag, {"min": str(column), "max": str(column),
-                                                             "width": _width(widths[column]),
-                                                             "customWidth": "1"})))
+                pieces.append(set_attributes(tag, {"min": str(cut), "max": str(column - 1)}, empty=True))
+            pieces.append(set_attributes(tag, {"min": str(column), "max": str(column), "width": _width(widths[column]),
+                                               "customWidth": "1"}, empty=True))
             cut = column + 1
         if cut <= high:
-            out.append((cut, high, set_attributes(tag, {"min": str(cut), "max": str(high)})))
-    covered = {c for low, high, _tag in entries for c in targets if low <= c <= high}
+            pieces.append(set_attributes(tag, {"min": str(cut), "max": str(high)}, empty=True))
+        edits.append((start, end, b"".join(pieces)))
     for column in targets:
         if column not in covered:
-            out.append((column, column, f'<{prefix}col min="{column}" max="{column}" width="{_width(widths[column])}" '
-                                        f'customWidth="1"/>'.encode()))
-    out.sort(key=lambda entry: entry[0])
-    body = b"".join(tag for _low, _high, tag in out)
-    if head is not None:
-        return raw_cols[:head.end()] + body + tail
-    return f"<{prefix}cols>".encode() + body + f"</{prefix}cols>".encode()
+            at = next((start for start, _end, _tag, attrs in entries if _int(attrs.get("min"), 0) > column), end_tag)
+            new_at.setdefault(at, []).append(column)
+    for at, columns in new_at.items():
+        edits.append((at, at, "".join(_col_tag(p, c, widths[c]) for c in columns).encode()))
+    edits.sort(key=lambda edit: (edit[0], edit[1]))
+    return edits
 
 
 def _width(characters: float) -> str:

@@ -154,12 +154,7 @@ class _Load:
         top = bookxml.TopLevelEdit()
         width = len(chatlist.HEADERS)
         last = self.last
-        widths = dict(enumerate(self.look.widths, start=1))
         present = set(scan.top_level) if scan else set()
-        if "cols" in present:
-            top.replace["cols"] = lambda raw, p: bookxml.column_widths(raw, widths, p)
-        else:
-            top.insert["cols"] = lambda p: bookxml.column_widths(None, widths, p)
         if self.look.freeze_header and "sheetViews" not in present:   # a sheet's own views stay as they are
             top.insert["sheetViews"] = lambda p: (f'<{p}sheetViews><{p}sheetView workbookViewId="0">'
                                                   + _PANE.format(p=p) + f"</{p}sheetView></{p}sheetViews>").encode()
@@ -173,7 +168,7 @@ class _Load:
         priority = scan.priority if scan else 0
         top.insert["conditionalFormatting"] = lambda p: self._highlights(p, last, priority)
         return bookxml.SheetEdit(self._rows(), 1, width, last, column_styles=scan.column_styles() if scan else
-                                 bookxml.ColumnStyles([]), top=top)
+                                 bookxml.ColumnStyles([]), top=top, widths=dict(enumerate(self.look.widths, start=1)))
 
     def _highlights(self, p: str, last: int, priority: int) -> bytes:
         out = []

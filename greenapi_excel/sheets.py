@@ -392,7 +392,7 @@ class SheetFile:
 
         bottom = max(self._bottom(), 1 if headers else 0)
         return bookxml.SheetEdit(rows(), first, first + 2, bottom, column_styles=source.column_styles,
-                                 keep=source.masters, drop_merge=drop_merge, top=source.result_widths(first))
+                                 keep=source.masters, drop_merge=drop_merge, widths=source.result_widths(first))
 
 
 class _Discard:
@@ -544,7 +544,6 @@ class _Source:
         self.masters: set[tuple[int, int]] = set()   # shared/array formula anchors there: never overwritten
         self.status_column = 0
         self.own_widths: set[int] = set()            # columns with a width of the analyst's own
-        self.has_cols = False
 
     def formulas_overwritten(self, has_rows, first: int, header_columns: set[int]) -> set[str]:
         found = set()
@@ -555,17 +554,11 @@ class _Source:
                 found.add(f"{layout.column_letter(column)}{row}")
         return found
 
-    def result_widths(self, first: int) -> "bookxml.TopLevelEdit":
+    def result_widths(self, first: int) -> dict[int, float]:
         """Status, Details and Updated as wide as their text and the whole date-time (results.RESULT_WIDTHS),
         where the column has no width of the analyst's own."""
-        widths = {first + offset: width for offset, width in enumerate(RESULT_WIDTHS)
-                  if first + offset not in self.own_widths}
-        edit = bookxml.TopLevelEdit()
-        if widths and self.has_cols:
-            edit.replace["cols"] = lambda raw, prefix: bookxml.column_widths(raw, widths, prefix)
-        elif widths:
-            edit.insert["cols"] = lambda prefix: bookxml.column_widths(None, widths, prefix)
-        return edit
+        return {first + offset: width for offset, width in enumerate(RESULT_WIDTHS)
+                if first + offset not in self.own_widths}
 
 
 def _choose_sheet(package, wanted: str | None, book_name: str):
@@ -735,7 +728,6 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
     headers, chat_column = found["headers"], found["chat_column"]
     source.column_styles = scan.column_styles()
     source.own_widths = scan.own_widths()
-    source.has_cols = "cols" in scan.top_level
     if not scan.has_sheet_data:
         raise bookxml.PartProblem(_("the sheet has no <sheetData>, which every worksheet has"))
     # The shared strings the run needs, fetched in one streaming pass.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import zlib
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.parsers import expat
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -188,3 +190,159 @@ def python_env(**extra: str) -> dict:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+# --- comparing a book with what it was -------------------------------------------------------------------
+
+def parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {info.filename: z.read(info.filename) for info in z.infolist()}
+
+
+def column_number(ref: str) -> int:
+    number = 0
+    for char in re.match(r"[A-Z]+", ref).group(0):
+        number = number * 26 + ord(char) - 64
+    return number
+
+
+def canonical_sheet(xml: bytes, columns: set[int]) -> bytes:
+    """The sheet without the result cells, the dimension, row spans, merges over result columns and the
+    result columns' widths (each <col> range spelled out column by column, so a split range reads the same)."""
+    root = ElementTree.fromstring(xml)
+    main = root.tag[1:].split("}")[0] if root.tag.startswith("{") else MAIN
+    for dimension in root.findall(f"{{{main}}}dimension"):
+        root.remove(dimension)
+    cols = root.find(f"{{{main}}}cols")
+    if cols is not None:
+        spelled = []
+        for col in list(cols):
+            cols.remove(col)
+            for number in range(int(col.get("min")), int(col.get("max")) + 1):
+                if number not in columns:
+                    attrs = {k: v for k, v in col.attrib.items() if k not in ("min", "max")}
+                    spelled.append(ElementTree.Element(f"{{{main}}}col", {"n": str(number), **attrs}))
+        cols.extend(spelled)
+        if len(cols) == 0:
+            root.remove(cols)
+    data = root.find(f"{{{main}}}sheetData")
+    for row in list(data):
+        row.attrib.pop("spans", None)
+        column = 0
+        for cell in list(row):
+            column = column_number(cell.get("r")) if cell.get("r") else column + 1
+            if column in columns:
+                row.remove(cell)
+        if len(row) == 0 and set(row.attrib) <= {"r"}:
+            data.remove(row)
+    merges = root.find(f"{{{main}}}mergeCells")
+    if merges is not None:
+        for merge in list(merges):
+            refs = merge.get("ref").split(":")
+            left, right = column_number(refs[0]), column_number(refs[-1])
+            if left <= max(columns) and right >= min(columns):
+                merges.remove(merge)
+        merges.attrib.pop("count", None)
+        if len(merges) == 0:
+            root.remove(merges)
+    for element in root.iter():   # whitespace between elements (a pretty-printed sheet) is no content
+        if not element.tag.endswith("}t") and element.text is not None and not element.text.strip():
+            element.text = None
+        if element.tail is not None and not element.tail.strip():
+            element.tail = None
+    return ElementTree.canonicalize(ElementTree.tostring(root))
+
+
+def target_part(path: Path, sheet: str) -> str:
+    """The part that holds a sheet, found through the package's relationships (ElementTree, any prefix)."""
+    import posixpath
+
+    with zipfile.ZipFile(path) as z:
+        names = {n.lower(): n for n in z.namelist()}
+
+        def rels_of(part: str) -> dict[str, str]:
+            folder, name = posixpath.split(part)
+            rels = names.get(posixpath.join(folder, "_rels", name + ".rels").lower())
+            found = {}
+            if rels:
+                for rel in ElementTree.fromstring(z.read(rels)):
+                    target = rel.get("Target", "")
+                    target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+                        posixpath.join(folder, target))
+                    found[rel.get("Id")] = names.get(target.lower(), target)
+            return found
+
+        main = names.get("xl/workbook.xml", "xl/workbook.xml")
+        for rel in ElementTree.fromstring(z.read(names["_rels/.rels"])):
+            if rel.get("Type", "").endswith("/officeDocument"):
+                main = names.get(rel.get("Target").lstrip("/").lower(), rel.get("Target").lstrip("/"))
+        workbook = ElementTree.fromstring(z.read(main))
+        by_id = rels_of(main)
+        for element in workbook.iter():
+            if element.tag.endswith("}sheet") and element.get("name") == sheet:
+                rel_id = next(v for k, v in element.attrib.items() if k.endswith("}id"))
+                return by_id[rel_id]
+    raise KeyError(sheet)
+
+
+# --- a book run in place, checked part by part ---------------------------------------------------------------
+
+def styles_counts(data: bytes) -> dict[str, int]:
+    """How many entries each list of styles.xml holds, as Excel counts them (an mc:AlternateContent counts
+    its mc:Fallback), read with ElementTree."""
+    counts: dict[str, int] = {}
+    mc = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+    for child in ElementTree.fromstring(data):
+        local = child.tag.rpartition("}")[2]
+        count = 0
+        for entry in child:
+            if entry.tag == f"{mc}AlternateContent":
+                fallback = entry.find(f"{mc}Fallback")
+                count += len(fallback) if fallback is not None else 0
+            else:
+                count += 1
+        counts[local] = count
+    return counts
+
+
+def first_worksheet(path: Path) -> str:
+    with zipfile.ZipFile(path) as z:
+        names = {n.lower(): n for n in z.namelist()}
+        main = "xl/workbook.xml"
+        for rel in ElementTree.fromstring(z.read(names["_rels/.rels"])):
+            if rel.get("Type", "").endswith("/officeDocument"):
+                main = names.get(rel.get("Target").lstrip("/").lower(), main)
+        for element in ElementTree.fromstring(z.read(main)).iter():
+            if element.tag.endswith("}sheet"):
+                return element.get("name")
+    raise KeyError("no sheet")
+
+
+def changes_outside_results(before: Path, after: Path, sheet: str, columns: set[int]) -> list[str]:
+    """What changed in ``after`` beyond the result cells of ``sheet``, as a list of short texts (empty when
+    the book came back whole): parts added or reordered, parts other than the sheet, styles.xml, the calc chain
+    and its lists changed, the sheet's other cells, styles lists other than cellXfs/numFmts, more than one
+    new cell format, or XML that is not well-formed."""
+    problems = well_formed(after)
+    old, new = parts(before), parts(after)
+    if [p for p in new if p in old] != [p for p in old if p in new] or set(new) - set(old):
+        problems.append(f"parts added or reordered: {sorted(set(new) ^ set(old))}")
+    part = target_part(before, sheet)
+    allowed = ("styles.xml", "calcchain.xml", "workbook.xml.rels", "[content_types].xml")
+    for name in old:
+        if name in new and old[name] != new[name] and name != part and not name.lower().endswith(allowed):
+            problems.append(f"{name} changed")
+    if {name for name in set(old) - set(new) if not name.lower().endswith("calcchain.xml")}:
+        problems.append(f"parts lost: {sorted(set(old) - set(new))}")
+    if old[part] != new[part] and canonical_sheet(new[part], columns) != canonical_sheet(old[part], columns):
+        problems.append("the sheet's other cells changed")
+    styles = next((n for n in old if n.lower().endswith("styles.xml")), None)
+    if styles and old[styles] != new.get(styles):
+        was, now = styles_counts(old[styles]), styles_counts(new[styles])
+        for name in set(was) | set(now):
+            grew = now.get(name, 0) - was.get(name, 0)
+            if name == "cellXfs" and grew > (2 if not was.get(name) else 1):
+                problems.append(f"styles.xml gained {grew} cell formats")
+            elif name not in ("cellXfs", "numFmts") and grew:
+                problems.append(f"styles.xml's {name} changed by {grew}")
+    return problems

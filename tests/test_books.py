@@ -17,10 +17,10 @@ import shutil
 import subprocess
 import zipfile
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pytest
 import xlsxwriter
+from book_helpers import canonical_sheet, parts, target_part
 from cli_helpers import run_cli, sandbox_env
 
 from greenapi_excel import bulk
@@ -244,68 +244,6 @@ ALL = ["everything.xlsx", "dates1904.xlsx", "formulas.xlsx", "macro.xlsm", "tabl
 
 
 # --- checks ----------------------------------------------------------------------------------------
-
-def parts(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as z:
-        return {info.filename: z.read(info.filename) for info in z.infolist()}
-
-
-def column_number(ref: str) -> int:
-    number = 0
-    for char in re.match(r"[A-Z]+", ref).group(0):
-        number = number * 26 + ord(char) - 64
-    return number
-
-
-def canonical_sheet(xml: bytes, columns: set[int]) -> bytes:
-    """The sheet without the result cells, the dimension, row spans, merges over result columns and the
-    result columns' widths (each <col> range spelled out column by column, so a split range reads the same)."""
-    root = ElementTree.fromstring(xml)
-    for dimension in root.findall(f"{{{MAIN}}}dimension"):
-        root.remove(dimension)
-    cols = root.find(f"{{{MAIN}}}cols")
-    if cols is not None:
-        spelled = []
-        for col in list(cols):
-            cols.remove(col)
-            for number in range(int(col.get("min")), int(col.get("max")) + 1):
-                if number not in columns:
-                    attrs = {k: v for k, v in col.attrib.items() if k not in ("min", "max")}
-                    spelled.append(ElementTree.Element(f"{{{MAIN}}}col", {"n": str(number), **attrs}))
-        cols.extend(spelled)
-        if len(cols) == 0:
-            root.remove(cols)
-    data = root.find(f"{{{MAIN}}}sheetData")
-    for row in list(data):
-        row.attrib.pop("spans", None)
-        column = 0
-        for cell in list(row):
-            column = column_number(cell.get("r")) if cell.get("r") else column + 1
-            if column in columns:
-                row.remove(cell)
-        if len(row) == 0 and set(row.attrib) <= {"r"}:
-            data.remove(row)
-    merges = root.find(f"{{{MAIN}}}mergeCells")
-    if merges is not None:
-        for merge in list(merges):
-            left, right = (column_number(ref) for ref in merge.get("ref").split(":"))
-            if left <= max(columns) and right >= min(columns):
-                merges.remove(merge)
-        merges.attrib.pop("count", None)
-        if len(merges) == 0:
-            root.remove(merges)
-    return ElementTree.canonicalize(ElementTree.tostring(root))
-
-
-def target_part(path: Path, sheet: str) -> str:
-    with zipfile.ZipFile(path) as z:
-        workbook = z.read("xl/workbook.xml").decode()
-        rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    rel_id = re.search(rf'<(?:\w+:)?sheet [^>]*name="{sheet}"[^>]*r:id="([^"]+)"', workbook).group(1)
-    target = re.search(rf'Id="{rel_id}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rel_id}"', rels)
-    target = (target.group(1) or target.group(2)).lstrip("/")
-    return target if target.startswith("xl/") else "xl/" + target
-
 
 @pytest.mark.parametrize("name", ALL)
 def test_only_the_target_sheet_and_the_styles_change(runs, name):
