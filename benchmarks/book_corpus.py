@@ -50,7 +50,7 @@ def pick_column(path: Path) -> str | None:
 
     for index, header in enumerate(rows[0]):
         if isinstance(header, str) and header.strip() and any(
-                index < len(row) and row[index] not in (None, "") for row in rows[1:]):
+                index < len(row) and row[index] is not None and str(row[index]).strip() for row in rows[1:]):
             return column_letter(index + 1)
     return None
 

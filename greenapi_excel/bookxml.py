@@ -663,21 +663,30 @@ class Package:
                     WORKSHEET_TYPE)
 
     def tables(self, sheet_part: str) -> list[Table]:
+        """The sheet's Excel tables and pivot tables (a pivot table as a table with no header or totals
+        rows of its own): the ranges results never go into."""
         found = []
         for kind, target in self.relationships(sheet_part).values():
-            if not kind.endswith("/table") or self.part(target) is None:
+            pivot = kind.endswith("/pivotTable")
+            if not (kind.endswith("/table") or pivot) or self.part(target) is None:
                 continue
             root: dict = {}
             parser = new_parser()
 
-            def start(element, attrs, root=root):
-                root.update(attrs)
-                raise _Stop
+            def start(element, attrs, root=root, pivot=pivot):
+                if not pivot:
+                    root.update(attrs)
+                    raise _Stop
+                if element.endswith(" location"):   # a pivot table's range
+                    root.update(attrs)
+                    raise _Stop
 
             parser.StartElementHandler = start
             run_parser(parser, self.chunks(self.part(target)), target)
             box = parse_ref(root.get("ref", ""))
-            if box:
+            if box and pivot:
+                found.append(Table(*box, 0, 0))
+            elif box:
                 found.append(Table(*box, _int(root.get("headerRowCount"), 1), _int(root.get("totalsRowCount"), 0)))
         return found
 
