@@ -1186,6 +1186,8 @@ class SheetScan:
         self.last_data_row = 0                    # the last row holding a value or a formula
         self.dimension: str | None = None
         self.priority = 0                         # the highest conditional format priority
+        self.row_last = array("H")                # row -> the column of its last cell (0: none)
+        self.nested_rows = False                  # a <row> somewhere else than in sheetData
         self.main = MAIN
 
     @property
@@ -1218,8 +1220,8 @@ class SheetScan:
     def run(self, *, wanted: Callable[[dict[int, tuple]], set[int]] | set[int],
             take: Callable[[int, int, tuple], None], until_row: int | None = None) -> None:
         """Read the part. ``wanted`` is the set of columns whose cells ``take(row, column, raw)`` receives
-        below row 1, or a function of row 1's cells (column -> raw) that returns it; row 1's cells are all
-        given to it. raw is (kind, value, style, formula kind): kind "s" (value: a shared string's index),
+        below row 1, or a function of row 1's cells (column -> raw) that returns it (a set the caller may
+        shrink while the pass goes on, when a column has told it enough); row 1's cells are all given to it. raw is (kind, value, style, formula kind): kind "s" (value: a shared string's index),
         "str", "n", "b", "e", "d" or "none"; formula kind None, "formula" or "master" (a shared or array
         formula's anchor)."""
         chooser = wanted if callable(wanted) else None
@@ -1265,7 +1267,7 @@ class SheetScan:
             nonlocal columns_wanted
             headers_done[0] = True
             if chooser is not None:
-                columns_wanted = set(chooser(dict(header)))
+                columns_wanted = chooser(dict(header))   # the caller's own set: it may shrink as the pass goes
 
         def start(name, attrs):
             nonlocal depth, in_data, row_ok, cell_ok, row_number, row_text, previous_row, column
@@ -1273,7 +1275,10 @@ class SheetScan:
             nonlocal main, ROW, C, V, F, IS, T, R
             depth += 1
             if depth == 4:
-                if row_ok and name is C:
+                if name is not C:
+                    if name is ROW:
+                        self.nested_rows = True
+                elif row_ok:
                     cell_ok = True
                     ref = attrs.get("r")
                     if ref is None:
@@ -1327,6 +1332,10 @@ class SheetScan:
                         if keep:
                             has_value = True
                             child = "is"
+                    elif name is ROW:
+                        self.nested_rows = True
+                elif name is ROW:
+                    self.nested_rows = True
                 return
             if depth == 3:
                 if in_data and name is ROW:
@@ -1374,6 +1383,8 @@ class SheetScan:
                     self.priority = max(self.priority, _int(attrs.get("priority"), 0))
                 return
             if depth >= 6:
+                if name is ROW:
+                    self.nested_rows = True
                 if keep and child == "is":
                     if name is T and (depth == 6 or (depth == 7 and inline_run)):
                         child = "t"
@@ -1421,6 +1432,10 @@ class SheetScan:
                 if row_ok:
                     row_ok = False
                     self.last_row = row_number
+                    row_last = self.row_last
+                    if row_number >= len(row_last):
+                        row_last.extend(array("H", bytes(2 * (row_number + 1 - len(row_last) + 4096))))
+                    row_last[row_number] = previous_column
                     if row_number == 1 and not headers_done[0]:
                         finish_headers()
             elif depth >= 6:
@@ -1518,6 +1533,10 @@ class SheetEdit:
     drop_merge: Callable[[tuple[int, int, int, int]], bool] = lambda box: False
     top: TopLevelEdit = field(default_factory=TopLevelEdit)
     widths: Mapping[int, float] = field(default_factory=dict)   # column -> characters, where not set by hand
+    # From the reader (SheetScan.row_last, .nested_rows): a row whose last cell lies left of ``first`` takes
+    # its cells at its end without its cells being looked at.
+    row_last: "array | None" = None
+    nested_rows: bool = True
 
 
 class SheetWriter:
@@ -1578,7 +1597,10 @@ class SheetWriter:
                 return
             if depth == 3:
                 if state["in_data"] and name is names_of["row"]:
-                    self._row_start(splice, parser, state, attrs, prefix)
+                    if self._row_start(splice, parser, state, attrs, prefix):
+                        # No cell of this row needs a look: its cells raise no events until its end.
+                        parser.StartElementHandler = None
+                        parser.EndElementHandler = end_of_row
                 elif state["merge"] is not None and name == names_of["mergeCell"]:
                     box = parse_ref(attrs.get("ref", ""))
                     state["merge"]["current"] = (parser.CurrentByteIndex, box is not None and edit.drop_merge(box))
@@ -1691,6 +1713,16 @@ class SheetWriter:
                 top_level_insert(len(WORKSHEET_ORDER), parser.CurrentByteIndex)
             state["depth"] -= 1
 
+        def end_of_row(name):
+            if name is names_of["row"]:
+                row = state["row"]
+                if row is not None:
+                    self._row_end(splice, parser, row)
+                    state["row"] = None
+                parser.StartElementHandler = start
+                parser.EndElementHandler = end
+                state["depth"] -= 1
+
         parser.StartElementHandler = start
         parser.EndElementHandler = end
         run_parser(parser, chunks, part, splice)
@@ -1711,7 +1743,9 @@ class SheetWriter:
             self._item = next(self._items, None)
         return b"".join(made)
 
-    def _row_start(self, splice: Splice, parser, state, attrs, prefix) -> None:
+    def _row_start(self, splice: Splice, parser, state, attrs, prefix) -> bool:
+        """Splice what a row needs at its start; True when its cells may pass unseen (the reader said where
+        its last cell is, and no cell of this edit goes before it)."""
         position = parser.CurrentByteIndex
         ref = attrs.get("r")
         number = int(ref) if ref is not None and ref.strip().isdigit() else state["last_row"] + 1
@@ -1720,16 +1754,19 @@ class SheetWriter:
             made = self._rows_before(prefix(), number)
             if made:
                 splice.replace(position, position, made)
+        end = splice.tag_end(position)
+        empty = splice.at(end - 2, end) == b"/>"
+        row_last = self.edit.row_last
+        last_cell = row_last[number] if row_last is not None and number < len(row_last) else EXCEL_COLUMNS + 1
+        unseen = not empty and not self.edit.nested_rows
         item = self._item
         if item is None or item[0] != number:
-            return
+            return unseen
         self._item = next(self._items, None)
         cells = item[1]
         if not cells:
-            return
-        end = splice.tag_end(position)
+            return unseen
         tag = splice.at(position, end)
-        empty = tag.endswith(b"/>")
         row_style = None
         if _true(attrs.get("customFormat")) and attrs.get("s", "").strip().isdigit():
             row_style = int(attrs["s"])
@@ -1740,6 +1777,7 @@ class SheetWriter:
             splice.replace(position, end, set_attributes(tag, changes, empty=False))
         state["row"] = {"number": number, "cells": cells, "waiting": sorted(cells), "style": row_style,
                         "empty": empty, "prefix": prefix(), "previous": 0, "replacing": None}
+        return unseen and last_cell < min(cells)
 
     def _cell_start(self, splice: Splice, parser, row, attrs) -> None:
         ref = attrs.get("r")

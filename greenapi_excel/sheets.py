@@ -392,7 +392,8 @@ class SheetFile:
 
         bottom = max(self._bottom(), 1 if headers else 0)
         return bookxml.SheetEdit(rows(), first, first + 2, bottom, column_styles=source.column_styles,
-                                 keep=source.masters, drop_merge=drop_merge, widths=source.result_widths(first))
+                                 keep=source.masters, drop_merge=drop_merge, widths=source.result_widths(first),
+                                 row_last=source.row_last, nested_rows=source.nested_rows)
 
 
 class _Discard:
@@ -544,6 +545,8 @@ class _Source:
         self.masters: set[tuple[int, int]] = set()   # shared/array formula anchors there: never overwritten
         self.status_column = 0
         self.own_widths: set[int] = set()            # columns with a width of the analyst's own
+        self.row_last = None                         # the reader's facts the writer's fast path needs
+        self.nested_rows = True
 
     def formulas_overwritten(self, has_rows, first: int, header_columns: set[int]) -> set[str]:
         found = set()
@@ -669,6 +672,7 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
     holds_data: set[int] = set()
     unseen: dict[int, set[int]] = {}           # shared strings to judge, by column
     status_cells: dict[int, dict[int, tuple]] = {}
+    blocks: set[int] = set()                   # the columns of blocks headed Status, Details, Updated
     formulas, masters = source.formulas, source.masters
 
     def choose(header_raw: dict[int, tuple]) -> set[int]:
@@ -689,10 +693,12 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
         for number, header in enumerate(headers, start=1):
             if statuses.is_result_header(header, 0):   # Status / Статус
                 wanted.update((number, number + 1, number + 2))
+                blocks.update((number, number + 1, number + 2))
                 status_cells[number] = {}
         wanted = {c for c in wanted if c <= layout.MAX_COLUMN}
         unseen.update({c: set() for c in wanted if c != chat_column})
-        found.update(headers=headers, chat_column=chat_column, not_chats=_table_edges(tables, chat_column))
+        found.update(headers=headers, chat_column=chat_column, not_chats=_table_edges(tables, chat_column),
+                     wanted=wanted)
         return wanted
 
     def take(number: int, col: int, raw: tuple) -> None:
@@ -721,13 +727,18 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
             _judge(value, col, holds_status, holds_data)
         elif kind != "none":
             holds_data.add(col)  # a number, date, truth value or error is never a status
-        if col in status_cells and not formula:
-            status_cells[col][number] = raw
+        if col in status_cells:
+            if not formula:
+                status_cells[col][number] = raw
+        elif col in holds_data and col not in blocks:   # the analyst's data: no result goes here, no more to read
+            found["wanted"].discard(col)
+            unseen.pop(col, None)
 
     scan.run(wanted=choose, take=take)
     headers, chat_column = found["headers"], found["chat_column"]
     source.column_styles = scan.column_styles()
     source.own_widths = scan.own_widths()
+    source.row_last, source.nested_rows = scan.row_last, scan.nested_rows
     if not scan.has_sheet_data:
         raise bookxml.PartProblem(_("the sheet has no <sheetData>, which every worksheet has"))
     # The shared strings the run needs, fetched in one streaming pass.
@@ -748,7 +759,7 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
                 break
             _judge(strings.get(index, ""), col, holds_status, holds_data)
     placed = {c: ([statuses.ARCHIVED] if c in holds_status else []) + ([_DATA] if c in holds_data else [])
-              for c in unseen}
+              for c in {*unseen, *holds_data}}
     last_used = _mark_table_columns(tables, placed, source.headers, scan.last_column)
     used_columns = {c for c in range(1, layout.MAX_COLUMN + 1) if scan.used[c]}
     try:
