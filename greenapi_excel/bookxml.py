@@ -418,6 +418,7 @@ class Splice:
         if self.held is not None:
             safe = min(safe, self.held)
         base = self.base
+        safe = min(safe, base + len(self.buffer))   # never past what has been read
         if safe > self.copied:
             self.out.write(self.buffer[self.copied - base:safe - base])
             self.copied = safe
@@ -1164,6 +1165,29 @@ def _row_problem(text: str) -> PartProblem:
     return PartProblem(text)
 
 
+class RowMap:
+    """Where each row of sheetData lies in the part, as the reader found them, in order: its number, where
+    its start tag begins, where it ends (its end tag's start, or just after an empty row's tag), and the
+    column of its last cell; ``data_end`` is where </sheetData> begins. The writer splices by it."""
+
+    def __init__(self):
+        self.numbers = array("i")
+        self.starts = array("q")
+        self.ends = array("q")
+        self.last = array("H")
+        self.data_end: int | None = None
+        self.nested = False               # a <row> somewhere else than in sheetData: the map is not enough
+
+    def last_of(self, number: int) -> int:
+        """The column of the last cell of row ``number`` (0: no cell; past XFD: not known)."""
+        import bisect
+
+        at = bisect.bisect_left(self.numbers, number)
+        if at < len(self.numbers) and self.numbers[at] == number:
+            return self.last[at]
+        return EXCEL_COLUMNS + 1
+
+
 class SheetScan:
     """One pass over a worksheet part: its columns, rows, merges, and the cells of the columns asked for.
 
@@ -1186,8 +1210,7 @@ class SheetScan:
         self.last_data_row = 0                    # the last row holding a value or a formula
         self.dimension: str | None = None
         self.priority = 0                         # the highest conditional format priority
-        self.row_last = array("H")                # row -> the column of its last cell (0: none)
-        self.nested_rows = False                  # a <row> somewhere else than in sheetData
+        self.rows = RowMap()                      # where each row is: the writer's fast path
         self.main = MAIN
 
     @property
@@ -1254,6 +1277,7 @@ class SheetScan:
         child = ""               # the cell child whose text is collected
         letters_cache: dict[str, int] = {}
         used = self.used
+        row_map = self.rows
         data_row = [0]
         context = [""]           # the local name of the current depth-2 element
 
@@ -1277,7 +1301,7 @@ class SheetScan:
             if depth == 4:
                 if name is not C:
                     if name is ROW:
-                        self.nested_rows = True
+                        self.rows.nested = True
                 elif row_ok:
                     cell_ok = True
                     ref = attrs.get("r")
@@ -1333,9 +1357,9 @@ class SheetScan:
                             has_value = True
                             child = "is"
                     elif name is ROW:
-                        self.nested_rows = True
+                        self.rows.nested = True
                 elif name is ROW:
-                    self.nested_rows = True
+                    self.rows.nested = True
                 return
             if depth == 3:
                 if in_data and name is ROW:
@@ -1359,6 +1383,8 @@ class SheetScan:
                     previous_row = row_number
                     row_text = str(row_number)
                     previous_column = 0
+                    row_map.numbers.append(row_number)
+                    row_map.starts.append(parser.CurrentByteIndex)
                     if len(attrs) > 1:
                         if _true(attrs.get("hidden")):
                             self.hidden_rows.add(row_number)
@@ -1384,7 +1410,7 @@ class SheetScan:
                 return
             if depth >= 6:
                 if name is ROW:
-                    self.nested_rows = True
+                    self.rows.nested = True
                 if keep and child == "is":
                     if name is T and (depth == 6 or (depth == 7 and inline_run)):
                         child = "t"
@@ -1432,10 +1458,8 @@ class SheetScan:
                 if row_ok:
                     row_ok = False
                     self.last_row = row_number
-                    row_last = self.row_last
-                    if row_number >= len(row_last):
-                        row_last.extend(array("H", bytes(2 * (row_number + 1 - len(row_last) + 4096))))
-                    row_last[row_number] = previous_column
+                    row_map.ends.append(parser.CurrentByteIndex)
+                    row_map.last.append(previous_column)
                     if row_number == 1 and not headers_done[0]:
                         finish_headers()
             elif depth >= 6:
@@ -1447,6 +1471,7 @@ class SheetScan:
             elif depth == 2:
                 if in_data:
                     in_data = False
+                    row_map.data_end = parser.CurrentByteIndex
                 context[0] = ""
             depth -= 1
 
@@ -1533,10 +1558,11 @@ class SheetEdit:
     drop_merge: Callable[[tuple[int, int, int, int]], bool] = lambda box: False
     top: TopLevelEdit = field(default_factory=TopLevelEdit)
     widths: Mapping[int, float] = field(default_factory=dict)   # column -> characters, where not set by hand
-    # From the reader (SheetScan.row_last, .nested_rows): a row whose last cell lies left of ``first`` takes
-    # its cells at its end without its cells being looked at.
-    row_last: "array | None" = None
-    nested_rows: bool = True
+    # From the reader (SheetScan.rows): a row whose last cell lies left of ``first`` takes its cells at its
+    # end without its cells being looked at; when every row the edit writes is such a row, the rows are
+    # spliced by their positions and only the rest of the part is parsed.
+    row_map: "RowMap | None" = None
+    edits_row: Callable[[int], bool] = lambda number: True
 
 
 class SheetWriter:
@@ -1549,12 +1575,21 @@ class SheetWriter:
 
     def __init__(self, edit: SheetEdit):
         self.edit = edit
-        self._text_cache: dict[tuple, bytes] = {}
+        self._text_cache: dict[tuple, tuple] = {}
+        self._column_styles: dict[int, int | None] = {}
+        self._spans: dict[tuple, str] = {}
+        self._offset = 0   # on the fast path, once past the rows: the bytes of them the parser did not see
 
     def write(self, chunks: Iterable[bytes], out, part: str = "sheet") -> None:
         edit = self.edit
         buffered = _Buffered(out)
         splice = Splice(buffered)
+        rows = self._spliced_rows()
+        self._offset = 0
+
+        def where() -> int:
+            """The part's offset of the current event (the parser skipped the rows on the fast path)."""
+            return parser.CurrentByteIndex + self._offset
         names = {(m, n): f"{m} {n}" for m in MAINS for n in ("worksheet", "sheetData", "row", "c", "mergeCells",
                                                               "mergeCell", "dimension", "col")}
         parser = new_parser(names.values())
@@ -1603,15 +1638,15 @@ class SheetWriter:
                         parser.EndElementHandler = end_of_row
                 elif state["merge"] is not None and name == names_of["mergeCell"]:
                     box = parse_ref(attrs.get("ref", ""))
-                    state["merge"]["current"] = (parser.CurrentByteIndex, box is not None and edit.drop_merge(box))
+                    state["merge"]["current"] = (where(), box is not None and edit.drop_merge(box))
                 elif state["cols"] is not None and name is names_of["col"]:
-                    position = parser.CurrentByteIndex
+                    position = where()
                     end = splice.tag_end(position)
                     state["cols"]["current"] = (position, splice.at(position, end), attrs)
                 return
             if depth == 2:
                 namespace, _space, local = name.rpartition(" ")
-                position = parser.CurrentByteIndex
+                position = where()
                 if namespace != state["main"]:
                     top_level_insert(_LATE, position)
                     return
@@ -1663,19 +1698,19 @@ class SheetWriter:
                 elif state["cols"] is not None and state["cols"]["current"] is not None:
                     begin, tag, attrs = state["cols"]["current"]
                     state["cols"]["current"] = None
-                    state["cols"]["entries"].append((begin, _element_end(splice, begin, parser.CurrentByteIndex),
+                    state["cols"]["entries"].append((begin, _element_end(splice, begin, where()),
                                                      tag, attrs))
                 elif state["merge"] is not None and state["merge"]["current"] is not None:
                     merge = state["merge"]
                     begin, drop = merge["current"]
                     merge["current"] = None
                     if drop:
-                        merge["drop"].append((begin, _element_end(splice, begin, parser.CurrentByteIndex)))
+                        merge["drop"].append((begin, _element_end(splice, begin, where())))
                     else:
                         merge["kept"] += 1
             elif depth == 2:
                 local = name.rpartition(" ")[2]
-                position = parser.CurrentByteIndex
+                position = where()
                 if state["in_data"] and local == "sheetData":
                     p = prefix()
                     data = self._rows_before(p, None)
@@ -1710,7 +1745,7 @@ class SheetWriter:
                     splice.release()
                     splice.replace(begin, stop, edit.top.replace[local](splice.at(begin, stop), prefix()) or b"")
             elif depth == 1:
-                top_level_insert(len(WORKSHEET_ORDER), parser.CurrentByteIndex)
+                top_level_insert(len(WORKSHEET_ORDER), where())
             state["depth"] -= 1
 
         def end_of_row(name):
@@ -1725,9 +1760,85 @@ class SheetWriter:
 
         parser.StartElementHandler = start
         parser.EndElementHandler = end
-        run_parser(parser, chunks, part, splice)
+        if rows is None:
+            run_parser(parser, chunks, part, splice)
+        else:   # the rows by their positions, the parser over the rest (it sees <sheetData></sheetData>)
+            self._feed_around_rows(parser, chunks, part, splice, rows, prefix)
         splice.finish()
         buffered.close()
+
+    # -- the fast path: rows spliced by where the reader found them --
+
+    def _spliced_rows(self) -> "RowMap | None":
+        """The reader's row map when every row this edit writes into takes its cells at its end."""
+        rows, edit = self.edit.row_map, self.edit
+        if rows is None or rows.nested or rows.data_end is None or not len(rows.numbers) \
+                or len(rows.ends) != len(rows.numbers):
+            return None
+        first = edit.first
+        for number, last in zip(rows.numbers, rows.last):
+            if last >= first and edit.edits_row(number):
+                return None
+        return rows
+
+    def _feed_around_rows(self, parser, chunks, part: str, splice: Splice, rows: "RowMap", prefix) -> None:
+        head_end, data_end = rows.starts[0], rows.data_end
+        fed = 0
+        index = 0          # the next row to splice
+        count = len(rows.numbers)
+        try:
+            for chunk in chunks:
+                start = fed
+                fed += len(chunk)
+                splice.add(chunk)
+                if start < head_end:
+                    parser.Parse(chunk[:head_end - start], False)
+                    splice.flush(parser.CurrentByteIndex)
+                while index < count and rows.ends[index] <= fed:
+                    self._splice_row(splice, rows, index, prefix)
+                    index += 1
+                    splice.flush(min(rows.starts[index] if index < count else data_end, fed))
+                if fed > data_end:
+                    self._offset = data_end - head_end
+                    parser.Parse(chunk[max(0, data_end - start):], False)
+                    splice.flush(parser.CurrentByteIndex + self._offset)
+            parser.Parse(b"", True)
+        except expat.ExpatError as error:
+            raise PartProblem(_("the part {part} is not well-formed XML ({error})").format(
+                part=part, error=expat.ErrorString(error.code) + f", line {error.lineno}")) from None
+
+    def _splice_row(self, splice: Splice, rows: "RowMap", index: int, prefix) -> None:
+        number, position = rows.numbers[index], rows.starts[index]
+        if self._item is not None and self._item[0] < number:
+            made = self._rows_before(prefix(), number)
+            if made:
+                splice.replace(position, position, made)
+        item = self._item
+        if item is None or item[0] != number:
+            return
+        self._item = next(self._items, None)
+        cells = item[1]
+        if not cells:
+            return
+        end = splice.tag_end(position)
+        tag = splice.at(position, end)
+        empty = tag.endswith(b"/>")
+        attrs = tag_attributes(tag) if len(tag) > 12 + len(str(number)) else {}
+        row_style = None
+        if _true(attrs.get("customFormat")) and attrs.get("s", "").strip().isdigit():
+            row_style = int(attrs["s"])
+        changes = {}
+        if "spans" in attrs:
+            key = (attrs["spans"], min(cells), max(cells))
+            if key not in self._spans:
+                self._spans[key] = _widen_spans(*key)
+            if self._spans[key] != attrs["spans"]:
+                changes["spans"] = self._spans[key]
+        if changes or empty:
+            splice.replace(position, end, set_attributes(tag, changes, empty=False))
+        p = qualified_name(tag)[:-3].decode()
+        self._row_end_at(splice, rows.ends[index], {"number": number, "cells": cells, "waiting": sorted(cells),
+                                                    "style": row_style, "empty": empty, "prefix": p})
 
     # -- rows and cells --
 
@@ -1755,10 +1866,10 @@ class SheetWriter:
             if made:
                 splice.replace(position, position, made)
         end = splice.tag_end(position)
-        empty = splice.at(end - 2, end) == b"/>"
-        row_last = self.edit.row_last
-        last_cell = row_last[number] if row_last is not None and number < len(row_last) else EXCEL_COLUMNS + 1
-        unseen = not empty and not self.edit.nested_rows
+        empty = splice.buffer[end - 2 - splice.base] == 47   # "/" of "/>"
+        row_map = self.edit.row_map
+        last_cell = row_map.last_of(number) if row_map is not None else EXCEL_COLUMNS + 1
+        unseen = not empty and row_map is not None and not row_map.nested
         item = self._item
         if item is None or item[0] != number:
             return unseen
@@ -1766,15 +1877,18 @@ class SheetWriter:
         cells = item[1]
         if not cells:
             return unseen
-        tag = splice.at(position, end)
         row_style = None
-        if _true(attrs.get("customFormat")) and attrs.get("s", "").strip().isdigit():
+        if "customFormat" in attrs and _true(attrs["customFormat"]) and attrs.get("s", "").strip().isdigit():
             row_style = int(attrs["s"])
         changes = {}
         if "spans" in attrs:
-            changes["spans"] = _widen_spans(attrs["spans"], min(cells), max(cells))
+            key = (attrs["spans"], min(cells), max(cells))
+            if key not in self._spans:
+                self._spans[key] = _widen_spans(*key)
+            if self._spans[key] != attrs["spans"]:
+                changes["spans"] = self._spans[key]
         if changes or empty:
-            splice.replace(position, end, set_attributes(tag, changes, empty=False))
+            splice.replace(position, end, set_attributes(splice.at(position, end), changes, empty=False))
         state["row"] = {"number": number, "cells": cells, "waiting": sorted(cells), "style": row_style,
                         "empty": empty, "prefix": prefix(), "previous": 0, "replacing": None}
         return unseen and last_cell < min(cells)
@@ -1814,36 +1928,56 @@ class SheetWriter:
         splice.replace(position, stop, self._cell(row["prefix"], row["number"], column, row["cells"][column], style))
 
     def _row_end(self, splice: Splice, parser, row) -> None:
-        number, p = row["number"], row["prefix"]
-        made = [self._cell(p, number, col, row["cells"][col], self._default_style(row, col)) for col in row["waiting"]]
+        self._row_end_at(splice, parser.CurrentByteIndex, row)
+
+    def _row_end_at(self, splice: Splice, position: int, row) -> None:
+        number, p, cells = row["number"], row["prefix"], row["cells"]
+        digits = str(number).encode()
+        style = row["style"]
+        made = [self._cell(p, digits, col, cells[col], style if style is not None else self._column_style(col))
+                for col in row["waiting"]]
         if row["empty"]:
             made.append(f"</{p}row>".encode())
         if made:
-            position = parser.CurrentByteIndex
             splice.replace(position, position, b"".join(made))
 
     def _default_style(self, row, column: int) -> int | None:
-        return row["style"] if row["style"] is not None else self.edit.column_styles.of(column)
+        return row["style"] if row["style"] is not None else self._column_style(column)
 
-    def _cell(self, p: str, row: int, column: int, cell: Cell, inherited: int | None) -> bytes:
+    def _column_style(self, column: int) -> int | None:
+        styles = self._column_styles
+        if column not in styles:
+            styles[column] = self.edit.column_styles.of(column)
+        return styles[column]
+
+    def _cell(self, p: str, row, column: int, cell: Cell, inherited: int | None) -> bytes:
+        """A cell's XML; the parts that do not depend on the row are made once per edit (the hot path)."""
         kind, value, style = cell
         if style is None:
             style = inherited
-        s = f' s="{style}"' if style else ""
-        ref = f"{column_name(column)}{row}"
+        digits = row if isinstance(row, bytes) else str(row).encode()
         if kind == "t" and value:
-            key = (p, style, value)
-            tail = self._text_cache.get(key)
-            if tail is None:
-                value = xml_text(value)
-                space = ' xml:space="preserve"' if value != value.strip() or "\n" in value else ""
-                tail = f'{s} t="inlineStr"><{p}is><{p}t{space}>{escape(value)}</{p}t></{p}is></{p}c>'.encode()
+            key = (p, column, style, value)
+            parts = self._text_cache.get(key)
+            if parts is None:
+                text = xml_text(value)
+                s = f' s="{style}"' if style else ""
+                space = ' xml:space="preserve"' if text != text.strip() or "\n" in text else ""
+                parts = (f'<{p}c r="{column_name(column)}'.encode(),
+                         f'"{s} t="inlineStr"><{p}is><{p}t{space}>{escape(text)}</{p}t></{p}is></{p}c>'.encode())
                 if len(self._text_cache) < 4096:
-                    self._text_cache[key] = tail
-            return f'<{p}c r="{ref}"'.encode() + tail
+                    self._text_cache[key] = parts
+            return parts[0] + digits + parts[1]
+        key = (p, column, style, kind)
+        parts = self._text_cache.get(key)
+        if parts is None:
+            s = f' s="{style}"' if style else ""
+            parts = (f'<{p}c r="{column_name(column)}'.encode(), f'"{s}><{p}v>'.encode(), f"</{p}v></{p}c>".encode(),
+                     f'"{s}/>'.encode() if style else b"")
+            self._text_cache[key] = parts
         if kind == "n" and value is not None:
-            return f'<{p}c r="{ref}"{s}><{p}v>{value!r}</{p}v></{p}c>'.encode()
-        return f'<{p}c r="{ref}"{s}/>'.encode() if style else b""
+            return parts[0] + digits + parts[1] + repr(value).encode() + parts[2]
+        return parts[0] + digits + parts[3] if parts[3] else b""
 
 
 def _element_end(splice: Splice, start: int, index: int) -> int:

@@ -169,7 +169,7 @@ class _Load:
         top.insert["conditionalFormatting"] = lambda p: self._highlights(p, last, priority)
         return bookxml.SheetEdit(self._rows(), 1, width, last, column_styles=scan.column_styles() if scan else
                                  bookxml.ColumnStyles([]), top=top, widths=dict(enumerate(self.look.widths, start=1)),
-                                 row_last=scan.row_last if scan else None, nested_rows=scan.nested_rows if scan else True)
+                                 row_map=scan.rows if scan else None)
 
     def _highlights(self, p: str, last: int, priority: int) -> bytes:
         out = []

@@ -393,7 +393,8 @@ class SheetFile:
         bottom = max(self._bottom(), 1 if headers else 0)
         return bookxml.SheetEdit(rows(), first, first + 2, bottom, column_styles=source.column_styles,
                                  keep=source.masters, drop_merge=drop_merge, widths=source.result_widths(first),
-                                 row_last=source.row_last, nested_rows=source.nested_rows)
+                                 row_map=source.row_map,
+                                 edits_row=lambda row: (row == 1 and bool(headers)) or self._has_rows(row, row))
 
 
 class _Discard:
@@ -545,8 +546,7 @@ class _Source:
         self.masters: set[tuple[int, int]] = set()   # shared/array formula anchors there: never overwritten
         self.status_column = 0
         self.own_widths: set[int] = set()            # columns with a width of the analyst's own
-        self.row_last = None                         # the reader's facts the writer's fast path needs
-        self.nested_rows = True
+        self.row_map = None                          # where the rows are: the writer's fast path
 
     def formulas_overwritten(self, has_rows, first: int, header_columns: set[int]) -> set[str]:
         found = set()
@@ -738,7 +738,7 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
     headers, chat_column = found["headers"], found["chat_column"]
     source.column_styles = scan.column_styles()
     source.own_widths = scan.own_widths()
-    source.row_last, source.nested_rows = scan.row_last, scan.nested_rows
+    source.row_map = scan.rows
     if not scan.has_sheet_data:
         raise bookxml.PartProblem(_("the sheet has no <sheetData>, which every worksheet has"))
     # The shared strings the run needs, fetched in one streaming pass.

@@ -653,3 +653,35 @@ def test_new_result_cells_take_the_row_or_column_style_and_updated_one_date_form
     for cell in (ws["D2"], ws["D3"]):                                             # the one Updated format
         assert cell.font.italic and cell.is_date and cell.number_format == "yyyy-mm-dd hh:mm:ss"
         assert cell.value == NOW
+
+
+@pytest.mark.parametrize("notes", [False, True])
+def test_a_sheet_of_many_chunks_gets_every_result_in_its_row(tmp_path, monkeypatch, notes):
+    """Rows spliced by their positions (results right of every cell) or cell by cell (notes in F, right of
+    the results): across the parser's chunks (97 bytes here, so that they end everywhere), every row gets
+    its own results and keeps its cells."""
+    from greenapi_excel import bookxml
+
+    monkeypatch.setattr(bookxml, "CHUNK", 97)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Chat ID"])
+    rng = random.Random(7)
+    expected = {}
+    for row in range(2, 6002):   # rows of every length: row ends fall on every byte of a chunk
+        expected[row] = f"7900{row:07d}" if row % 2 else "client " + "x" * rng.randint(1, 120)
+        ws.cell(row, 1, expected[row])
+        if notes and row % 3 == 0:
+            ws.cell(row, 6, f"note {row}")
+    wb.save(tmp_path / "long.xlsx")
+    sheet = SheetFile.open(tmp_path / "long.xlsx")
+    assert sheet.result_column == "B"
+    sheet.write([RowResult(row, "Archived", f"row {row}", NOW) for row, _ in sheet.chat_cells])
+    sheet.save()
+    ws = openpyxl.load_workbook(tmp_path / "long.xlsx", read_only=True).active
+    for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        if number == 1:
+            assert row[:4] == ("Chat ID", "Status", "Details", "Updated")
+            continue
+        assert row[0] == expected[number] and row[1:4] == ("Archived", f"row {number}", NOW), number
+        assert len(row) < 6 or row[5] == (f"note {number}" if notes and number % 3 == 0 else None)
