@@ -133,7 +133,6 @@ def make_hostile_book(path: Path, kind: str, megabytes: int) -> None:
     """A small book of chats made huge in one place (see the module's docstring)."""
     import random
 
-    sys.path.insert(0, str(ROOT / "tests"))
     from book_helpers import STYLES, chat_rows, sheet_book, sheet_xml, text_cell
 
     size = megabytes * 1_000_000
@@ -201,14 +200,9 @@ CHILDREN = {"ours": child_ours, "open": child_open, "calamine": child_calamine,
 
 
 # Linux starts a process's peak RSS at its parent's when it is forked and exec'd, and this process holds
-# the books it made: a small launcher in between makes each measured figure its own.
-LAUNCHER = (
-    "import os, subprocess, sys\n"
-    "child = subprocess.Popen(sys.argv[1:])\n"
-    "_, status, usage = os.wait4(child.pid, 0)\n"
-    "sys.stderr.write(f'\\nmaxrss_kb={usage.ru_maxrss}\\n')\n"
-    "sys.exit(os.waitstatus_to_exitcode(status))\n"
-)
+# the books it made: a small launcher in between makes each measured figure its own (tests/book_helpers).
+sys.path.insert(0, str(ROOT / "tests"))
+from book_helpers import LAUNCHER  # noqa: E402
 
 
 def run_child(kind: str, book: Path, tmp: Path) -> dict:

@@ -539,8 +539,9 @@ class Package:
     Nothing is read whole: each part is parsed as a stream. PartProblem for a zip bomb, a part that is no
     well-formed XML, or a package without a workbook."""
 
-    def __init__(self, data: bytes):
-        self.zip = zipfile.ZipFile(io.BytesIO(data))
+    def __init__(self, data):
+        """``data``: the book's bytes, or a seekable file holding them (kept open while the package is used)."""
+        self.zip = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data)
         check_sizes(self.zip)
         infos = self.zip.infolist()
         self.names = {info.filename for info in infos}
@@ -690,6 +691,11 @@ class Package:
             elif box:
                 found.append(Table(*box, _int(root.get("headerRowCount"), 1), _int(root.get("totalsRowCount"), 0)))
         return found
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only (str.isdigit also takes "²", which int() refuses)."""
+    return text.isascii() and text.isdigit()
 
 
 def _int(text, default: int) -> int:
@@ -891,7 +897,7 @@ class Styles:
         def on_entry(name, index, attrs, tree):
             self.counts[name] = index + 1
             if name == "numFmts":
-                if attrs.get("numFmtId", "").strip().isdigit():
+                if _digits(attrs.get("numFmtId", "").strip()):
                     self.formats[int(attrs["numFmtId"])] = attrs.get("formatCode", "")
             elif name == "cellXfs":
                 self._number_formats.append(_int(attrs.get("numFmtId"), 0))
@@ -1278,6 +1284,8 @@ class SheetScan:
         letters_cache: dict[str, int] = {}
         used = self.used
         row_map = self.rows
+        numbers_append, starts_append = row_map.numbers.append, row_map.starts.append
+        ends_append, last_append = row_map.ends.append, row_map.last.append
         data_row = [0]
         context = [""]           # the local name of the current depth-2 element
 
@@ -1367,6 +1375,8 @@ class SheetScan:
                     ref = attrs.get("r")
                     if ref is None:
                         row_number = previous_row + 1
+                    elif _digits(ref) and len(ref) < 9 and ref[0] != "0":
+                        row_number = int(ref)
                     else:
                         row_number = _row_number(ref, previous_row)
                     if row_number <= previous_row:
@@ -1383,12 +1393,12 @@ class SheetScan:
                     previous_row = row_number
                     row_text = str(row_number)
                     previous_column = 0
-                    row_map.numbers.append(row_number)
-                    row_map.starts.append(parser.CurrentByteIndex)
+                    numbers_append(row_number)
+                    starts_append(parser.CurrentByteIndex)
                     if len(attrs) > 1:
                         if _true(attrs.get("hidden")):
                             self.hidden_rows.add(row_number)
-                        if _true(attrs.get("customFormat")) and attrs.get("s", "").strip().isdigit():
+                        if _true(attrs.get("customFormat")) and _digits(attrs.get("s", "").strip()):
                             self.row_styles.add(int(attrs["s"]))
                 elif context[0] == "cols" and name == f"{main} col":
                     low, high = _int(attrs.get("min"), 0), _int(attrs.get("max"), 0)
@@ -1458,8 +1468,8 @@ class SheetScan:
                 if row_ok:
                     row_ok = False
                     self.last_row = row_number
-                    row_map.ends.append(parser.CurrentByteIndex)
-                    row_map.last.append(previous_column)
+                    ends_append(parser.CurrentByteIndex)
+                    last_append(previous_column)
                     if row_number == 1 and not headers_done[0]:
                         finish_headers()
             elif depth >= 6:
@@ -1487,7 +1497,7 @@ class SheetScan:
 
 def _row_number(ref: str, previous: int) -> int:
     text = ref.strip()
-    if not text.isdigit() or len(text) > 9:
+    if not _digits(text) or len(text) > 9:
         raise _row_problem(_("a row is numbered {ref!r}, which is no row of Excel (after row {previous})").format(
             ref=ref[:20], previous=previous))
     number = int(text)
@@ -1501,9 +1511,9 @@ def _check_cell(ref: str, letters: str, row: int, column: int) -> None:
     """A cell's reference that is not simply its column and its row's number: fine when it still names a
     cell of that row (A01), else PartProblem."""
     digits = ref[len(letters):]
-    if column and digits.isdigit() and int(digits) == row:
+    if column and _digits(digits) and int(digits) == row:
         return
-    if column and digits.isdigit():
+    if column and _digits(digits):
         raise _row_problem(_("cell {ref} lies inside row {row}").format(ref=ref[:20], row=row))
     raise _row_problem(_("row {row} holds a cell named {ref!r}, which is no cell of Excel").format(
         ref=ref[:20], row=row))
@@ -1517,7 +1527,7 @@ def _raw(kind: str, text: str, style: int, formula, has_value: bool) -> tuple:
         return "str", text, style, formula
     if kind == "s":
         stripped = text.strip()
-        if stripped.isdigit():
+        if _digits(stripped):
             return "s", int(stripped), style, formula
         return "none", None, style, formula
     if kind == "str":
@@ -1822,23 +1832,9 @@ class SheetWriter:
             return
         end = splice.tag_end(position)
         tag = splice.at(position, end)
-        empty = tag.endswith(b"/>")
         attrs = tag_attributes(tag) if len(tag) > 12 + len(str(number)) else {}
-        row_style = None
-        if _true(attrs.get("customFormat")) and attrs.get("s", "").strip().isdigit():
-            row_style = int(attrs["s"])
-        changes = {}
-        if "spans" in attrs:
-            key = (attrs["spans"], min(cells), max(cells))
-            if key not in self._spans:
-                self._spans[key] = _widen_spans(*key)
-            if self._spans[key] != attrs["spans"]:
-                changes["spans"] = self._spans[key]
-        if changes or empty:
-            splice.replace(position, end, set_attributes(tag, changes, empty=False))
-        p = qualified_name(tag)[:-3].decode()
-        self._row_end_at(splice, rows.ends[index], {"number": number, "cells": cells, "waiting": sorted(cells),
-                                                    "style": row_style, "empty": empty, "prefix": p})
+        row = self._open_row(splice, position, end, attrs, number, cells, qualified_name(tag)[:-3].decode())
+        self._row_end_at(splice, rows.ends[index], row)
 
     # -- rows and cells --
 
@@ -1859,7 +1855,7 @@ class SheetWriter:
         its last cell is, and no cell of this edit goes before it)."""
         position = parser.CurrentByteIndex
         ref = attrs.get("r")
-        number = int(ref) if ref is not None and ref.strip().isdigit() else state["last_row"] + 1
+        number = int(ref) if ref is not None and _digits(ref.strip()) else state["last_row"] + 1
         state["last_row"] = number
         if self._item is not None and self._item[0] < number:
             made = self._rows_before(prefix(), number)
@@ -1877,8 +1873,15 @@ class SheetWriter:
         cells = item[1]
         if not cells:
             return unseen
+        state["row"] = self._open_row(splice, position, end, attrs, number, cells, prefix())
+        return unseen and last_cell < min(cells)
+
+    def _open_row(self, splice: Splice, position: int, end: int, attrs, number: int, cells, p: str) -> dict:
+        """A row that gets cells: its start tag with ``spans`` widened (and an empty row's opened), and what
+        the rest of it needs: the cells waiting, the row's style (customFormat), its prefix."""
+        empty = splice.buffer[end - 2 - splice.base] == 47   # "/" of "/>"
         row_style = None
-        if "customFormat" in attrs and _true(attrs["customFormat"]) and attrs.get("s", "").strip().isdigit():
+        if "customFormat" in attrs and _true(attrs["customFormat"]) and _digits(attrs.get("s", "").strip()):
             row_style = int(attrs["s"])
         changes = {}
         if "spans" in attrs:
@@ -1889,9 +1892,8 @@ class SheetWriter:
                 changes["spans"] = self._spans[key]
         if changes or empty:
             splice.replace(position, end, set_attributes(splice.at(position, end), changes, empty=False))
-        state["row"] = {"number": number, "cells": cells, "waiting": sorted(cells), "style": row_style,
-                        "empty": empty, "prefix": prefix(), "previous": 0, "replacing": None}
-        return unseen and last_cell < min(cells)
+        return {"number": number, "cells": cells, "waiting": sorted(cells), "style": row_style, "empty": empty,
+                "prefix": p, "previous": 0, "replacing": None}
 
     def _cell_start(self, splice: Splice, parser, row, attrs) -> None:
         ref = attrs.get("r")

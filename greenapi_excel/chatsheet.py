@@ -39,11 +39,7 @@ def write(path, rows, days: int, *, sheet: str | None = None) -> tuple[str, chat
     sheets._refuse_unless_book(path)
     if path.exists():
         sheets.check_book(path)
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise WorkbookError(_("cannot open {book}: {problem}").format(
-                book=path.name, problem=error.strerror or error)) from None
+        data = sheets.original_copy(path)
     else:
         sheets._refuse_if_open(path)
         sheets._refuse_unless_writable(path)

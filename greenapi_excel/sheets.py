@@ -141,7 +141,27 @@ def damaged(book: str, error: BaseException) -> WorkbookError:
         book=book, problem=f"{type(error).__name__}: {cell_text(error, 160)}"))
 
 
-def open_package(path: Path, data: bytes) -> "bookxml.Package":
+def original_copy(path: Path):
+    """The book's bytes as they are now, in an unnamed temporary file only this user can read (removed
+    when closed): every save starts from them, never from our own output, and memory stays flat however
+    large the book is."""
+    import shutil
+    import tempfile
+
+    copy = tempfile.TemporaryFile()
+    try:
+        with open(path, "rb") as source:
+            shutil.copyfileobj(source, copy, 1 << 20)
+    except OSError as error:
+        copy.close()
+        raise WorkbookError(_("cannot open {book}: {problem}").format(
+            book=path.name, problem=error.strerror or error)) from None
+    copy.seek(0)
+    return copy
+
+
+def open_package(path: Path, data) -> "bookxml.Package":
+    """The book's package (``data``: its bytes, or a file holding them)."""
     try:
         return bookxml.Package(data)
     except Exception as error:  # a damaged package raises many kinds
@@ -202,11 +222,7 @@ class SheetFile:
         so a book that cannot be written is refused before any call is made."""
         path = Path(path)
         check_book(path, out=out)
-        try:
-            source_bytes = path.read_bytes()
-        except OSError as error:
-            raise WorkbookError(_("cannot open {book}: {problem}").format(
-                book=path.name, problem=error.strerror or error)) from None
+        source_bytes = original_copy(path)
         package = open_package(path, source_bytes)
         entry = _choose_sheet(package, sheet, path.name)
         try:
@@ -292,8 +308,7 @@ class SheetFile:
             _refuse_if_open(real)
         _refuse_unless_writable(real)
         if self.nothing_written:
-            data = self._source.data
-            return replace_atomically(target, lambda stream: stream.write(data))
+            return replace_atomically(target, self._source.copy_original)
         written = replace_atomically(target, self._write_package)
         self.saved += 1
         return written
@@ -530,8 +545,8 @@ def _refuse_macro_mismatch(source: Path, target: Path) -> None:
 class _Source:
     """What a save needs from the book as it was read: its bytes and the facts about the target sheet."""
 
-    def __init__(self, data: bytes, package: "bookxml.Package", entry: "bookxml.SheetEntry"):
-        self.data = data
+    def __init__(self, original, package: "bookxml.Package", entry: "bookxml.SheetEntry"):
+        self.original = original                    # the book's bytes as read (a private temporary file)
         self.package = package
         self.names = package.names
         self.epoch = bookxml.excel_epoch(package.date1904)
@@ -547,6 +562,12 @@ class _Source:
         self.status_column = 0
         self.own_widths: set[int] = set()            # columns with a width of the analyst's own
         self.row_map = None                          # where the rows are: the writer's fast path
+
+    def copy_original(self, stream) -> None:
+        import shutil
+
+        self.original.seek(0)
+        shutil.copyfileobj(self.original, stream, 1 << 20)
 
     def formulas_overwritten(self, has_rows, first: int, header_columns: set[int]) -> set[str]:
         found = set()
@@ -653,7 +674,7 @@ class _Values:
             return value
 
 
-def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: bytes) -> SheetFile:
+def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes) -> SheetFile:
     from greenapi_excel.chat_ids import FORMULA_WITHOUT_VALUE
 
     styles = bookxml.Styles(package)

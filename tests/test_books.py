@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import xlsxwriter
-from book_helpers import canonical_sheet, parts, target_part
+from book_helpers import canonical_sheet, parts, sheet_book, target_part
 from cli_helpers import run_cli, sandbox_env
 
 from greenapi_excel import bulk
@@ -120,42 +120,18 @@ def prefixed_book(path: Path) -> Path:
         '<x:row r="3"/>'
         '<x:row><x:c><x:v>4917012345670</x:v></x:c></x:row>'
         '</x:sheetData></x:worksheet>')
-    parts = {
-        "[Content_Types].xml": (
-            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-            'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName='
-            '"/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.'
-            'main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
-            'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/styles.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>'),
-        "_rels/.rels": (
-            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-            'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-            'officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'),
-        "xl/workbook.xml": (
-            f'<?xml version="1.0" encoding="UTF-8"?><x:workbook xmlns:x="{MAIN}" xmlns:r="http://schemas.'
-            'openxmlformats.org/officeDocument/2006/relationships"><x:sheets><x:sheet name="Chats" sheetId="1" '
-            'r:id="rId1"/></x:sheets></x:workbook>'),
-        "xl/_rels/workbook.xml.rels": (
-            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
-            'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-            'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship '
-            'Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
-            'Target="styles.xml"/></Relationships>'),
-        "xl/styles.xml": (
-            f'<?xml version="1.0" encoding="UTF-8"?><x:styleSheet xmlns:x="{MAIN}"><x:fonts count="1"><x:font/>'
-            '</x:fonts><x:fills count="1"><x:fill><x:patternFill patternType="none"/></x:fill></x:fills><x:borders count="1"><x:border/></x:borders>'
-            '<x:cellStyleXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></x:cellStyleXfs>'
-            '<x:cellXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></x:cellXfs>'
-            '<x:cellStyles count="1"><x:cellStyle name="Normal" xfId="0" builtinId="0"/></x:cellStyles>'
-            '</x:styleSheet>'),
-        "xl/worksheets/sheet1.xml": sheet,
-    }
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, text in parts.items():
-            z.writestr(name, text)
-    return path
+    workbook = (
+        f'<?xml version="1.0" encoding="UTF-8"?><x:workbook xmlns:x="{MAIN}" xmlns:r="http://schemas.'
+        'openxmlformats.org/officeDocument/2006/relationships"><x:sheets><x:sheet name="Chats" sheetId="1" '
+        'r:id="rId1"/></x:sheets></x:workbook>')
+    styles = (
+        f'<?xml version="1.0" encoding="UTF-8"?><x:styleSheet xmlns:x="{MAIN}"><x:fonts count="1"><x:font/>'
+        '</x:fonts><x:fills count="1"><x:fill><x:patternFill patternType="none"/></x:fill></x:fills><x:borders count="1"><x:border/></x:borders>'
+        '<x:cellStyleXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></x:cellStyleXfs>'
+        '<x:cellXfs count="1"><x:xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></x:cellXfs>'
+        '<x:cellStyles count="1"><x:cellStyle name="Normal" xfId="0" builtinId="0"/></x:cellStyles>'
+        '</x:styleSheet>')
+    return sheet_book(path, sheet, styles=styles, extra={"xl/workbook.xml": workbook})
 
 
 def libreoffice(args: list, folder: Path) -> None:
