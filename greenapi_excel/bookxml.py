@@ -459,6 +459,11 @@ _ATTRIBUTE = re.compile(rb"""(\s+)([^\s=/>]+)(\s*=\s*)("[^"]*"|'[^']*')""")
 _TAG_CLOSE = re.compile(rb"\s*(/?)>")
 
 
+def first_tag(element: bytes) -> bytes:
+    """The start tag that opens an element's bytes (as the writer hands them to a TopLevelEdit)."""
+    return _START_TAG.match(element).group(0)
+
+
 def qualified_name(tag: bytes) -> bytes:
     """The element name as written in a start tag (with its prefix)."""
     return _TAG_NAME.match(tag).group(1)

@@ -307,18 +307,17 @@ def _differential(look: chatlist.CellLook, main: str) -> tuple:
 
 
 def _ours(raw: bytes) -> bool:
-    tag = bookxml._START_TAG.match(raw)
-    sqref = bookxml.tag_attributes(tag.group(0)).get("sqref", "") if tag else ""
+    sqref = bookxml.tag_attributes(bookxml.first_tag(raw)).get("sqref", "")
     return bool(_OURS.match(sqref.strip()))
 
 
 def _widened_filter(raw: bytes, last: int, width: int) -> bytes:
     """The sheet's own filter (its criteria kept) over at least A1:G{last}."""
-    tag = bookxml._START_TAG.match(raw)
-    box = bookxml.parse_ref(bookxml.tag_attributes(tag.group(0)).get("ref", ""))
+    tag = bookxml.first_tag(raw)
+    box = bookxml.parse_ref(bookxml.tag_attributes(tag).get("ref", ""))
     top, left, bottom, right = box if box else (1, 1, last, width)
     ref = bookxml.box_ref(min(top, 1), min(left, 1), max(bottom, last), max(right, width))
-    return bookxml.set_attributes(tag.group(0), {"ref": ref}) + raw[tag.end():]
+    return bookxml.set_attributes(tag, {"ref": ref}) + raw[len(tag):]
 
 
 # --- a book of our own --------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ command and says how much memory it peaked at.
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
 import struct
@@ -184,12 +183,6 @@ def peak_rss(command: list[str], *, env: dict, timeout: float = 300) -> tuple[su
     assert figure.startswith("maxrss_kb="), proc.stderr
     proc.stderr = proc.stderr.rstrip()[:-len(figure)]
     return proc, int(figure.split("=")[1]) / 1024
-
-
-def python_env(**extra: str) -> dict:
-    env = dict(os.environ)
-    env.update(extra)
-    return env
 
 
 # --- comparing a book with what it was -------------------------------------------------------------------

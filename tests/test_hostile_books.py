@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 import zipfile
-from pathlib import Path
 
 import openpyxl
 import pytest
-from book_helpers import (MAIN, SOFFICE, STYLES, Bomb, chat_rows, libreoffice_csv, package, peak_rss, sheet_book,
-                          sheet_xml, text_cell, well_formed)
+from book_helpers import (MAIN, SOFFICE, STYLES, Bomb, chat_rows, libreoffice_csv, peak_rss, sheet_book, sheet_xml,
+                          text_cell, well_formed)
 from cli_helpers import cli_command, run_cli, sandbox_env
 
 from greenapi_excel.sandbox import Sandbox
