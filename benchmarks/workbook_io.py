@@ -13,6 +13,13 @@ that its peak memory (ru_maxrss of that process) is its own, best of --repeat:
   which is how the reader was chosen.
 Also plan: bulk.plan over the chat cells (in this process).
 Targets: ours at most 0.5x the time and a third of the peak memory of openpyxl's load + save.
+
+Hostile sizes (--hostile 32,64,128, megabytes; 0 to leave them out): books whose one part is huge in one
+place, each measured as "ours" above, with the time ratio of each doubling (linear time doubles, give or
+take noise; the regular-expression reader this replaced took 3 to 4 times as long for each doubling):
+- one shared string of N MB (referenced from the column beside the chats, so it is read);
+- N MB of padding (whitespace) before <sheetData>;
+- one long row of N MB (16,000 cells of text beside its chat).
 """
 
 from __future__ import annotations
@@ -117,19 +124,85 @@ def child_openpyxl_job(book: Path) -> None:
     wb.save(book)
 
 
+# --- hostile sizes ------------------------------------------------------------------------------------
+
+HOSTILE = ("shared string", "padding", "long row")
+
+
+def make_hostile_book(path: Path, kind: str, megabytes: int) -> None:
+    """A small book of chats made huge in one place (see the module's docstring)."""
+    import random
+
+    from book_helpers import STYLES, chat_rows, sheet_book, sheet_xml, text_cell
+
+    size = megabytes * 1_000_000
+    rng = random.Random(megabytes)
+
+    def text(length: int, alphabet: bytes = b"abcdefghijklmnopqrstuvwxyz ") -> str:
+        table = bytes(alphabet[i % len(alphabet)] for i in range(256))
+        return rng.randbytes(length).translate(table).decode()
+
+    chats = [f"7900127{i:04d}" for i in range(200)]
+    rows = chat_rows(chats)
+    first = text_cell("A2", chats[0]) + "</row>"
+    extra = {}
+    if kind == "shared string":
+        strings = (f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN_NS}" count="1" uniqueCount="1">'
+                   f"<si><t>{text(size)}</t></si></sst>")
+        sheet = sheet_xml(rows.replace(first, first[:-6] + '<c r="B2" t="s"><v>0</v></c></row>', 1))
+        extra = {"xl/sharedStrings.xml": strings, "xl/_rels/workbook.xml.rels": WORKBOOK_RELS_WITH_STRINGS}
+    elif kind == "padding":
+        sheet = sheet_xml(rows, before=f'<dimension ref="A1:A201"/>{text(size, b" " + chr(9).encode() + b" ")}')
+    else:
+        cell = max(1, size // 16_000 - 40)
+        cells = "".join(text_cell(f"{column_name(c)}2", text(cell)) for c in range(5, 16_005))
+        sheet = sheet_xml(rows.replace(first, first[:-6] + cells + "</row>", 1))
+    sheet_book(path, sheet, styles=STYLES, extra=extra)
+
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+WORKBOOK_RELS_WITH_STRINGS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+    'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+    'officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship '
+    'Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" '
+    'Target="styles.xml"/><Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/'
+    '2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+
+
+def column_name(number: int) -> str:
+    letters = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def measure_hostile(sizes: list[int], tmp: Path) -> list[dict]:
+    figures = []
+    for kind in HOSTILE:
+        previous = None
+        for megabytes in sizes:
+            book = tmp / f"hostile_{kind.replace(' ', '_')}_{megabytes}.xlsx"
+            make_hostile_book(book, kind, megabytes)
+            figure = {"kind": kind, "megabytes": megabytes, "book_mb": book.stat().st_size / 1e6,
+                      **run_child("ours", book, tmp)}
+            figure["doubling_ratio"] = figure["seconds"] / previous if previous else None
+            previous = figure["seconds"]
+            book.unlink()
+            print(f"  {kind} {megabytes} MB: {figure}", file=sys.stderr, flush=True)
+            figures.append(figure)
+    return figures
+
+
 CHILDREN = {"ours": child_ours, "open": child_open, "calamine": child_calamine,
             "openpyxl_load_save": child_openpyxl_load_save, "openpyxl_job": child_openpyxl_job}
 
 
 # Linux starts a process's peak RSS at its parent's when it is forked and exec'd, and this process holds
-# the books it made: a small launcher in between makes each measured figure its own.
-LAUNCHER = (
-    "import os, subprocess, sys\n"
-    "child = subprocess.Popen(sys.argv[1:])\n"
-    "_, status, usage = os.wait4(child.pid, 0)\n"
-    "sys.stderr.write(f'\\nmaxrss_kb={usage.ru_maxrss}\\n')\n"
-    "sys.exit(os.waitstatus_to_exitcode(status))\n"
-)
+# the books it made: a small launcher in between makes each measured figure its own (tests/book_helpers).
+sys.path.insert(0, str(ROOT / "tests"))
+from book_helpers import LAUNCHER  # noqa: E402
 
 
 def run_child(kind: str, book: Path, tmp: Path) -> dict:
@@ -192,6 +265,7 @@ def main(argv=None) -> int:
     parser.add_argument("--books", default="100000x1,100000x10")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip", default="", help="comma-separated measurements to leave out (e.g. openpyxl_job)")
+    parser.add_argument("--hostile", default="32,64,128", help="sizes in MB of the hostile books (0: none)")
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "workbook_io.json"))
     args = parser.parse_args(argv)
     # pip compiles an installed package's bytecode (openpyxl's is); this environment may not write any
@@ -202,10 +276,12 @@ def main(argv=None) -> int:
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     kinds = [k for k in ("ours", "openpyxl_load_save", "openpyxl_job", "open", "calamine") if k not in skip]
     figures = []
+    hostile_sizes = [int(x) for x in args.hostile.split(",") if x.strip() and int(x)]
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in args.books.split(","):
+        for spec in [b for b in args.books.split(",") if b.strip()]:
             rows, columns = (int(x) for x in spec.lower().split("x"))
             figures.append(measure(rows, columns, args.repeat, Path(tmp), kinds))
+        hostile = measure_hostile(hostile_sizes, Path(tmp)) if hostile_sizes else []
     print(f"{'book':>12} {'plan s':>7} | {'ours s':>7} {'MB':>5} | openpyxl load+save {'s':>6} {'MB':>5} | "
           f"{'time':>5} {'memory':>6} | openpyxl same job {'s':>6} | read: ours {'s':>5} {'MB':>4}, "
           f"calamine {'s':>5} {'MB':>4}")
@@ -218,9 +294,15 @@ def main(argv=None) -> int:
               f"{'':>18} {bar['seconds']:>6.2f} {bar['peak_mb']:>5.0f} | {f['time_ratio']:>4.2f}x "
               f"{f['memory_ratio']:>5.2f}x | {'':>17} {job:>6.2f} | {'':>10} {read['seconds']:>5.2f} "
               f"{read['peak_mb']:>4.0f}, {'':>8} {cal['seconds']:>5.2f} {cal['peak_mb']:>4.0f}")
+    if hostile:
+        print(f"\n{'hostile book':>16} {'MB':>5} {'file MB':>8} | {'ours s':>7} {'MB':>5} | doubling")
+        for f in hostile:
+            ratio = f"{f['doubling_ratio']:.2f}x" if f["doubling_ratio"] else "-"
+            print(f"{f['kind']:>16} {f['megabytes']:>5} {f['book_mb']:>8.2f} | {f['seconds']:>7.2f} "
+                  f"{f['peak_mb']:>5.0f} | {ratio:>8}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n")
+    out.write_text(json.dumps({"books": figures, "hostile": hostile}, indent=2) + "\n")
     print(f"\nfigures written to {out}")
     return 0
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from greenapi_excel.chat_identity import Identities
 from greenapi_excel.chat_ids import LID, PHONE, kind
-from greenapi_excel.i18n import N_, NP_, _, ngettext, pgettext, spellings_in
+from greenapi_excel.i18n import N_, NP_, _, ngettext, pgettext, spellings, spellings_in
 
 # The headers in English; headers() gives them in the run's language ("Archived" as a column, not the status).
 HEADER_CONTEXT = "chat list"
@@ -31,7 +31,7 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 3650
 PERSON, GROUP = "person", "group"
 YES, NO, GONE = "yes", "no", "gone"
-DATE_FORMAT = "yyyy-mm-dd hh:mm"
+DATE_FORMAT = "yyyy-mm-dd hh:mm"    # the message times (minutes: the journals' own precision is seconds)
 WIDTHS = (28, 28, 9, 10, 17, 17, 10)   # characters, one per header
 # The docs: a journal answer holds at most the last 10,000 messages. A full answer reaches back less far than
 # asked (journal_reach), and a chat with no message in it is then idle only that long, as far as is known.
@@ -64,7 +64,8 @@ def check_days(days) -> int:
     from greenapi_excel.errors import ConfigError
 
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-        raise ConfigError(f"the number of days must be a whole number from 1 to {MAX_DAYS}, got {days!r}")
+        raise ConfigError(_("the number of days must be a whole number from 1 to {most}, got {days!r}").format(
+            most=MAX_DAYS, days=days))
     return days
 
 
@@ -403,12 +404,14 @@ def choose(rows: Sequence[ChatRow], *, chat_type: str | None = None, idle_days: 
 
 @dataclass
 class Refresh:
-    """How loaded rows land on a sheet: sheet row -> the seven values, and what changed."""
+    """How loaded rows land on a sheet: sheet row -> the seven values, and what changed. A gone row's
+    values are the sheet's own with Archived "gone": only that cell changes (``gone_rows``)."""
 
     cells: dict[int, list]
     updated: int = 0
     added: int = 0
     gone: int = 0
+    gone_rows: set[int] = field(default_factory=set)
 
     @property
     def last_row(self) -> int:
@@ -459,9 +462,119 @@ def refresh(existing: Sequence[tuple[int, Sequence]], rows: Sequence[ChatRow]) -
             marked[ARCHIVED_COLUMN - 1] = GONE
             result.cells[sheet_row] = marked
             result.gone += 1
+            result.gone_rows.add(sheet_row)
     for row in rows:
         if row.chat_id not in placed:
             last += 1
             result.cells[last] = row.cells()
             result.added += 1
     return result
+
+
+# --- the sheet it goes to -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SheetChoice:
+    """The sheet Load chats writes: its name as the book spells it (or the new sheet's), and whether it is new."""
+
+    name: str
+    new: bool
+
+
+def choose_sheet(names: Sequence[str], look: Callable[[str], tuple[Sequence, bool]],
+                 wanted: str | None = None) -> SheetChoice:
+    """The one rule of Load chats' sheet, for the file and for live Excel (pure but for ``look``).
+
+    ``names`` are the book's sheets; ``look(name)`` gives a sheet's first row (its first seven values) and
+    whether anything lies below it. The sheet is ``wanted`` when given, else Chats, else Chat list, each
+    found in any language we ship (Chats / Чаты) and taken when Load chats made it (its headers, in either
+    language) or nothing lies below its first row; a missing one is made, named in the run's language.
+    ConfigError when every candidate holds a list of the analyst's own."""
+    from greenapi_excel.errors import ConfigError
+
+    if wanted is not None and str(wanted).strip():
+        given = str(wanted).strip()
+        candidates = [(given, (given,))]
+    else:
+        candidates = [(_(name), spellings(name)) for name in (DEFAULT_SHEET, FALLBACK_SHEET)]
+    for new_name, spelled in candidates:
+        folded = {s.strip().casefold() for s in spelled}
+        found = next((name for name in names if name.strip().casefold() in folded), None)
+        if found is None:
+            return SheetChoice(new_name, True)
+        first_row, below = look(found)
+        if is_loaded_header(first_row) or not below:
+            return SheetChoice(found, False)
+    if len(candidates) == 1:
+        raise ConfigError(_("the sheet {sheet!r} holds a list Load chats did not make; give another sheet name "
+                            "(--sheet) so that nothing of yours is overwritten").format(sheet=candidates[0][0]))
+    raise ConfigError(_("the sheets {first} and {second} both hold lists Load chats did not make: rename one of "
+                        "them and load the chats again").format(first=candidates[0][0], second=candidates[1][0]))
+
+
+# --- how it looks ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CellLook:
+    """What a highlight does to a cell: font colour, italic, struck through, fill (colours "#RRGGBB")."""
+
+    font: str | None = None
+    italic: bool = False
+    strike: bool = False
+    fill: str | None = None
+
+
+GONE_LOOK = CellLook(font="#808080", italic=True, strike=True, fill="#F2F2F2")
+ARCHIVED_LOOK = CellLook(font="#595959", fill="#D9D9D9")
+IDLE_COLOURS = ("#63BE7B", "#FFEB84", "#F8696B")    # green, yellow, red
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """One conditional format over rows 2..last of columns ``first``..``last`` (1-based).
+
+    kind "formula": ``formula`` (written for row 2, as Excel's custom rules are) decides, and the look
+    applies; kind "equals": cells equal to ``value`` (a formula: '"yes"'); kind "scale": a three-colour
+    scale of ``colours`` at ``thresholds``. ``stop``: no rule below applies to a cell this one matched."""
+
+    kind: str
+    first: int
+    last: int
+    formula: str = ""
+    value: str = ""
+    look: CellLook = CellLook()
+    colours: tuple[str, ...] = ()
+    thresholds: tuple[float, ...] = ()
+    stop: bool = False
+
+
+@dataclass(frozen=True)
+class Look:
+    """How the chat list looks, on every edge: the file writer (chatsheet) and live Excel (the add-in)
+    render this one description."""
+
+    header_bold: bool
+    widths: tuple[float, ...]            # characters, columns A.. in order
+    date_columns: tuple[int, ...]
+    date_format: str
+    idle_column: int
+    idle_format: str
+    freeze_header: bool
+    autofilter: bool
+    highlights: tuple[Highlight, ...]
+
+
+def look(days: int) -> Look:
+    """The chat list's look for a window of ``days`` days: bold headers, widths, real dates, Idle days as
+    "over N" beyond the window, the header frozen, filter buttons, and three highlights: a gone chat's row
+    greyed and struck through, Archived "yes" greyed, Idle days from green to red."""
+    width = len(HEADERS)
+    archived = chr(64 + ARCHIVED_COLUMN)
+    return Look(
+        header_bold=True, widths=WIDTHS, date_columns=DATE_COLUMNS, date_format=DATE_FORMAT,
+        idle_column=IDLE_COLUMN, idle_format=idle_format(days), freeze_header=True, autofilter=True,
+        highlights=(
+            Highlight("formula", 1, width, formula=f'${archived}2="{GONE}"', look=GONE_LOOK, stop=True),
+            Highlight("equals", ARCHIVED_COLUMN, ARCHIVED_COLUMN, value=f'"{YES}"', look=ARCHIVED_LOOK),
+            Highlight("scale", IDLE_COLUMN, IDLE_COLUMN, colours=IDLE_COLOURS, thresholds=color_scale(days)),
+        ))

@@ -1,246 +1,365 @@
-"""The file side of Load chats: the chat list written into a sheet of a book on disk (openpyxl).
+"""The file side of Load chats: the chat list written into a sheet of a book on disk, losing nothing.
 
-The rows come from ``chatlist`` (the same content the add-in writes); this module only lays them out:
-header, frozen first row, autofilter, widths, real Excel dates, conditional formatting for Archived and
-Idle days. A sheet loaded before is refreshed in place (``chatlist.refresh``). The book is saved
-atomically (temp file, fsync, ``os.replace``); an .xlsm keeps its VBA and ribbon.
-
-openpyxl rewrites the whole book, so in an analyst's existing book it drops what it does not read:
-images, charts, shapes and form controls, slicers, sparklines and Excel 2010+ extensions of conditional
-formats and data validation. The README says so.
+The rows come from ``chatlist`` (the same content the add-in writes) and so does the look
+(``chatlist.look``: bold header, widths, real dates, "over N" idle days, the frozen header, filter buttons,
+the highlights); this module renders them through the streaming writer of ``bookxml``. A sheet Load chats
+made before (or an empty one) is refreshed in place: the same chat stays on its row, new chats go below,
+gone ones are marked in Archived, and the analyst's own columns, filter and formats stay. Otherwise a new
+worksheet part is added, with its relationship, content type and workbook entry. Every other part of the
+book (pictures, charts, shapes, slicers, sparklines, VBA, ribbon, Excel 2010+ extras) is copied byte for
+byte. A missing book is made (a book of our own). Saves are atomic (temp file, fsync, ``os.replace``).
 """
 
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import zipfile
+from datetime import datetime
 from pathlib import Path
-from xml.etree import ElementTree
 
-from greenapi_excel import chatlist
-from greenapi_excel.errors import WorkbookError
+from greenapi_excel import bookxml, chatlist, sheets
+from greenapi_excel.errors import ConfigError, WorkbookError
+from greenapi_excel.i18n import _
 from greenapi_excel.results import cell_text
 
 MACRO_SUFFIXES = (".xlsm", ".xltm")
-GREY = "FFD9D9D9"
-GONE_FILL = "FFF2F2F2"
-# Our own conditional formats, recognised on a refresh so that they are replaced, not piled up.
+# Our own conditional formats from an earlier load, recognised by their ranges and replaced, not piled up.
 _OURS = re.compile(r"^(A2:G|D2:D|G2:G)\d+$")
+_SHEET_NAME_FORBIDDEN = set("[]:*?/\\")
 
 
 def write(path, rows, days: int, *, sheet: str | None = None) -> tuple[str, chatlist.Refresh]:
-    """Load ``rows`` into ``sheet`` of the book at ``path`` (made when missing); returns (sheet name, refresh)."""
-    from greenapi_excel import sheets
+    """Load ``rows`` into ``sheet`` of the book at ``path`` (made when missing); returns (sheet name, refresh).
 
+    The sheet is chatlist.choose_sheet's (Chats / Чаты, else Chat list, or ``sheet``). WorkbookError (a
+    clear line) for a book that cannot be read or written; the book is then unchanged."""
     path = Path(path)
     sheets._refuse_unless_book(path)
-    source = None
     if path.exists():
-        sheets._refuse_unless_readable(path)
-        source = path.read_bytes()
-    sheets._refuse_if_open_in_excel(path)
-    sheets._refuse_unless_writable(path)
-    workbook = _load(path, source)
-    worksheet = _choose_sheet(workbook, sheet, path.name)
-    existing = [(r, [worksheet.cell(r, c).value for c in range(1, len(chatlist.HEADERS) + 1)])
-                for r in range(2, worksheet.max_row + 1)]
-    laid = chatlist.refresh(existing, rows)
-    _lay_out(worksheet, laid, chatlist.window_of(rows, days))
-    _save(workbook, path, source)
-    return worksheet.title, laid
-
-
-def _load(path: Path, source: bytes | None):
-    import openpyxl
-
-    if source is None:
-        workbook = openpyxl.Workbook()
-        workbook.remove(workbook.active)
-        return workbook
-    macro = path.suffix.lower() in MACRO_SUFFIXES
+        sheets.check_book(path)
+        data = sheets.original_copy(path)
+    else:
+        sheets._refuse_if_open(path)
+        sheets._refuse_unless_writable(path)
+        data = new_book(macro=path.suffix.lower() in MACRO_SUFFIXES)
+    package = sheets.open_package(path, data)
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(source), keep_vba=macro, keep_links=True)
-    except Exception as error:  # openpyxl raises many kinds on a damaged package
-        raise WorkbookError(f"cannot read {path.name}: {type(error).__name__}: {cell_text(error, 160)}") from None
-    return workbook
+        load = _Load(package, rows, days, sheet)
+    except bookxml.PartProblem as problem:
+        raise sheets.damaged(path.name, problem) from None
+    except ConfigError as error:
+        raise WorkbookError(f"{path.name}: {error}") from None
+    sheets.replace_atomically(path, load.write)
+    return load.name, load.laid
 
 
-def _loadable(worksheet) -> bool:
-    """A sheet Load chats may write: one it loaded before, or one with nothing below its first row."""
-    first = [worksheet.cell(1, c).value for c in range(1, len(chatlist.HEADERS) + 1)]
-    if chatlist.is_loaded_header(first):
-        return True
-    return all(cell.value is None for row in worksheet.iter_rows(min_row=2) for cell in row)
+class _Read:
+    """What a sheet holds where the chat list goes: its first row, whether anything lies below it, and
+    the chat ID of each row."""
+
+    def __init__(self, package: bookxml.Package, entry: bookxml.SheetEntry, values: "sheets._Values"):
+        self.entry = entry
+        self.scan = bookxml.SheetScan(package.chunks(entry.part), entry.part)
+        header: dict[int, tuple] = {}
+        ids: dict[int, tuple] = {}
+        width = len(chatlist.HEADERS)
+
+        def wanted(first: dict[int, tuple]) -> set[int]:
+            header.update(first)
+            return {1}
+
+        self.scan.run(wanted=wanted, take=lambda row, column, raw: ids.__setitem__(row, raw))
+        strings = values.strings.fetch({raw[1] for raw in (*header.values(), *ids.values()) if raw[0] == "s"})
+        self.first_row = [values.shown(header[c], strings) if c in header else None for c in range(1, width + 1)]
+        self.below = self.scan.last_data_row > 1
+        self.ids = [(row, values.shown(raw, strings)) for row, raw in sorted(ids.items())]
 
 
-def _choose_sheet(workbook, wanted: str | None, book_name: str):
-    names = {ws.title.casefold(): ws for ws in workbook.worksheets}
-    candidates = [wanted.strip()] if wanted and wanted.strip() else [chatlist.DEFAULT_SHEET, chatlist.FALLBACK_SHEET]
-    for name in candidates:
-        worksheet = names.get(name.casefold())
-        if worksheet is None:
-            return workbook.create_sheet(name)
-        if _loadable(worksheet):
-            return worksheet
-    raise WorkbookError(f"{book_name}: the sheet {candidates[-1]!r} holds a list Load chats did not make; "
-                        "give another sheet name (--sheet) so that nothing of yours is overwritten")
+class _Load:
+    """One Load chats into one book: the sheet chosen, the rows laid, and how the package is written."""
 
+    def __init__(self, package: bookxml.Package, rows, days: int, wanted: str | None):
+        self.package = package
+        self.styles = bookxml.Styles(package)
+        values = sheets._Values(package, self.styles)
+        reads: dict[str, _Read] = {}
+        entries = {entry.name: entry for entry in package.sheets}
 
-def _lay_out(ws, laid: chatlist.Refresh, days: int) -> None:
-    from openpyxl.formatting.rule import ColorScaleRule, FormulaRule
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
+        def look(name: str):
+            entry = entries.get(name)
+            if entry is None:   # a chart sheet or another kind by that name: never ours to write
+                return ["\0"], True
+            reads[name] = _Read(package, entry, values)
+            return reads[name].first_row, reads[name].below
 
-    for column, header in enumerate(chatlist.headers(), start=1):   # in the run's language
-        cell = ws.cell(1, column)
-        cell.value = header
-        cell.font = Font(bold=True)
-    idle_format = chatlist.idle_format(days)
-    for row, values in laid.cells.items():
-        for column, value in enumerate(values, start=1):
-            cell = ws.cell(row, column)
-            if isinstance(value, str):
-                text = cell_text(value, 300)
-                cell._value, cell.data_type = (text or None), ("s" if text else "n")  # text, never a formula
+        names = list(package.sheet_names)
+        choice = chatlist.choose_sheet(names, look, wanted)
+        self.name = choice.name
+        self.read = None if choice.new else reads[choice.name]
+        if choice.new:
+            _check_sheet_name(self.name, names)
+        existing = [(row, [chat_id]) for row, chat_id in self.read.ids] if self.read else []
+        self.laid = chatlist.refresh(existing, rows)
+        self.window = chatlist.window_of(rows, days)
+        self.look = chatlist.look(self.window)
+        self.epoch = bookxml.excel_epoch(package.date1904)
+        self.additions = bookxml.StyleAdditions(self.styles) if self.styles.part else None
+        self._decide_styles()
+        self.last = max(self.laid.last_row, self.read.scan.last_row if self.read else 0, 2)
+
+    # -- styles --
+
+    def _decide_styles(self) -> None:
+        additions, look = self.additions, self.look
+        self.bold = self.date = self.idle = self.gone = self.archived = None
+        if additions is None:
+            return
+        self.bold = additions.cell_format(0, font=additions.bold_font()) if look.header_bold else None
+        self.date = additions.cell_format(0, number_format=additions.number_format(look.date_format))
+        self.idle = additions.cell_format(0, number_format=additions.number_format(look.idle_format))
+        highlights = [h for h in look.highlights if h.kind != "scale"]
+        main = self.styles.package.main_namespace
+        self.differentials = [additions.differential(_differential(h.look, main)) for h in highlights]
+
+    # -- the sheet --
+
+    def _cell(self, column: int, value) -> tuple:
+        if isinstance(value, datetime):
+            return "n", bookxml.serial(value, self.epoch), self.date
+        if isinstance(value, bool):
+            return "t", chatlist.YES if value else chatlist.NO, None
+        if isinstance(value, (int, float)):
+            return "n", value, self.idle if column == self.look.idle_column else None
+        if value is None:
+            return "", None, None
+        return "t", cell_text(value, 300), None      # text, never a formula, nothing XML forbids
+
+    def _rows(self):
+        yield 1, {column: ("t", cell_text(header, 100), self.bold)
+                  for column, header in enumerate(chatlist.headers(), start=1)}
+        for row, values in sorted(self.laid.cells.items()):
+            if row in self.laid.gone_rows:   # the sheet's own values stay; only Archived says "gone"
+                yield row, {chatlist.ARCHIVED_COLUMN: ("t", chatlist.GONE, None)}
             else:
-                cell.value = value
-            if column in chatlist.DATE_COLUMNS and not isinstance(value, str):
-                cell.number_format = chatlist.DATE_FORMAT
-            elif column == chatlist.IDLE_COLUMN:
-                cell.number_format = idle_format
-    last = max(laid.last_row, 2)
-    for column, width in enumerate(chatlist.WIDTHS, start=1):
-        ws.column_dimensions[get_column_letter(column)].width = width
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(max(ws.max_column, len(chatlist.HEADERS)))}{last}"
+                yield row, {column: self._cell(column, value) for column, value in enumerate(values, start=1)}
 
-    keep = [(rng, rules) for rng, rules in ((str(cf.sqref), cf.rules) for cf in ws.conditional_formatting)
-            if not _OURS.match(rng)]
-    ws.conditional_formatting = type(ws.conditional_formatting)()
-    for rng, rules in keep:
-        for rule in rules:
-            ws.conditional_formatting.add(rng, rule)
-    archived = f"D2:D{last}"
-    ws.conditional_formatting.add(f"A2:G{last}", FormulaRule(
-        formula=['$D2="gone"'], font=Font(italic=True, strike=True, color="FF808080"),
-        fill=PatternFill("solid", start_color=GONE_FILL, end_color=GONE_FILL), stopIfTrue=True))
-    ws.conditional_formatting.add(archived, FormulaRule(
-        formula=['$D2="yes"'], font=Font(color="FF595959"), fill=PatternFill("solid", start_color=GREY, end_color=GREY)))
-    low, mid, high = chatlist.color_scale(days)
-    ws.conditional_formatting.add(f"G2:G{last}", ColorScaleRule(
-        start_type="num", start_value=low, start_color="FF63BE7B", mid_type="num", mid_value=mid,
-        mid_color="FFFFEB84", end_type="num", end_value=high, end_color="FFF8696B"))
+    def _edit(self) -> bookxml.SheetEdit:
+        scan = self.read.scan if self.read else None
+        top = bookxml.TopLevelEdit()
+        width = len(chatlist.HEADERS)
+        last = self.last
+        present = set(scan.top_level) if scan else set()
+        if self.look.freeze_header and "sheetViews" not in present:   # a sheet's own views stay as they are
+            top.insert["sheetViews"] = lambda p: (f'<{p}sheetViews><{p}sheetView workbookViewId="0">'
+                                                  + _PANE.format(p=p) + f"</{p}sheetView></{p}sheetViews>").encode()
+        if self.look.autofilter:
+            ref = bookxml.box_ref(1, 1, last, width)
+            if "autoFilter" in present:
+                top.replace["autoFilter"] = lambda raw, p: _widened_filter(raw, last, width)
+            else:
+                top.insert["autoFilter"] = lambda p: f'<{p}autoFilter ref="{ref}"/>'.encode()
+        top.replace["conditionalFormatting"] = lambda raw, p: None if _ours(raw) else raw
+        priority = scan.priority if scan else 0
+        top.insert["conditionalFormatting"] = lambda p: self._highlights(p, last, priority)
+        return bookxml.SheetEdit(self._rows(), 1, width, last, column_styles=scan.column_styles() if scan else
+                                 bookxml.ColumnStyles([]), top=top, widths=dict(enumerate(self.look.widths, start=1)),
+                                 row_map=scan.rows if scan else None)
 
+    def _highlights(self, p: str, last: int, priority: int) -> bytes:
+        out = []
+        differentials = iter(self.differentials if self.additions else ())
+        for highlight in self.look.highlights:
+            priority += 1
+            sqref = bookxml.box_ref(2, highlight.first, max(last, 2), highlight.last)
+            stop = ' stopIfTrue="1"' if highlight.stop else ""
+            if highlight.kind == "scale":
+                values = "".join(f'<{p}cfvo type="num" val="{v:g}"/>' for v in highlight.thresholds)
+                colours = "".join(f'<{p}color rgb="{_argb(c)}"/>' for c in highlight.colours)
+                rule = (f'<{p}cfRule type="colorScale" priority="{priority}"{stop}><{p}colorScale>{values}{colours}'
+                        f"</{p}colorScale></{p}cfRule>")
+            else:
+                dxf = next(differentials, None)
+                if dxf is None:
+                    continue
+                if highlight.kind == "formula":
+                    rule = (f'<{p}cfRule type="expression" dxfId="{dxf}" priority="{priority}"{stop}>'
+                            f"<{p}formula>{bookxml.escape(highlight.formula)}</{p}formula></{p}cfRule>")
+                else:
+                    rule = (f'<{p}cfRule type="cellIs" dxfId="{dxf}" priority="{priority}" operator="equal"{stop}>'
+                            f"<{p}formula>{bookxml.escape(highlight.value)}</{p}formula></{p}cfRule>")
+            out.append(f'<{p}conditionalFormatting sqref="{sqref}">{rule}</{p}conditionalFormatting>')
+        return "".join(out).encode()
 
-def _save(workbook, path: Path, source: bytes | None) -> None:
-    from greenapi_excel import sheets
+    # -- the package --
 
-    buffer = io.BytesIO()
-    try:
-        workbook.save(buffer)
-    except Exception as error:
-        raise WorkbookError(f"cannot write {path.name}: {type(error).__name__}: {cell_text(error, 160)}") from None
-    data = buffer.getvalue()
-    if source is not None and path.suffix.lower() in MACRO_SUFFIXES:
-        data = restore_ribbon(data, source)
-    sheets.replace_atomically(path, lambda stream: stream.write(data))
+    def write(self, stream) -> None:
+        package = self.package
+        original = package.zip
+        writers: dict[str, object] = {}
+        edit = self._edit()
+        width = len(chatlist.HEADERS)
+        formula = f"{_quoted(self.name)}!$A$1:${bookxml.column_name(width)}${self.last}"
+        new_part = None
+        if self.read is None:
+            new_part, rel_id, index = self._new_part()
+            sheet_id = max([0, *package.sheet_ids]) + 1
+            folder, name = posixpath.split(package.workbook_part)
+            rels = package.part(posixpath.join(folder, "_rels", name + ".rels"))
+            target = posixpath.relpath(new_part, folder or ".")
+            writers[package.workbook_part] = lambda sink: bookxml.rewrite_workbook(
+                package, sink, new_sheet=(self.name, sheet_id, rel_id),
+                filter_database=(index, formula) if self.look.autofilter else None)
+            relationship = (f'<Relationship Id="{rel_id}" Type="{package.worksheet_type()}" '
+                            f'Target="{bookxml.escape_attribute(target)}"/>')
+            writers[rels] = lambda sink: bookxml.add_to_list(package, rels, sink, relationship)
+            types = package.part("[Content_Types].xml")
+            override = (f'<Override PartName="/{bookxml.escape_attribute(new_part)}" '
+                        f'ContentType="{bookxml.WORKSHEET_CONTENT_TYPE}"/>')
+            writers[types] = lambda sink: bookxml.add_to_list(package, types, sink, override)
+        else:
+            entry = self.read.entry
+            writers[entry.part] = lambda sink: bookxml.SheetWriter(edit).write(package.chunks(entry.part), sink,
+                                                                               entry.part)
+            if self.look.autofilter and package.filter_names.get(entry.index) != formula:
+                writers[package.workbook_part] = lambda sink: bookxml.rewrite_workbook(
+                    package, sink, filter_database=(entry.index, formula))
+        if self.additions is not None and self.additions.changed:
+            styles_part = self.styles.part
+            writers[styles_part] = lambda sink: self.additions.write(package.chunks(styles_part), sink)
+        archive = zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        try:
+            for info in original.infolist():
+                bookxml.copy_part(original, info, archive, writer=writers.get(info.filename))
+            if new_part is not None:
+                template = _SHEET.format(main=package.main_namespace, rel=package.rel_namespace).encode()
+                sink = io.BytesIO()
+                bookxml.SheetWriter(edit).write([template], sink, new_part)
+                info = zipfile.ZipInfo(new_part, original.infolist()[0].date_time)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, sink.getvalue())
+            archive.close()
+        except BaseException as error:
+            archive.fp = None  # the temp file is discarded anyway
+            error.__context__ = None
+            raise error.with_traceback(None)
 
-
-# --- the ribbon of an .xlsm ------------------------------------------------------------------------
-# openpyxl drops the ribbon parts of a book it saves; this file side (the Chats sheet, loaded with
-# openpyxl) puts them back. The analyst's result cells are written by sheets.py, which touches no ribbon.
-
-# Ribbon relationships in _rels/.rels: Office 2007's customUI.xml and Office 2010's customUI14.xml.
-UI_RELATIONSHIP_TYPES = (
-    "http://schemas.microsoft.com/office/2006/relationships/ui/extensibility",
-    "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility",
-)
-_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
-ROOT_RELS = "_rels/.rels"
-CONTENT_TYPES = "[Content_Types].xml"
-RIBBON_PREFIX = "customUI/"
-
-
-def restore_ribbon(saved: bytes, original: bytes) -> bytes:
-    """The package openpyxl wrote, with the original's ribbon parts (byte for byte) and relationships back."""
-    with zipfile.ZipFile(io.BytesIO(original)) as source:
-        ribbon_parts = {name: source.read(name) for name in source.namelist()
-                        if name.startswith(RIBBON_PREFIX)}
-        old_rels = source.read(ROOT_RELS) if ROOT_RELS in source.namelist() else None
-        old_types = source.read(CONTENT_TYPES) if CONTENT_TYPES in source.namelist() else None
-    ui_relationships = _ui_relationships(old_rels) if old_rels else []
-    if not ribbon_parts and not ui_relationships:
-        return saved
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(saved)) as package, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as result:
-        for info in package.infolist():
-            name = info.filename
-            if name in ribbon_parts:
-                continue
-            data = package.read(name)
-            if name == ROOT_RELS:
-                data = _add_relationships(data, ui_relationships)
-            elif name == CONTENT_TYPES and old_types:
-                data = _add_content_types(data, old_types, ribbon_parts)
-            result.writestr(info, data)
-        for name, data in ribbon_parts.items():
-            result.writestr(name, data)
-    return out.getvalue()
-
-
-def _ui_relationships(rels_xml: bytes) -> list[ElementTree.Element]:
-    root = ElementTree.fromstring(rels_xml)
-    return [rel for rel in root.findall(f"{{{_RELS_NS}}}Relationship") if rel.get("Type") in UI_RELATIONSHIP_TYPES]
-
-
-def _add_relationships(rels_xml: bytes, wanted: list[ElementTree.Element]) -> bytes:
-    ElementTree.register_namespace("", _RELS_NS)
-    root = ElementTree.fromstring(rels_xml)
-    present = root.findall(f"{{{_RELS_NS}}}Relationship")
-    have = {(rel.get("Type"), rel.get("Target", "").lstrip("/")) for rel in present}
-    ids = {rel.get("Id") for rel in present}
-    changed = False
-    for rel in wanted:
-        key = (rel.get("Type"), rel.get("Target", "").lstrip("/"))
-        if key in have:
-            continue
-        rel_id = rel.get("Id")
+    def _new_part(self) -> tuple[str, str, int]:
+        """A free worksheet part name beside the workbook's, a free relationship id, the new sheet's index."""
+        package = self.package
+        folder = posixpath.dirname(package.workbook_part)
+        number = len(package.sheet_names) + 1
+        while True:
+            part = posixpath.join(folder, "worksheets", f"sheet{number}.xml")
+            if package.part(part) is None:
+                break
+            number += 1
+        ids = set(package.workbook_rels)
         number = len(ids) + 1
-        while rel_id in ids or not rel_id:
-            rel_id, number = f"rIdUi{number}", number + 1
-        ElementTree.SubElement(root, f"{{{_RELS_NS}}}Relationship",
-                               {"Id": rel_id, "Type": rel.get("Type"), "Target": rel.get("Target")})
-        ids.add(rel_id)
-        changed = True
-    if not changed:
-        return rels_xml
-    return ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+        while f"rId{number}" in ids:
+            number += 1
+        return part, f"rId{number}", package.sheet_count
 
 
-def _add_content_types(types_xml: bytes, old_types_xml: bytes, parts: dict[str, bytes]) -> bytes:
-    """Keep the original's content types for the ribbon parts (image extensions, explicit overrides)."""
-    ElementTree.register_namespace("", _TYPES_NS)
-    root = ElementTree.fromstring(types_xml)
-    old = ElementTree.fromstring(old_types_xml)
-    defaults = {d.get("Extension", "").lower() for d in root.findall(f"{{{_TYPES_NS}}}Default")}
-    overrides = {o.get("PartName", "").lower() for o in root.findall(f"{{{_TYPES_NS}}}Override")}
-    needed_ext = {name.rsplit(".", 1)[-1].lower() for name in parts if "." in name.rsplit("/", 1)[-1]}
-    part_names = {"/" + name.lower() for name in parts}
-    changed = False
-    for default in old.findall(f"{{{_TYPES_NS}}}Default"):
-        ext = default.get("Extension", "").lower()
-        if ext in needed_ext and ext not in defaults:
-            root.insert(0, default)
-            defaults.add(ext)
-            changed = True
-    for override in old.findall(f"{{{_TYPES_NS}}}Override"):
-        part = override.get("PartName", "").lower()
-        if part in part_names and part not in overrides:
-            root.append(override)
-            changed = True
-    if not changed:
-        return types_xml
-    return ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
+_SHEET = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+          '<worksheet xmlns="{main}" xmlns:r="{rel}"><dimension ref="A1"/><sheetFormatPr defaultRowHeight="15"/>'
+          '<sheetData/><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+          '</worksheet>')
+_PANE = '<{p}pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>' \
+        '<{p}selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+
+
+def _check_sheet_name(name: str, names) -> None:
+    """Excel's rules for a sheet's name (the --sheet given), and no second sheet by that name."""
+    if (not name or len(name) > 31 or _SHEET_NAME_FORBIDDEN & set(name) or name.startswith("'")
+            or name.endswith("'") or cell_text(name, 31) != name):
+        raise ConfigError(_("{sheet!r} cannot name a sheet: Excel takes 1 to 31 characters, none of [ ] : * ? / \\ "
+                            "and no apostrophe at either end").format(sheet=name))
+    if name.casefold() in {n.casefold() for n in names}:
+        raise ConfigError(_("the book already has a sheet named {sheet!r} that is not a worksheet").format(sheet=name))
+
+
+def _quoted(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _argb(colour: str) -> str:
+    return "FF" + colour.lstrip("#").upper()
+
+
+def _differential(look: chatlist.CellLook, main: str) -> tuple:
+    """The dxf (differential format) for a highlight's look."""
+    element = bookxml.element
+    font = []
+    if look.italic:
+        font.append(element("i", namespace=main))
+    if look.strike:
+        font.append(element("strike", namespace=main))
+    if look.font:
+        font.append(element("color", {"rgb": _argb(look.font)}, namespace=main))
+    children = [element("font", children=font, namespace=main)] if font else []
+    if look.fill:
+        fill = element("patternFill", {"patternType": "solid"},
+                       [element("bgColor", {"rgb": _argb(look.fill)}, namespace=main)], namespace=main)
+        children.append(element("fill", children=[fill], namespace=main))
+    return element("dxf", children=children, namespace=main)
+
+
+def _ours(raw: bytes) -> bool:
+    sqref = bookxml.tag_attributes(bookxml.first_tag(raw)).get("sqref", "")
+    return bool(_OURS.match(sqref.strip()))
+
+
+def _widened_filter(raw: bytes, last: int, width: int) -> bytes:
+    """The sheet's own filter (its criteria kept) over at least A1:G{last}."""
+    tag = bookxml.first_tag(raw)
+    box = bookxml.parse_ref(bookxml.tag_attributes(tag).get("ref", ""))
+    top, left, bottom, right = box if box else (1, 1, last, width)
+    ref = bookxml.box_ref(min(top, 1), min(left, 1), max(bottom, last), max(right, width))
+    return bookxml.set_attributes(tag, {"ref": ref}) + raw[len(tag):]
+
+
+# --- a book of our own --------------------------------------------------------------------------------
+
+def new_book(*, macro: bool = False) -> bytes:
+    """A book with no sheet yet (Load chats adds its own): the parts Excel needs, nothing else."""
+    main_type = ("application/vnd.ms-excel.sheet.macroEnabled.main+xml" if macro else
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml")
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{main_type}"/>'
+            '<Override PartName="/xl/styles.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>'),
+        "_rels/.rels": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{bookxml.REL}/officeDocument" Target="xl/workbook.xml"/>'
+            '</Relationships>'),
+        "xl/workbook.xml": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<workbook xmlns="{bookxml.MAIN}" xmlns:r="{bookxml.REL}"><bookViews><workbookView/></bookViews>'
+            '<sheets/></workbook>'),
+        "xl/_rels/workbook.xml.rels": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{bookxml.REL}/styles" Target="styles.xml"/></Relationships>'),
+        "xl/styles.xml": (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<styleSheet xmlns="{bookxml.MAIN}"><fonts count="1"><font><sz val="11"/><name val="Calibri"/>'
+            '<family val="2"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill>'
+            '<fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border><left/><right/>'
+            '<top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" '
+            'fillId="0" borderId="0"/></cellStyleXfs><cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" '
+            'borderId="0" xfId="0"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" '
+            'builtinId="0"/></cellStyles></styleSheet>'),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), text.encode(), zipfile.ZIP_DEFLATED)
+    return out.getvalue()

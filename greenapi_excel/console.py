@@ -87,7 +87,8 @@ def print_summary(outcome, target=None, sheet=None) -> None:
         first = sheet.status_column_number
         columns = (layout.column_letter(first), layout.column_letter(first + 2))
     say(texts.summary_table(outcome.summary, written=written, sheet=sheet.sheet_name if sheet else None,
-                            columns=columns))
+                            columns=columns, labels=getattr(sheet, "labels", 0),
+                            nothing_written=bool(getattr(sheet, "nothing_written", False))))
 
 
 def print_results(results, chats: dict) -> None:
@@ -105,11 +106,12 @@ def archive_book(book: Path, *, method: str, credentials_of, client_of, journal,
     large book is read (a wrong token fails fast)."""
     from greenapi_excel import filebook, jobs, methods
     from greenapi_excel.settings import resolve_region
-    from greenapi_excel.sheets import book_lock
+    from greenapi_excel.sheets import book_lock, check_book
 
     client = None
     try:
         with book_lock(book):
+            check_book(book, out=out)   # a book that cannot be read or written is refused before any request
             refusal, checked = None, False
             if check_first:
                 client = client_of(credentials_of(None))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 from functools import lru_cache
 
@@ -181,6 +181,8 @@ def place_results(
     values: Mapping[int, Sequence[object]],
     *,
     last_used_column: int | None = None,
+    hidden_columns: Collection[int] = (),
+    used_columns: Collection[int] | None = None,
 ) -> ResultPlacement:
     """Put the results in the three columns right of the chat column when they are free or ours.
 
@@ -188,21 +190,36 @@ def place_results(
     a missing column counts as empty. Free: no header and no value. Ours: headed exactly Status,
     Details, Updated (or empty) with only status texts in the Status column. Otherwise the results
     go to the first three columns after the used range (``last_used_column``, else the header row's
-    length), so nothing the user wrote is overwritten.
+    length), so nothing the user wrote is overwritten. Hidden columns (``hidden_columns``) never receive
+    results. When the used range reaches XFD, the first three free columns that ``used_columns`` (the
+    columns holding any value) leaves are taken; only when there are none is there no room.
     """
+    hidden = set(hidden_columns)
+
+    def visible(start: int) -> bool:
+        return start + 2 <= MAX_COLUMN and not hidden.intersection(range(start, start + 3))
+
     wanted = range(chat_column + 1, chat_column + 4)
     fits, earlier = _block_fits(headers, wanted[0], values, allow_blank=True)
-    if fits and wanted[-1] <= MAX_COLUMN:
+    if fits and visible(wanted[0]):
         return ResultPlacement(wanted[0], earlier)
     # A re-run finds the block an earlier run put after the used range, instead of adding another.
     for start in range(chat_column + 1, len(headers) - 1):
-        if _block_fits(headers, start, values, allow_blank=False)[0]:
+        if visible(start) and _block_fits(headers, start, values, allow_blank=False)[0]:
             return ResultPlacement(start, True, _moved_note(start, wanted))
     used = last_used_column if last_used_column is not None else len(headers)
     start = max(used, chat_column) + 1
-    if start + 2 > MAX_COLUMN:
-        raise ConfigError(_("there is no room left of column XFD for the Status, Details and Updated columns"))
-    return ResultPlacement(start, False, _moved_note(start, wanted))
+    while start + 2 <= MAX_COLUMN and not visible(start):
+        start += 1
+    if start + 2 <= MAX_COLUMN:
+        return ResultPlacement(start, False, _moved_note(start, wanted))
+    if used_columns is not None:   # the used range reaches XFD: three free columns between the data
+        taken = set(used_columns) | hidden | {c for c, header in enumerate(headers, start=1) if not _blank(header)}
+        taken |= {c for c, cells in values.items() if any(not _blank(v) for v in cells)}
+        for start in [*range(chat_column + 1, MAX_COLUMN - 1), *range(1, chat_column - 2)]:
+            if not taken.intersection(range(start, start + 3)):
+                return ResultPlacement(start, False, _moved_note(start, wanted))
+    raise ConfigError(_("there is no room left of column XFD for the Status, Details and Updated columns"))
 
 
 def _block_fits(headers, start: int, values, *, allow_blank: bool) -> tuple[bool, bool]:

@@ -28,8 +28,16 @@ _ASCII_CONTROL = re.compile("[\x00-\x1f\x7f]")
 # otherwise than it is (U+202E turns "exe.txt" around), and a lone surrogate breaks the save.
 # Zero-width joiners go too, although they glue emoji sequences and some scripts' ligatures: the
 # letters stay, only their joining is lost, and a status cell is no place for invisible glyph control.
+# Noncharacters (U+FFFE, U+FFFF, U+FDD0..U+FDEF and the last two of every plane) are removed: XML 1.0
+# forbids U+FFFE and U+FFFF, so one in a contact's name would leave a sheet that is not well-formed.
+# With the C0 controls and lone surrogates, that is every character XML 1.0 forbids.
 _TO_SPACE = frozenset(("Cc", "Zl", "Zp"))
 _REMOVED = frozenset(("Cf", "Cs"))
+
+
+def _noncharacter(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
 
 
 def _visible(text: str, lines: bool) -> str:
@@ -40,7 +48,7 @@ def _visible(text: str, lines: bool) -> str:
     out = []
     for ch in text:
         category = unicodedata.category(ch)
-        if category in _REMOVED:
+        if category in _REMOVED or (category == "Cn" and _noncharacter(ch)):
             continue
         if category in _TO_SPACE and not (lines and ch == "\n"):
             out.append(" ")
@@ -52,8 +60,9 @@ def _visible(text: str, lines: bool) -> str:
 def cell_text(value: object, limit: int = DETAILS_LIMIT, *, lines: bool = False) -> str:
     """Plain text for a result cell, an alert or the journal, the same rule for files and live Excel:
     control characters out (Unicode Cc, Zl, Zp become a space), format characters out (Cf, bidi
-    overrides included, and lone surrogates are removed), whitespace folded, at most ``limit``
-    characters. ``lines`` keeps line breaks (an alert's lines), folding each line on its own."""
+    overrides included, lone surrogates and noncharacters such as U+FFFE and U+FFFF are removed),
+    whitespace folded, at most ``limit`` characters. No character XML 1.0 forbids is left. ``lines``
+    keeps line breaks (an alert's lines), folding each line on its own."""
     text = _visible("" if value is None else str(value), lines)
     if lines:
         text = "\n".join(" ".join(line.split()) for line in text.split("\n")).strip("\n")

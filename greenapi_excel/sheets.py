@@ -1,23 +1,23 @@
 """The file side of a sheet: read the chat column of a book on disk, write Status/Details/Updated back.
 
-The book is read as bytes and never loaded whole: the target sheet's rows are streamed once, keeping
-row 1, the chat column and the columns results may go to (``bookxml``). A save writes a new package from
-the original bytes: the target sheet with the result cells spliced in, ``styles.xml`` with at most one
-appended cell format for the Updated time, and every other part (drawings, charts, VBA project, ribbon,
-calc chain, other sheets) copied byte for byte. Saves are atomic: a temp file in the book's folder, fsync,
-``os.replace``; a kill at any moment leaves either the old book or the new one. Every periodic save
-starts again from the original bytes with all results so far, so it never re-reads its own output.
-The placement rules are ``layout``'s, shared with the add-in.
+The book is never loaded whole: its parts are streamed through a real XML parser (``bookxml``), keeping
+row 1, the chat column and the columns results may go to. A save writes a new package from the original
+bytes: the target sheet with the result cells spliced in, ``styles.xml`` with at most one appended cell
+format (the Updated time, only when an Updated cell uses it), and every other part (drawings, charts, VBA
+project, ribbon, calc chain, other sheets) copied byte for byte. A save with nothing to write leaves the
+book as it is. Saves are atomic: a temp file in the book's folder, fsync, ``os.replace``; a kill at any
+moment leaves either the old book or the new one. Every periodic save starts again from the original
+bytes with all results so far, so it never re-reads its own output. The placement rules are ``layout``'s,
+shared with the add-in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import math
 import os
-import re
+import posixpath
 import sys
 import zipfile
 from array import array
@@ -27,13 +27,13 @@ from typing import Iterable, Iterator, Sequence
 
 from greenapi_excel import bookxml, layout, statuses
 from greenapi_excel.errors import BookBusy, ConfigError, WorkbookError
+from greenapi_excel.i18n import _
 from greenapi_excel.paths import book_lock  # noqa: F401 - sheets.book_lock, as the edges call it
-from greenapi_excel.results import DETAILS_LIMIT, STATUS_LIMIT, RowResult, cell_text
+from greenapi_excel.results import DETAILS_LIMIT, RESULT_WIDTHS, STATUS_LIMIT, UPDATED_FORMAT, RowResult, cell_text
 
 BOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm")
 MACRO_SUFFIXES = (".xlsm", ".xltm")
-UPDATED_FORMAT = "yyyy-mm-dd hh:mm:ss"
-EXCEL_ROWS = 1_048_576
+EXCEL_ROWS = bookxml.EXCEL_ROWS
 _OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _DATA = "="             # what a column of the analyst's own data shows place_results
 _TABLE = "\0table"      # what a column inside an Excel table counts as when placing results
@@ -45,59 +45,127 @@ def _refuse_unless_book(path: Path) -> None:
     name = path.name
     suffix = path.suffix.lower()
     if suffix == ".xls":
-        raise WorkbookError(f"{name} is an Excel 97-2003 .xls book: open it in Excel and save it as .xlsx first")
+        raise WorkbookError(_("{book} is an Excel 97-2003 .xls book: open it in Excel and save it as .xlsx "
+                              "first").format(book=name))
     if suffix == ".csv":
-        raise WorkbookError(f"{name} is a CSV file: open it in Excel and save it as .xlsx first")
+        raise WorkbookError(_("{book} is a CSV file: open it in Excel and save it as .xlsx first").format(book=name))
     if suffix not in BOOK_SUFFIXES:
-        raise WorkbookError(f"{name} is not an Excel workbook: give an .xlsx or .xlsm file")
+        raise WorkbookError(_("{book} is not an Excel workbook: give an .xlsx or .xlsm file").format(book=name))
 
 
 def _refuse_unless_readable(path: Path) -> None:
     name = path.name
     if not path.exists():
-        raise WorkbookError(f"cannot open {path}: there is no such file")
+        raise WorkbookError(_("cannot open {path}: there is no such file").format(path=path))
     if path.is_dir():
-        raise WorkbookError(f"cannot open {path}: it is a folder, not a workbook")
+        raise WorkbookError(_("cannot open {path}: it is a folder, not a workbook").format(path=path))
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)
     except OSError as error:
-        raise WorkbookError(f"cannot open {name}: {error.strerror or error}") from None
+        raise WorkbookError(_("cannot open {book}: {problem}").format(book=name,
+                                                                        problem=error.strerror or error)) from None
     if head == _OLE2_MAGIC:
-        raise WorkbookError(f"{name} is an Excel 97-2003 book (or encrypted) under an .xlsx name: "
-                            "save it from Excel as .xlsx without a password first")
+        raise WorkbookError(_("{book} is an Excel 97-2003 book (or encrypted) under an .xlsx name: save it from "
+                              "Excel as .xlsx without a password first").format(book=name))
     if not zipfile.is_zipfile(path):
-        raise WorkbookError(f"{name} is not a valid .xlsx workbook (it is not a zip package): "
-                            "it may be damaged, or another kind of file under an .xlsx name")
+        raise WorkbookError(_("{book} is not a valid .xlsx workbook (it is not a zip package): it may be damaged, "
+                              "or another kind of file under an .xlsx name").format(book=name))
 
 
 def owner_file(path: Path) -> Path | None:
-    """Excel's owner file beside an open book ("~$" + name; long names lose their first two chars)."""
+    """The lock file of a program that has the book open, beside it: Excel's owner file ("~$" + name; long
+    names lose their first two characters) or LibreOffice's ".~lock." + name + "#"."""
     folder, name = path.parent, path.name
-    for candidate in ("~$" + name, "~$" + name[2:]):
+    for candidate in ("~$" + name, "~$" + name[2:], ".~lock." + name + "#"):
         owner = folder / candidate
         if len(candidate) > 2 and owner.exists():
             return owner
     return None
 
 
-def _refuse_if_open_in_excel(path: Path) -> None:
+def _refuse_if_open(path: Path) -> None:
     owner = owner_file(path)
-    if owner is not None:
-        raise BookBusy(f"{path.name} is open in Excel (its owner file {owner.name} is beside it): "
-                       f"close it in Excel first, or delete {owner.name} if Excel is not running")
+    if owner is None:
+        return
+    if owner.name.startswith(".~lock."):
+        raise BookBusy(_("{book} is open in LibreOffice (its lock file {owner} is beside it): close it there first, "
+                         "or delete {owner} if LibreOffice is not running").format(book=path.name, owner=owner.name))
+    raise BookBusy(_("{book} is open in Excel (its owner file {owner} is beside it): close it in Excel first, or "
+                     "delete {owner} if Excel is not running").format(book=path.name, owner=owner.name))
+
+
+_refuse_if_open_in_excel = _refuse_if_open   # the name chatsheet and older callers use
 
 
 def _refuse_unless_writable(path: Path) -> None:
     name = path.name
     # The read-only attribute counts even for an administrator (root's os.access ignores mode bits).
     if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
-        raise WorkbookError(f"cannot write {name}: the file is read-only")
+        raise WorkbookError(_("cannot write {book}: the file is read-only").format(book=name))
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise WorkbookError(f"cannot write {name}: the folder {folder} does not exist")
+        raise WorkbookError(_("cannot write {book}: the folder {folder} does not exist").format(book=name,
+                                                                                               folder=folder))
     if not os.access(folder, os.W_OK):
-        raise WorkbookError(f"cannot write {name}: its folder {folder} is read-only")
+        raise WorkbookError(_("cannot write {book}: its folder {folder} is read-only").format(book=name, folder=folder))
+
+
+def check_book(path, *, out=None) -> None:
+    """The checks that need no parsing, in a blink whatever the book's size: a book file that can be read,
+    is not open in Excel or LibreOffice, can be written where saves go, and is no zip bomb (its directory's
+    sizes). WorkbookError (BookBusy) with a clear text; the CLI calls it before any request."""
+    path = Path(path)
+    _refuse_unless_book(path)
+    _refuse_unless_readable(path)
+    target = Path(out) if out else path
+    if out:
+        _refuse_unless_book(target)
+        _refuse_macro_mismatch(path, target)
+    _refuse_if_open(target)
+    _refuse_unless_writable(_real(target))
+    try:
+        with zipfile.ZipFile(path) as package:
+            bookxml.check_sizes(package)
+    except bookxml.PartProblem as problem:
+        raise damaged(path.name, problem) from None
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as error:
+        raise damaged(path.name, error) from None
+
+
+def damaged(book: str, error: BaseException) -> WorkbookError:
+    """The one line for a book that cannot be read: what the parser found, or that it is damaged."""
+    if isinstance(error, bookxml.PartProblem):
+        return WorkbookError(_("cannot read {book}: {problem}").format(book=book, problem=error))
+    return WorkbookError(_("cannot read {book}: it is damaged or not a workbook Excel wrote ({problem})").format(
+        book=book, problem=f"{type(error).__name__}: {cell_text(error, 160)}"))
+
+
+def original_copy(path: Path):
+    """The book's bytes as they are now, in an unnamed temporary file only this user can read (removed
+    when closed): every save starts from them, never from our own output, and memory stays flat however
+    large the book is."""
+    import shutil
+    import tempfile
+
+    copy = tempfile.TemporaryFile()
+    try:
+        with open(path, "rb") as source:
+            shutil.copyfileobj(source, copy, 1 << 20)
+    except OSError as error:
+        copy.close()
+        raise WorkbookError(_("cannot open {book}: {problem}").format(
+            book=path.name, problem=error.strerror or error)) from None
+    copy.seek(0)
+    return copy
+
+
+def open_package(path: Path, data) -> "bookxml.Package":
+    """The book's package (``data``: its bytes, or a file holding them)."""
+    try:
+        return bookxml.Package(data)
+    except Exception as error:  # a damaged package raises many kinds
+        raise damaged(path.name, error) from None
 
 
 # --- the sheet -----------------------------------------------------------------------------------
@@ -108,12 +176,13 @@ class SheetFile:
     ``chat_cells`` holds (row, value) for the non-empty cells below the header, values as Excel shows
     them: a formula's saved value, ``chat_ids.CellError`` for an error value, ``chat_ids.FORMULA_WITHOUT_VALUE``
     for a formula that was never calculated. ``previous`` maps a row to its earlier Status text.
-    ``hidden_rows`` are the rows the sheet hides (``<row hidden="1">``).
+    ``hidden_rows`` are the rows the sheet hides (``<row hidden="1">``). ``labels`` counts the merged
+    labels under the chats (a merge from the chat column into the result columns): no chats, no status.
     """
 
     def __init__(self, path: Path, *, sheet_name: str, chat_column: int, placement: layout.ResultPlacement,
-                 chat_cells: list[tuple[int, object]], previous: dict[int, str], settings: dict,
-                 hidden_rows: set[int], source: "_Source"):
+                 chat_cells: "ChatCells", previous: dict[int, str], settings: dict,
+                 hidden_rows: set[int], source: "_Source", labels: int = 0):
         self.path = path
         self.sheet_name = sheet_name
         self.chat_column_number = chat_column
@@ -125,9 +194,10 @@ class SheetFile:
         self.previous = previous
         self.settings = settings  # apiUrl / idInstance from a Settings sheet; never the token
         self.hidden_rows = hidden_rows
+        self.labels = labels
         self.written = 0
+        self.saved = 0           # saves that wrote the book (a save with nothing to write leaves it)
         self._source = source
-        self._headers_written = False
         # Results so far, compactly (a 100,000-row run keeps a few MB): parallel arrays, texts by number,
         # and for each row the index of its latest result (-1: none yet).
         self._status = array("I")
@@ -137,6 +207,12 @@ class SheetFile:
         self._texts: dict[str, int] = {}
         self._raw_texts: dict[tuple[str, int], int] = {}
         self._text_list: list[str] = []
+        self._styles_decided = None
+
+    @property
+    def nothing_written(self) -> bool:
+        """True while no result has been given to write: a save then leaves the book byte for byte."""
+        return self.written == 0
 
     # -- reading --
 
@@ -145,37 +221,23 @@ class SheetFile:
         """Read the book once. ``out`` (where saves will go, default the book) is checked for writing now,
         so a book that cannot be written is refused before any call is made."""
         path = Path(path)
-        _refuse_unless_book(path)
-        _refuse_unless_readable(path)
-        target = Path(out) if out else path
-        if out:
-            _refuse_unless_book(target)
-            _refuse_macro_mismatch(path, target)
-        _refuse_if_open_in_excel(target)
-        _refuse_unless_writable(_real(target))
-        try:
-            source_bytes = path.read_bytes()
-        except OSError as error:
-            raise WorkbookError(f"cannot open {path.name}: {error.strerror or error}") from None
-        try:
-            package = bookxml.Package(source_bytes)
-        except Exception as error:  # a damaged package raises many kinds
-            raise WorkbookError(f"cannot read {path.name}: it is damaged or not a workbook Excel wrote "
-                                f"({type(error).__name__}: {cell_text(error, 160)})") from None
+        check_book(path, out=out)
+        source_bytes = original_copy(path)
+        package = open_package(path, source_bytes)
         entry = _choose_sheet(package, sheet, path.name)
         try:
             return _read_sheet(cls, path, package, entry, column, source_bytes)
+        except bookxml.PartProblem as problem:
+            raise WorkbookError(f"{path.name} [{entry.name}]: {problem}") from None
         except (WorkbookError, ConfigError):
             raise
         except Exception as error:
-            raise WorkbookError(f"cannot read {path.name}: it is damaged or not a workbook Excel wrote "
-                                f"({type(error).__name__}: {cell_text(error, 160)})") from None
+            raise damaged(path.name, error) from None
 
     # -- writing --
 
     def write(self, results: Iterable[RowResult]) -> None:
         """Keep results for the Status/Details/Updated cells of their rows (in memory; ``save`` writes)."""
-        self._headers_written = True
         epoch = self._source.epoch
         for result in results:
             row = result.row
@@ -229,50 +291,61 @@ class SheetFile:
                 return row
         return 0
 
-    def save(self, out=None) -> Path:
-        """Write the book to ``out`` (default: where it came from) atomically; returns the path written.
+    def save(self, out=None) -> Path | None:
+        """Write the book to ``out`` (default: where it came from) atomically; returns the path written, or
+        None when there was nothing to write and the book stays byte for byte as it was (saving elsewhere
+        then writes a copy of the original).
 
         A book reached through a symbolic link is written to the link's target; the link stays."""
         target = Path(out) if out else self.path
         _refuse_unless_book(target)
         _refuse_macro_mismatch(self.path, target)
-        _refuse_if_open_in_excel(target)
+        if self.nothing_written and target == self.path:
+            return None
+        _refuse_if_open(target)
         real = _real(target)
         if real != target:
-            _refuse_if_open_in_excel(real)
+            _refuse_if_open(real)
         _refuse_unless_writable(real)
-        return replace_atomically(target, self._write_package)
+        if self.nothing_written:
+            return replace_atomically(target, self._source.copy_original)
+        written = replace_atomically(target, self._write_package)
+        self.saved += 1
+        return written
 
     def _write_package(self, stream) -> None:
         """The original package with the results in: see the module docstring for what changes."""
         source = self._source
-        original = zipfile.ZipFile(io.BytesIO(source.data))
+        package = source.package
+        original = package.zip
         edit = self._edit()
-        replaced: dict[str, bytes | None] = {}
-        if edit is not None:
-            bases = source.date_bases()
-            if source.styles_part and len(self._stamps) and bases:
-                styles = bookxml.Styles(original.read(source.styles_part))
-                xml, edit.date_styles = styles.with_date_formats(bases, UPDATED_FORMAT)
-                if xml is not styles.xml:
-                    replaced[source.styles_part] = xml
-            overwritten = source.formulas_overwritten(edit)
-            if overwritten and source.calc_chain in source.names:
-                chain = bookxml.without_calc_cells(original.read(source.calc_chain), source.sheet_id, overwritten)
-                replaced[source.calc_chain] = chain
-                if chain is None:
-                    replaced.update(_without_part(original, source.calc_chain))
+        writers: dict[str, object] = {}
+        dropped: set[str] = set()
+        sheet_part = source.sheet_part
+        writers[sheet_part] = lambda sink: bookxml.SheetWriter(edit).write(package.chunks(sheet_part), sink,
+                                                                             sheet_part)
+        additions = self._styles()[1]
+        if additions is not None:
+            styles_part = source.styles_part
+            writers[styles_part] = lambda sink: additions.write(package.chunks(styles_part), sink)
+        overwritten = source.formulas_overwritten(self._has_rows, edit.first,
+                                                  {c for c, cell in self._header_cells().items()})
+        chain = package.part(source.calc_chain)
+        if overwritten and chain:
+            kept = bookxml.without_calc_cells(package.chunks(chain), _Discard(), chain, source.sheet_id, overwritten)
+            if kept:
+                writers[chain] = lambda sink: bookxml.without_calc_cells(package.chunks(chain), sink, chain,
+                                                                         source.sheet_id, overwritten)
+            else:   # an empty calc chain is not allowed: the part goes with its relationship and content type
+                dropped.add(chain)
+                writers.update(_without_part(package, chain))
         archive = zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
         try:
             for info in original.infolist():
                 name = info.filename
-                if name in replaced:
-                    if replaced[name] is not None:
-                        bookxml.copy_part(original, info, archive, data=replaced[name])
-                elif name == source.sheet_part and edit is not None:
-                    bookxml.copy_part(original, info, archive, writer=bookxml.SheetWriter(edit).write)
-                else:
-                    bookxml.copy_part(original, info, archive)
+                if name in dropped:
+                    continue
+                bookxml.copy_part(original, info, archive, writer=writers.get(name))
             archive.close()
         except BaseException as error:
             archive.fp = None  # the temp file is discarded anyway: nothing left to finish
@@ -280,18 +353,92 @@ class SheetFile:
             error = error.with_traceback(None)
             del archive
             _collect_quietly()
+            if isinstance(error, bookxml.PartProblem):
+                raise damaged(self.path.name, error) from None
             raise error
 
-    def _edit(self) -> "bookxml.SheetEdit | None":
-        if not self._headers_written:
-            return None
+    def _header_cells(self) -> dict[int, str]:
+        """Row 1's result headers that change: an earlier run's stay as they are (in its language)."""
         first = self.status_column_number
-        # Headers an earlier run wrote stay as they are (in its language); missing ones in this run's.
         existing = [self._source.headers.get(first + offset) for offset in range(3)]
-        headers = {first + offset: text for offset, text in enumerate(statuses.result_headers(existing))
-                   if self._source.headers.get(first + offset) != text}
-        return bookxml.SheetEdit(first, headers, self._results(), self._bottom(), self._has_rows, {},
-                                 skip=self._source.masters)
+        return {first + offset: text for offset, text in enumerate(statuses.result_headers(existing))
+                if self._source.headers.get(first + offset) != text}
+
+    def _styles(self) -> tuple[int | None, "bookxml.StyleAdditions | None"]:
+        """The one style every written Updated cell takes (the Updated column's own style with the date-time
+        format; an identical format already there is reused), and what styles.xml gains for it."""
+        if self._styles_decided is None:
+            source = self._source
+            stamped = any(stamp == stamp for stamp in self._stamps)
+            if not stamped or source.styles is None or source.styles.part is None:
+                self._styles_decided = (None, None)
+            else:
+                styles = source.styles
+                base = source.column_styles.of(self.status_column_number + 2) or 0
+                if styles.format_of(base) == UPDATED_FORMAT:
+                    self._styles_decided = (base, None)
+                else:
+                    additions = bookxml.StyleAdditions(styles)
+                    number_format = additions.number_format(UPDATED_FORMAT)
+                    style = additions.cell_format(base, number_format=number_format)
+                    self._styles_decided = (style, additions if additions.changed else None)
+        return self._styles_decided
+
+    def _edit(self) -> "bookxml.SheetEdit":
+        first = self.status_column_number
+        headers = self._header_cells()
+        updated_style = self._styles()[0]
+        source = self._source
+
+        def rows():
+            if headers:
+                yield 1, {column: ("t", text, None) for column, text in headers.items()}
+            blank = ("", None, None)
+            for row, status, details, stamp in self._results():
+                yield row, {first: ("t", status, None), first + 1: ("t", details, None),
+                            first + 2: ("n", stamp, updated_style) if stamp is not None else blank}
+
+        def drop_merge(box) -> bool:
+            """A merge over a written result cell would hide it: it goes (its top-left value stays)."""
+            top, left, bottom, right = box
+            if right < first or left > first + 2:
+                return False
+            return (top == 1 and bool(headers)) or self._has_rows(max(top, 2), bottom)
+
+        bottom = max(self._bottom(), 1 if headers else 0)
+        return bookxml.SheetEdit(rows(), first, first + 2, bottom, column_styles=source.column_styles,
+                                 keep=source.masters, drop_merge=drop_merge, widths=source.result_widths(first),
+                                 row_map=source.row_map,
+                                 edits_row=lambda row: (row == 1 and bool(headers)) or self._has_rows(row, row))
+
+
+class _Discard:
+    def write(self, data) -> None:
+        pass
+
+
+def _without_part(package: "bookxml.Package", part: str) -> dict[str, object]:
+    """Writers for the workbook's relationships and the content types without ``part`` (the empty calc chain)."""
+    writers: dict[str, object] = {}
+    folder, name = posixpath.split(package.workbook_part)
+    rels = package.part(posixpath.join(folder, "_rels", name + ".rels"))
+    relationship = f"{bookxml.PACKAGE_RELS} Relationship"
+    if rels:
+        targets = {rel_id for rel_id, (_kind, target) in package.workbook_rels.items() if target == part}
+
+        def drop_relationship(element, attrs, depth, scope):
+            return b"" if element == relationship and attrs.get("Id") in targets else None
+
+        writers[rels] = lambda sink: bookxml.rewrite_elements(package.chunks(rels), sink, rels, drop_relationship)
+    types = package.part("[Content_Types].xml")
+    override = f"{bookxml.CONTENT_TYPES} Override"
+    if types:
+        def drop_override(element, attrs, depth, scope):
+            wanted = "/" + part.lower()
+            return b"" if element == override and attrs.get("PartName", "").lower() == wanted else None
+
+        writers[types] = lambda sink: bookxml.rewrite_elements(package.chunks(types), sink, types, drop_override)
+    return writers
 
 
 def replace_atomically(target: Path, write) -> Path:
@@ -323,8 +470,8 @@ def replace_atomically(target: Path, write) -> Path:
         if isinstance(error, OSError):
             raise _write_error(target, error) from None
         if isinstance(error, Exception):
-            raise WorkbookError(f"cannot write {target.name}: {type(error).__name__}: "
-                                f"{cell_text(error, 160)}") from None
+            raise WorkbookError(_("cannot write {book}: {problem}").format(
+                book=target.name, problem=f"{type(error).__name__}: {cell_text(error, 160)}")) from None
         raise
     _sync_folder(folder)
     return target
@@ -333,7 +480,7 @@ def replace_atomically(target: Path, write) -> Path:
 def _temp_file(folder: Path) -> tuple[int, str]:
     """A new file beside the book, only ours (tempfile.mkstemp without loading the random module)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOINHERIT", 0)
-    for _ in range(100):
+    for _attempt in range(100):
         name = str(folder / f".~greenapi-{os.urandom(6).hex()}.tmp")
         try:
             return os.open(name, flags, 0o600), name
@@ -345,27 +492,6 @@ def _temp_file(folder: Path) -> tuple[int, str]:
 def _real(target: Path) -> Path:
     """Where a save really goes: the final target of a symbolic link (the link itself stays)."""
     return Path(os.path.realpath(target)) if target.is_symlink() else target
-
-
-def _without_part(package: zipfile.ZipFile, part: str) -> dict[str, bytes | None]:
-    """Drop a part with its relationship and content type (an empty calc chain is not allowed)."""
-    import re
-
-    changed: dict[str, bytes | None] = {part: None}
-    folder, name = part.rsplit("/", 1) if "/" in part else ("", part)
-    names = set(package.namelist())
-    for rels in {f"{folder}/_rels/workbook.xml.rels", "xl/_rels/workbook.xml.rels"} & names:
-        xml = package.read(rels)
-        new = re.sub(rb"<Relationship\b[^>]*Target=\"[^\"]*" + re.escape(name.encode()) + rb"\"[^>]*/>", b"", xml)
-        if new != xml:
-            changed[rels] = new
-    types = "[Content_Types].xml"
-    if types in names:
-        xml = package.read(types)
-        new = re.sub(rb"<Override\b[^>]*PartName=\"/" + re.escape(part.encode()) + rb"\"[^>]*/>", b"", xml)
-        if new != xml:
-            changed[types] = new
-    return changed
 
 
 def _collect_quietly() -> None:
@@ -400,18 +526,18 @@ def _sync_folder(folder: Path) -> None:
 
 def _write_error(target: Path, error: OSError) -> WorkbookError:
     if error.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", -1)):
-        why = "the disk is full (or the file is larger than allowed); the book is unchanged"
+        why = _("the disk is full (or the file is larger than allowed); the book is unchanged")
     elif isinstance(error, PermissionError) or error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        why = "the file or its folder is read-only, or another program holds it"
+        why = _("the file or its folder is read-only, or another program holds it")
     else:
-        why = f"{error.strerror or error}; the book is unchanged"
-    return WorkbookError(f"cannot write {target.name}: {why}")
+        why = _("{error}; the book is unchanged").format(error=error.strerror or error)
+    return WorkbookError(_("cannot write {book}: {problem}").format(book=target.name, problem=why))
 
 
 def _refuse_macro_mismatch(source: Path, target: Path) -> None:
     if (source.suffix.lower() in MACRO_SUFFIXES) != (target.suffix.lower() in MACRO_SUFFIXES):
-        raise WorkbookError(f"cannot save {source.name} as {target.name}: a macro-enabled book stays .xlsm "
-                            "and a plain book stays .xlsx")
+        raise WorkbookError(_("cannot save {book} as {target}: a macro-enabled book stays .xlsm and a plain book "
+                              "stays .xlsx").format(book=source.name, target=target.name))
 
 
 # --- reading a sheet ------------------------------------------------------------------------------
@@ -419,43 +545,51 @@ def _refuse_macro_mismatch(source: Path, target: Path) -> None:
 class _Source:
     """What a save needs from the book as it was read: its bytes and the facts about the target sheet."""
 
-    def __init__(self, data: bytes, package: "bookxml.Package", entry: "bookxml.SheetEntry"):
-        self.data = data
+    def __init__(self, original, package: "bookxml.Package", entry: "bookxml.SheetEntry"):
+        self.original = original                    # the book's bytes as read (a private temporary file)
+        self.package = package
         self.names = package.names
         self.epoch = bookxml.excel_epoch(package.date1904)
         self.sheet_part = entry.part
         self.sheet_id = entry.sheet_id
-        self.styles_part = package.styles if package.styles in package.names else None
+        self.styles: bookxml.Styles | None = None
+        self.styles_part = package.part(package.styles)
         self.calc_chain = package.calc_chain
         self.headers: dict[int, object] = {}
         self.column_styles = bookxml.ColumnStyles([])
-        self.row_styles: set[int] = set()            # styles of rows with customFormat
-        self.cell_styles: dict[int, set[int]] = {}   # column -> styles of its cells (the columns read)
         self.formulas: set[tuple[int, int]] = set()  # (row, column) of formula cells in the columns read
         self.masters: set[tuple[int, int]] = set()   # shared/array formula anchors there: never overwritten
         self.status_column = 0
+        self.own_widths: set[int] = set()            # columns with a width of the analyst's own
+        self.row_map = None                          # where the rows are: the writer's fast path
 
-    def date_bases(self) -> set[int]:
-        """Every style an Updated cell may start from (its old cell's, its row's, its column's)."""
-        column = self.status_column + 2
-        return {0, *self.row_styles, *self.cell_styles.get(column, ()), self.column_styles.of(column) or 0}
+    def copy_original(self, stream) -> None:
+        import shutil
 
-    def formulas_overwritten(self, edit: "bookxml.SheetEdit") -> set[str]:
-        first = edit.first_column
+        self.original.seek(0)
+        shutil.copyfileobj(self.original, stream, 1 << 20)
+
+    def formulas_overwritten(self, has_rows, first: int, header_columns: set[int]) -> set[str]:
         found = set()
         for row, column in self.formulas:
             if not first <= column <= first + 2 or (row, column) in self.masters:
                 continue
-            if edit.has_rows(row, row) or (row == 1 and column in edit.headers):
+            if has_rows(row, row) or (row == 1 and column in header_columns):
                 found.add(f"{layout.column_letter(column)}{row}")
         return found
+
+    def result_widths(self, first: int) -> dict[int, float]:
+        """Status, Details and Updated as wide as their text and the whole date-time (results.RESULT_WIDTHS),
+        where the column has no width of the analyst's own."""
+        return {first + offset: width for offset, width in enumerate(RESULT_WIDTHS)
+                if first + offset not in self.own_widths}
 
 
 def _choose_sheet(package, wanted: str | None, book_name: str):
     sheets = package.sheets
     if wanted is None or not str(wanted).strip():
         if not sheets:
-            raise WorkbookError(f"{book_name} has no worksheet")
+            raise WorkbookError(_("{book} has no worksheet").format(book=book_name))
         return sheets[0]
     wanted = str(wanted).strip()
     by_name = {entry.name: entry for entry in sheets}
@@ -464,8 +598,9 @@ def _choose_sheet(package, wanted: str | None, book_name: str):
     for title, entry in by_name.items():
         if title.strip().casefold() == wanted.casefold():
             return entry
-    names = ", ".join(repr(t) for t in by_name) or "none"
-    raise WorkbookError(f"{book_name} has no worksheet named {wanted!r} (its worksheets: {names})")
+    names = ", ".join(repr(t) for t in by_name) or _("none")
+    raise WorkbookError(_("{book} has no worksheet named {sheet!r} (its worksheets: {names})").format(
+        book=book_name, sheet=wanted, names=names))
 
 
 class ChatCells(Sequence):
@@ -506,108 +641,6 @@ class ChatCells(Sequence):
         return f"ChatCells({list(self)!r})"
 
 
-class _SheetCells:
-    """The cells of a sheet part, block by block: row 1 first, then only the columns asked for."""
-
-    def __init__(self, stream):
-        self.sheet = bookxml.SheetStream(stream)
-        self._blocks = self.sheet.blocks()
-        self.head = next(self._blocks)[1]
-        prefix = self.sheet.prefix
-        self.scanner = bookxml.RowScanner(prefix)
-        p = re.escape(prefix)
-        self._row_tag = b"<" + prefix + b"row"
-        self._cell_tag = b"<" + prefix + b"c "
-        # Excel, LibreOffice and XlsxWriter write r first: a literal prefix is found fastest.
-        self._row_refs_first = re.compile(b"<" + p + rb"row r=\"(\d+)\"")
-        self._cell_refs_first = re.compile(b"<" + p + rb"c r=\"([A-Z]{1,3})\d")
-        self._row_refs = re.compile(b"<" + p + rb"row\b[^>]*?\sr\s*=\s*[\"'](\d+)")
-        self._cell_refs = re.compile(b"<" + p + rb"c(?:\s[^>]*?)?\sr\s*=\s*[\"']([A-Z]{1,3})\d")
-        self._fact_rows = re.compile(b"<" + p + rb"row\b[^>]*?\s(?:hidden|customFormat)\s*=\s*[\"'](?:1|true)[\"'][^>]*>")
-        self._pending: bytes | None = None
-        self.before = 0  # the last row number seen
-
-    def _regions(self) -> Iterator[bytes]:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            yield pending
-        for kind, data in self._blocks:
-            if kind == "rows":
-                yield data
-
-    def first_row(self) -> tuple[int, int, bytes] | None:
-        """Row 1 as (1, end of its start tag, bytes), or None when the sheet does not start with it."""
-        for region in self._regions():
-            for start, end, tag_end in self.sheet.rows(region):
-                found = bookxml._R_ROW.search(region, start, tag_end)
-                number = int(found.group(1)) if found else 1
-                if number == 1:
-                    self._pending = region[end:]
-                    self.before = 1
-                    return 1, tag_end - start, region[start:end]
-                self._pending = region[start:]
-                return None
-        return None
-
-    def rows(self, last: int) -> Iterator[tuple[int, int, bytes]]:
-        """Every row up to row ``last`` as (number, end of its start tag, bytes)."""
-        for region in self._regions():
-            for start, end, tag_end in self.sheet.rows(region):
-                found = bookxml._R_ROW.search(region, start, tag_end)
-                self.before = number = int(found.group(1)) if found else self.before + 1
-                if number > last:
-                    return
-                yield number, tag_end - start, region[start:end]
-
-    def scan(self, wanted: set[int], take, facts) -> int:
-        """Calls ``take(row, column, attributes, inner)`` for each cell in a wanted column and
-        ``facts(row, start tag)`` for rows that hide or style themselves; returns the last used column."""
-        letters = b"|".join(sorted((layout.column_letter(c).encode() for c in wanted), key=len, reverse=True))
-        p = re.escape(self.sheet.prefix)
-        wanted_first = re.compile(b"<" + p + rb"c r=\"(" + letters + rb")(\d+)\"([^>]*?)(?:/>|>(.*?)</" + p
-                                  + rb"c>)", re.S)
-        wanted_cells = re.compile(b"<" + p + rb"c(?=(?:\s[^>]*?)?\sr\s*=\s*[\"'](" + letters + rb")(\d+)[\"'])"
-                                  + rb"(\s[^>]*?)?(?:/>|>(.*?)</" + p + rb"c>)", re.S)
-        last_column = 1
-        column_of = bookxml.column_of
-        for region in self._regions():
-            rows_here, cells_here = region.count(self._row_tag), region.count(self._cell_tag)
-            row_refs = self._row_refs_first.findall(region)
-            if len(row_refs) != rows_here:
-                row_refs = self._row_refs.findall(region)
-            cell_refs = self._cell_refs_first.findall(region)
-            finder = wanted_first
-            if len(cell_refs) != cells_here:
-                cell_refs, finder = self._cell_refs.findall(region), wanted_cells
-            if (len(row_refs) == rows_here and len(cell_refs) == cells_here
-                    and not any(bare in region for bare in self.scanner.bare_cells)):
-                # Every row and cell names its place: find the wanted cells directly.
-                if cell_refs:
-                    last_column = max(last_column, *(column_of(c) for c in set(cell_refs)))
-                if b"hidden" in region or b"customFormat" in region:
-                    for match in self._fact_rows.finditer(region):
-                        found = bookxml._R_ROW.search(match.group(0))
-                        facts(int(found.group(1)), match.group(0))
-                for letters, number, attrs, inner in finder.findall(region):
-                    take(int(number), column_of(letters), attrs, inner)
-                if row_refs:
-                    self.before = int(row_refs[-1])
-                continue
-            for start, end, tag_end in self.sheet.rows(region):  # the general way: row by row
-                found = bookxml._R_ROW.search(region, start, tag_end)
-                self.before = number = int(found.group(1)) if found else self.before + 1
-                tag = region[start:tag_end]
-                if b"hidden" in tag or b"customFormat" in tag:
-                    facts(number, tag)
-                row = region[start:end]
-                for col, _, _, attrs, inner in self.scanner.cells(row, tag_end - start):
-                    if col > last_column:
-                        last_column = col
-                    if col in wanted:
-                        take(number, col, attrs, inner)
-        return last_column
-
-
 class _Values:
     """Turns stored cells into values as Excel shows them (shared strings fetched later, in one pass)."""
 
@@ -641,128 +674,122 @@ class _Values:
             return value
 
 
-def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: bytes) -> SheetFile:
+def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes) -> SheetFile:
     from greenapi_excel.chat_ids import FORMULA_WITHOUT_VALUE
 
-    styles = bookxml.Styles(package.zip.read(package.styles) if package.styles in package.names else None)
+    styles = bookxml.Styles(package)
     values_of = _Values(package, styles)
     source = _Source(source_bytes, package, entry)
+    source.styles = styles
     tables = package.tables(entry.part)
     settings = _settings_of(package, values_of)  # first: its "chat column" may choose the column
-    with package.open(entry.part) as stream:
-        reader = _SheetCells(stream)
-        scanner = reader.scanner
-        source.column_styles = bookxml.column_styles(reader.head)
-        cell_of = bookxml.raw_cell
-        hidden: set[int] = set()
-        row_styles = source.row_styles
+    scan = bookxml.SheetScan(package.chunks(entry.part), entry.part)
+    shown = values_of.shown
+    found: dict = {}
+    chat_cells = ChatCells()
+    shared_at = array("I")                     # where chat_cells holds a shared string index
+    # What the other columns hold, as much as placing results needs: a status text, other data.
+    holds_status: set[int] = set()
+    holds_data: set[int] = set()
+    unseen: dict[int, set[int]] = {}           # shared strings to judge, by column
+    status_cells: dict[int, dict[int, tuple]] = {}
+    blocks: set[int] = set()                   # the columns of blocks headed Status, Details, Updated
+    formulas, masters = source.formulas, source.masters
 
-        def row_facts(number: int, tag: bytes) -> None:
-            attrs = bookxml.attributes(tag[:tag.index(b">") + 1])
-            if attrs.get("hidden", "").lower() in ("1", "true"):
-                hidden.add(number)
-            if attrs.get("customFormat", "").lower() in ("1", "true") and attrs.get("s", "").isdigit():
-                row_styles.add(int(attrs["s"]))
-
-        # Row 1: the headers.
-        first_row = reader.first_row()
-        header_raw: dict[int, tuple] = {}
-        last_column = 1
-        if first_row is not None:
-            _, tag_end, data = first_row
-            if b"hidden" in data[:tag_end] or b"customFormat" in data[:tag_end]:
-                row_facts(1, data[:tag_end])
-            for col, _, _, attrs, inner in scanner.cells(data, tag_end):
-                header_raw[col] = cell_of(scanner, attrs, inner)
-                last_column = max(last_column, col)
+    def choose(header_raw: dict[int, tuple]) -> set[int]:
+        """Row 1 read: the chat column, and the columns whose cells the rest of the pass keeps."""
         strings = values_of.strings.fetch({raw[1] for raw in header_raw.values() if raw[0] == "s"})
-        headers = [values_of.shown(header_raw[c], strings) if c in header_raw else None
+        headers = [shown(header_raw[c], strings) if c in header_raw else None
                    for c in range(1, max(header_raw, default=0) + 1)]
         source.headers = {c: headers[c - 1] for c in header_raw}
+        for col, raw in header_raw.items():
+            if raw[3]:
+                (masters if raw[3] == "master" else formulas).add((1, col))
         try:
             chat_column = layout.find_chat_column(headers, setting=layout.explicit_chat_column(column, settings))
             layout.check_header_row(headers[chat_column - 1] if chat_column <= len(headers) else None, chat_column)
         except ConfigError as error:
             raise WorkbookError(f"{path.name} [{entry.name}]: {error}") from None
-
-        # One pass over the rest: the chat column and every column a result block may use.
         wanted = set(range(chat_column, chat_column + 4))
-        status_headed = set()
         for number, header in enumerate(headers, start=1):
             if statuses.is_result_header(header, 0):   # Status / Статус
                 wanted.update((number, number + 1, number + 2))
-                status_headed.add(number)
+                blocks.update((number, number + 1, number + 2))
+                status_cells[number] = {}
         wanted = {c for c in wanted if c <= layout.MAX_COLUMN}
-        not_chats = _table_edges(tables, chat_column)
-        chat_cells = ChatCells()
-        shared_at = array("I")                     # where chat_cells holds a shared string index
-        # What the other columns hold, as much as placing results needs: a status text, other data.
-        holds_status: set[int] = set()
-        holds_data: set[int] = set()
-        unseen: dict[int, set[int]] = {c: set() for c in wanted if c != chat_column}  # shared strings to judge
-        status_cells: dict[int, dict[int, tuple]] = {c: {} for c in status_headed}
-        cell_styles = source.cell_styles
-        formulas, masters = source.formulas, source.masters
-        shown = values_of.shown
+        unseen.update({c: set() for c in wanted if c != chat_column})
+        found.update(headers=headers, chat_column=chat_column, not_chats=_table_edges(tables, chat_column),
+                     wanted=wanted)
+        return wanted
 
-        def take(number: int, col: int, attrs: bytes, inner: bytes) -> None:
-            raw = cell_of(scanner, attrs, inner)
-            kind, value, style, formula = raw
-            if style:
-                cell_styles.setdefault(col, set()).add(style)
-            if formula:
-                (masters if formula == "master" else formulas).add((number, col))
-            if col == chat_column:
-                if number in not_chats:
-                    return
-                if kind == "s":
-                    shared_at.append(len(chat_cells))
-                    chat_cells.append(number, value)
-                else:
-                    value = shown(raw, formula_value=FORMULA_WITHOUT_VALUE)
-                    if value is not None:
-                        chat_cells.append(number, value)
+    def take(number: int, col: int, raw: tuple) -> None:
+        kind, value, style, formula = raw
+        if formula:
+            (masters if formula == "master" else formulas).add((number, col))
+        if col == found["chat_column"]:
+            if number in found["not_chats"]:
                 return
-            # A formula counts as the analyst's data unless it shows a status; an anchor always does.
-            if col in holds_data:
-                pass
-            elif formula == "master" or (kind == "none" and formula):
-                holds_data.add(col)
-            elif kind == "s":
-                unseen[col].add(value)
-            elif kind == "str":
-                _judge(value, col, holds_status, holds_data)
-            elif kind != "none":
-                holds_data.add(col)  # a number, date, truth value or error is never a status
-            if col in status_cells and not formula:
+            if kind == "s":
+                shared_at.append(len(chat_cells))
+                chat_cells.append(number, value)
+            else:
+                value = shown(raw, formula_value=FORMULA_WITHOUT_VALUE)
+                if value is not None:
+                    chat_cells.append(number, value)
+            return
+        # A formula counts as the analyst's data unless it shows a status; an anchor always does.
+        if col in holds_data:
+            pass
+        elif formula == "master" or (kind == "none" and formula):
+            holds_data.add(col)
+        elif kind == "s":
+            unseen[col].add(value)
+        elif kind == "str":
+            _judge(value, col, holds_status, holds_data)
+        elif kind != "none":
+            holds_data.add(col)  # a number, date, truth value or error is never a status
+        if col in status_cells:
+            if not formula:
                 status_cells[col][number] = raw
+        elif col in holds_data and col not in blocks:   # the analyst's data: no result goes here, no more to read
+            found["wanted"].discard(col)
+            unseen.pop(col, None)
 
-        last_column = max(last_column, reader.scan(wanted, take, row_facts))
-        # The shared strings the run needs, fetched in one streaming pass.
-        values = chat_cells.values
-        needed = {values[at] for at in shared_at}
-        for col, indices in unseen.items():
-            if col not in holds_data:
-                needed.update(indices)
-        for cells in status_cells.values():
-            needed.update(raw[1] for raw in cells.values() if raw[0] == "s")
-        strings = values_of.strings.fetch(needed)
-        del needed
-        for at in shared_at:
-            values[at] = strings.get(values[at], "")
-        for col, indices in unseen.items():
-            for index in indices:
-                if col in holds_data:
-                    break
-                _judge(strings.get(index, ""), col, holds_status, holds_data)
-        values = {c: ([statuses.ARCHIVED] if c in holds_status else []) + ([_DATA] if c in holds_data else [])
-                  for c in unseen}
-        last_used = _mark_table_columns(tables, values, source.headers, last_column)
+    scan.run(wanted=choose, take=take)
+    headers, chat_column = found["headers"], found["chat_column"]
+    source.column_styles = scan.column_styles()
+    source.own_widths = scan.own_widths()
+    source.row_map = scan.rows
+    if not scan.has_sheet_data:
+        raise bookxml.PartProblem(_("the sheet has no <sheetData>, which every worksheet has"))
+    # The shared strings the run needs, fetched in one streaming pass.
+    values = chat_cells.values
+    needed = {values[at] for at in shared_at}
+    for col, indices in unseen.items():
+        if col not in holds_data:
+            needed.update(indices)
+    for cells in status_cells.values():
+        needed.update(raw[1] for raw in cells.values() if raw[0] == "s")
+    strings = values_of.strings.fetch(needed)
+    del needed
+    for at in shared_at:
+        values[at] = strings.get(values[at], "")
+    for col, indices in unseen.items():
+        for index in indices:
+            if col in holds_data:
+                break
+            _judge(strings.get(index, ""), col, holds_status, holds_data)
+    placed = {c: ([statuses.ARCHIVED] if c in holds_status else []) + ([_DATA] if c in holds_data else [])
+              for c in {*unseen, *holds_data}}
+    last_used = _mark_table_columns(tables, placed, source.headers, scan.last_column)
+    used_columns = {c for c in range(1, layout.MAX_COLUMN + 1) if scan.used[c]}
     try:
-        placement = layout.place_results(headers, chat_column, values, last_used_column=last_used)
+        placement = layout.place_results(headers, chat_column, placed, last_used_column=last_used,
+                                         hidden_columns=scan.hidden_columns(), used_columns=used_columns)
     except ConfigError as error:
         raise WorkbookError(f"{path.name} [{entry.name}]: {error}") from None
     source.status_column = placement.status_column
+    chat_cells, labels = _without_labels(chat_cells, scan.merges, chat_column, placement.status_column)
 
     previous: dict[int, str] = {}
     if placement.reuses_earlier:
@@ -771,7 +798,28 @@ def _read_sheet(cls, path: Path, package, entry, column: object, source_bytes: b
             if statuses.is_status_text(text):
                 previous[row] = text
     return cls(path, sheet_name=entry.name, chat_column=chat_column, placement=placement, chat_cells=chat_cells,
-               previous=previous, settings=settings, hidden_rows=hidden, source=source)
+               previous=previous, settings=settings, hidden_rows=scan.hidden_rows, source=source, labels=labels)
+
+
+def _without_labels(cells: ChatCells, merges, chat_column: int, status_column: int) -> tuple[ChatCells, int]:
+    """The chat cells without merged labels: a merge that reaches from the chat column into the result
+    columns (a footnote such as "Source: CRM export" over A8:E8) is a label, not a chat; it keeps its merge
+    and gets no status. Returns the cells left and how many labels held text."""
+    reach = [(top, bottom) for top, left, bottom, right in merges
+             if bottom >= 2 and left <= chat_column <= right and left <= status_column + 2 and right >= status_column]
+    if not reach:
+        return cells, 0
+    rows: set[int] = set()
+    for top, bottom in reach:
+        rows.update(range(max(top, 2), bottom + 1))
+    kept = ChatCells()
+    labels = 0
+    for row, value in cells:
+        if row in rows:
+            labels += 1
+        else:
+            kept.append(row, value)
+    return kept, labels
 
 
 def _judge(text: str, col: int, holds_status: set[int], holds_data: set[int]) -> None:
@@ -802,6 +850,8 @@ def _mark_table_columns(tables, values: dict, headers: dict, last_column: int) -
             ours = table.top == 1 and any(statuses.is_result_header(header, i) for i in range(3))
             if not ours and col in values:
                 values[col] = [*values[col], _TABLE]
+            elif not ours:
+                values[col] = [_TABLE]
         last_column = max(last_column, table.right)
     return last_column
 
@@ -812,14 +862,12 @@ def _settings_of(package, values_of: _Values) -> dict:
     if entry is None:
         return {}
     cells: dict[tuple[int, int], tuple] = {}
-    with package.open(entry.part) as stream:
-        reader = _SheetCells(stream)
-        scanner = reader.scanner
-        for number, tag_end, data in reader.rows(layout.SETTINGS_ROWS):
-            for col, _, _, attrs, inner in scanner.cells(data, tag_end):
-                if col > 2:
-                    break
-                cells[(number, col)] = bookxml.raw_cell(scanner, attrs, inner)
+
+    def take(row, col, raw):
+        cells[(row, col)] = raw
+
+    scan = bookxml.SheetScan(package.chunks(entry.part), entry.part)
+    scan.run(wanted={1, 2}, take=take, until_row=layout.SETTINGS_ROWS)
     strings = values_of.strings.fetch({raw[1] for raw in cells.values() if raw[0] == "s"})
 
     def value_of(raw):  # a formula or an error is no setting

@@ -313,7 +313,8 @@ def no_answer() -> str:
 
 # --- the command line -------------------------------------------------------------------------------------
 
-def summary_table(summary, *, written=None, sheet: str | None = None, columns: tuple[str, str] | None = None) -> str:
+def summary_table(summary, *, written=None, sheet: str | None = None, columns: tuple[str, str] | None = None,
+                  labels: int = 0, nothing_written: bool = False) -> str:
     """The command line's summary: a table of the status counts, the pace, and where the results went."""
     order = [w for w in st.ALL if summary.counts.get(w)] + [w for w in summary.counts if w not in st.ALL]
     shown = {word: st.localised(word) for word in order}
@@ -336,7 +337,13 @@ def summary_table(summary, *, written=None, sheet: str | None = None, columns: t
         lines.append(_("Run {run} (greenapi-excel undo --run {run} takes it back)").format(run=summary.run_id))
     if summary.stopped:
         lines.append(_("Stopped early: {reason}").format(reason=summary.stopped))
-    if written is not None:
+    if labels:
+        lines.append(ngettext("Skipped {n} merged label (a merge from the chat column into the result columns): no "
+                              "status, the merge kept", "Skipped {n} merged labels (merges from the chat column into "
+                              "the result columns): no status, the merges kept", labels).format(n=labels))
+    if written is not None and nothing_written:
+        lines.append(_("Nothing was written: no cell of {path} changed").format(path=written))
+    elif written is not None:
         where = (_("columns {first}:{last}").format(first=columns[0], last=columns[1]) if columns
                  else _("the result columns"))
         lines.append(_("Results written to {path} (sheet {sheet}, {columns})").format(path=written, sheet=sheet,

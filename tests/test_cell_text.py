@@ -1,5 +1,6 @@
 """One rule for text that reaches a cell, an alert or the journal (results.cell_text): no control or
-format character (Unicode Cc and Cf, bidi overrides and zero-width joiners included) gets through."""
+format character (Unicode Cc and Cf, bidi overrides and zero-width joiners included), no noncharacter and
+nothing else XML 1.0 forbids gets through."""
 
 from __future__ import annotations
 
@@ -16,8 +17,30 @@ from greenapi_excel.results import cell_text
 INVISIBLE = "\u202e\u202d\u2066\u2069\u200b\u200d\u200e\ufeff\u00ad\u0000\u0007\u001b\u0085\u2028\u2029\U000e0001"
 
 
+def noncharacter(char: str) -> bool:
+    return 0xFDD0 <= ord(char) <= 0xFDEF or ord(char) & 0xFFFE == 0xFFFE
+
+
 def invisible(text: str) -> list[str]:
-    return [f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
+    return [f"U+{ord(c):04X}" for c in text
+            if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") or noncharacter(c)]
+
+
+def xml_allowed(char: str) -> bool:
+    """XML 1.0's Char production."""
+    code = ord(char)
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
+
+
+def test_every_character_xml_forbids_is_removed():
+    forbidden = [chr(c) for c in [*range(0x20), 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xFFFE, 0xFFFF]]
+    assert [c for c in forbidden if not xml_allowed(c)]          # the list is what XML forbids
+    for char in forbidden:
+        for lines in (False, True):
+            cleaned = cell_text(f"Anna{char}Smith", 10_000, lines=lines)
+            assert all(xml_allowed(c) for c in cleaned), (hex(ord(char)), cleaned)
+            assert cleaned.replace(" ", "").replace("\n", "") == "AnnaSmith"
+    assert cell_text("group \uffff\ufffe\U0001fffe name\ufdd0") == "group name"
 
 
 def test_bidi_overrides_and_format_characters_are_removed():
@@ -33,6 +56,7 @@ def test_bidi_overrides_and_format_characters_are_removed():
 def test_no_control_or_format_character_survives(text):
     cleaned = cell_text(text)
     assert not invisible(cleaned), (text, cleaned)
+    assert all(xml_allowed(c) for c in cleaned), (text, cleaned)
     assert len(cleaned) <= results.DETAILS_LIMIT
     # Every visible character is kept, in order.
     kept = "".join(c for c in text if not invisible(c) and not c.isspace())

@@ -416,15 +416,15 @@ def test_load_chats_writes_its_headers_in_the_runs_language_and_reloads_either(m
         book = tmp_path / "account.xlsx"
         assert run_cli("chats", book, "--lang", "ru", env=env).returncode == 0
         first = openpyxl.load_workbook(book)
-        assert first.sheetnames == ["Chats"]
-        assert [c.value for c in first["Chats"][1][:4]] == ["ID чата", "Имя", "Тип", "В архиве"]
-        again = run_cli("chats", book, "--lang", "en", env=env)       # an English reload refreshes in place
+        assert first.sheetnames == ["Чаты"]                              # a new sheet in the run's language
+        assert [c.value for c in first["Чаты"][1][:4]] == ["ID чата", "Имя", "Тип", "В архиве"]
+        again = run_cli("chats", book, "--lang", "en", env=env)       # an English reload refreshes Чаты in place
         assert again.returncode == 0, again.stderr
-        dry = run_cli("archive", book, "--sheet", "Chats", "--dry-run", "--no-progress", env=env)
+        dry = run_cli("archive", book, "--sheet", "Чаты", "--dry-run", "--no-progress", env=env)
     second = openpyxl.load_workbook(book)
-    assert second.sheetnames == ["Chats"] and second["Chats"].max_row == len(CHATS) + 1
-    # Recognised as the list it made (no second sheet, no doubled rows), laid out again in the reload's language.
-    assert [c.value for c in second["Chats"][1][:2]] == ["Chat ID", "Name"]
+    assert second.sheetnames == ["Чаты"] and second["Чаты"].max_row == len(CHATS) + 1
+    # Recognised as the list it made (no Chats added, no doubled rows), laid out again in the reload's language.
+    assert [c.value for c in second["Чаты"][1][:2]] == ["Chat ID", "Name"]
     assert dry.returncode in (0, 1) and "column A:" in dry.stderr, dry.stderr   # ID чата / Chat ID: the chat column
 
 

@@ -345,9 +345,9 @@ def test_a_book_open_in_excel_is_busy(tmp_path, owner_name):
         SheetFile.open(book)
     assert "open.xlsx" in str(caught.value)
     sheet = SheetFile.open(book, out=tmp_path / "copy.xlsx")
+    sheet.write([RowResult(2, "Archived", "", NOW)])
     with pytest.raises(BookBusy):
         sheet.save()                   # its own place is still held by Excel
-    sheet.write([RowResult(2, "Archived", "", NOW)])
     assert sheet.save(tmp_path / "copy.xlsx") == tmp_path / "copy.xlsx"
     assert book.read_bytes() == before
 
@@ -575,7 +575,7 @@ def test_a_formula_cell_that_becomes_a_result_leaves_the_calc_chain(tmp_path):
     sheet.save()
     with zipfile.ZipFile(book) as z:
         assert z.read("xl/calcChain.xml") == (b'<calcChain xmlns="http://schemas.openxmlformats.org/'
-                                              b'spreadsheetml/2006/main"><c i="1" r="E2"/><c r="E3"/></calcChain>')
+                                              b'spreadsheetml/2006/main"><c r="E2" i="1"/><c r="E3"/></calcChain>')
         xml = z.read("xl/worksheets/sheet1.xml").decode()
     assert "<f>1+1</f>" in xml and '"Archived"' not in xml
     assert sheet_of(book)["B2"].value == "Archived"
@@ -628,7 +628,9 @@ def test_periodic_saves_start_from_the_original_bytes(tmp_path):
     assert sheet_xml(book).count('r="B2"') == 1     # one cell, not one per save
 
 
-def test_new_result_cells_take_the_row_or_column_style_and_updated_keeps_it_with_a_date_format(tmp_path):
+def test_new_result_cells_take_the_row_or_column_style_and_updated_one_date_format(tmp_path):
+    """Status and Details take the row's style (customFormat), else the column's; every Updated cell takes
+    the one format styles.xml gains: the Updated column's own style with the date-time format."""
     from openpyxl.styles import Font, PatternFill
 
     wb = openpyxl.Workbook()
@@ -639,11 +641,48 @@ def test_new_result_cells_take_the_row_or_column_style_and_updated_keeps_it_with
     ws.column_dimensions["C"].fill = PatternFill("solid", fgColor="FFFF00")   # <col min="3" style="..">
     ws.column_dimensions["D"].font = Font(italic=True)
     wb.save(tmp_path / "styled.xlsx")
+    formats = lambda: int(re.search(r'<cellXfs count="(\d+)"', sheet_xml(tmp_path / "styled.xlsx",   # noqa: E731
+                                                                          "xl/styles.xml")).group(1))
+    before = formats()
     sheet = SheetFile.open(tmp_path / "styled.xlsx")
     sheet.write([RowResult(2, "Archived", "x", NOW), RowResult(3, "Archived", "y", NOW)])
     sheet.save()
+    assert formats() == before + 1
     ws = sheet_of(tmp_path / "styled.xlsx")
-    assert ws["B2"].font.bold and ws["C2"].font.bold and ws["D2"].font.bold          # the row's style
-    assert ws["D2"].is_date and ws["D2"].number_format == "yyyy-mm-dd hh:mm:ss"
+    assert ws["B2"].font.bold and ws["C2"].font.bold                              # the row's style
     assert ws["C3"].fill.fgColor.rgb.endswith("FFFF00") and not ws["B3"].font.bold   # the column's style
-    assert ws["D3"].font.italic and ws["D3"].is_date and ws["D3"].value == NOW
+    for cell in (ws["D2"], ws["D3"]):                                             # the one Updated format
+        assert cell.font.italic and cell.is_date and cell.number_format == "yyyy-mm-dd hh:mm:ss"
+        assert cell.value == NOW
+
+
+@pytest.mark.parametrize("notes", [False, True])
+def test_a_sheet_of_many_chunks_gets_every_result_in_its_row(tmp_path, monkeypatch, notes):
+    """Rows spliced by their positions (results right of every cell) or cell by cell (notes in F, right of
+    the results): across the parser's chunks (97 bytes here, so that they end everywhere), every row gets
+    its own results and keeps its cells."""
+    from greenapi_excel import bookxml
+
+    monkeypatch.setattr(bookxml, "CHUNK", 97)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Chat ID"])
+    rng = random.Random(7)
+    expected = {}
+    for row in range(2, 6002):   # rows of every length: row ends fall on every byte of a chunk
+        expected[row] = f"7900{row:07d}" if row % 2 else "client " + "x" * rng.randint(1, 120)
+        ws.cell(row, 1, expected[row])
+        if notes and row % 3 == 0:
+            ws.cell(row, 6, f"note {row}")
+    wb.save(tmp_path / "long.xlsx")
+    sheet = SheetFile.open(tmp_path / "long.xlsx")
+    assert sheet.result_column == "B"
+    sheet.write([RowResult(row, "Archived", f"row {row}", NOW) for row, _ in sheet.chat_cells])
+    sheet.save()
+    ws = openpyxl.load_workbook(tmp_path / "long.xlsx", read_only=True).active
+    for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        if number == 1:
+            assert row[:4] == ("Chat ID", "Status", "Details", "Updated")
+            continue
+        assert row[0] == expected[number] and row[1:4] == ("Archived", f"row {number}", NOW), number
+        assert len(row) < 6 or row[5] == (f"note {number}" if notes and number % 3 == 0 else None)
