@@ -105,6 +105,7 @@ def archive_book(book: Path, *, method: str, credentials_of, client_of, journal,
     and the demo's. ``check_first``: the instance is named outside the book, so it is checked before a
     large book is read (a wrong token fails fast)."""
     from greenapi_excel import filebook, jobs, methods
+    from greenapi_excel.results import RunSummary
     from greenapi_excel.settings import resolve_region
     from greenapi_excel.sheets import book_lock, check_book
 
@@ -127,6 +128,12 @@ def archive_book(book: Path, *, method: str, credentials_of, client_of, journal,
             if read.note:
                 info(read.note)
             target = filebook.FileTarget(opened, out)
+            if prepared.nothing_to_do:   # a headless run on an empty sheet ends well, having changed nothing
+                info(prepared.nothing_to_do)
+                target.finish()
+                say(texts.summary_table(RunSummary(), written=target.saved_to, sheet=read.sheet,
+                                        nothing_written=True))
+                return EXIT_OK
             bar = Progress(len(prepared.plan.todo) + len(prepared.plan.decided), progress,
                            _("dry run") if dry_run else _(methods.of(method).verb))
             try:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Callable, Protocol, Sequence
 
 from greenapi_excel import layout, paths, texts
-from greenapi_excel.errors import ConfigError, GreenApiExcelError
+from greenapi_excel.errors import GreenApiExcelError
 from greenapi_excel.results import RowResult, RunSummary, call_ids
 from greenapi_excel.run import Plan, plan as make_plan
 
@@ -87,6 +87,7 @@ class Prepared:
     undo_of: str | None = None
     token_moved: str | None = None   # the idInstance a typed token was stored under (the summary says so)
     chat_column: str | None = None   # the letter the chats were read from (an undo reads them there again)
+    nothing_to_do: str | None = None  # why the sheet offers no row to act on (the edge says it; no run is made)
 
     def to_record(self) -> dict:
         """JSON-ready (the worker's job file): never the token."""
@@ -142,17 +143,16 @@ class RunOutcome:
 
 def prepare(read: SheetRead, *, method: str, dry_run: bool = False, resend: bool = False,
             region: str | None = None) -> Prepared:
-    """The plan of a run on a sheet (no network). ConfigError, in words the analyst can act on, when the
-    sheet holds no chat to act on."""
+    """The plan of a run on a sheet (no network). When the sheet holds no chat to act on,
+    ``nothing_to_do`` says so in words the analyst can act on, and the edge makes no run."""
     planned = make_plan(read.chat_cells, method=method, region=region,
                         previous={} if resend else read.previous, hidden=read.hidden)
-    if planned.rows == 0 and planned.hidden:
-        raise ConfigError(texts.every_row_hidden(read.where, planned.hidden))
+    nothing = None
     if planned.rows == 0:
-        raise ConfigError(texts.no_chats(read.where))
+        nothing = texts.every_row_hidden(read.where, planned.hidden) if planned.hidden else texts.no_chats(read.where)
     return Prepared(method=method, dry_run=dry_run, plan=planned, book=read.book, sheet=read.sheet,
                     where=read.where, note=read.note, resend=resend,
-                    chat_column=layout.column_letter(read.chat_column))
+                    chat_column=layout.column_letter(read.chat_column), nothing_to_do=nothing)
 
 
 class _Delivery:

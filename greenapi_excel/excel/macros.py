@@ -141,6 +141,9 @@ def run(macro: Macro, method: str, *, dry_run: bool) -> None:
     read, grid = live.read_sheet(book, sheet, found, selection=live.selected_column(book, sheet))
     prepared = jobs.prepare(read, method=method, dry_run=dry_run, region=config.resolve_region(None, found.values))
     prepared.token_moved = moved
+    if prepared.nothing_to_do:
+        macro.alert(prepared.nothing_to_do)
+        return
     rows = {row for row, _chat in prepared.plan.todo} | {r.row for r in prepared.plan.decided}
     _start_worker(macro, prepared, found, live.result_cells(grid, read.status_column, rows),
                   texts.rows_count(prepared.plan.rows))
