@@ -122,10 +122,14 @@ _async_lock = None   # Lite's functions: one evaluation at a time, so a chat is 
 
 
 async def answer_async(value: Any, method: str | None, sheet_settings: dict | None, *,
-                       carry_out: Callable[[Any], Awaitable[Any]], journal: Callable[[], Any]) -> Any:
+                       carry_out: Callable[[Any], Awaitable[Any]], journal: Callable[[], Any],
+                       before: Callable[[], None] | None = None,
+                       too_many: Callable[[int, str, int, float], str] | None = None) -> Any:
     """The same answer as the desktop's functions, for an edge on asyncio (xlwings Lite): ``carry_out``
     awaits what the rules need (a ``CallChats`` or ``ReadChats``), ``journal`` gives the journal to answer
-    repeats from. Never raises (but CancelledError)."""
+    repeats from, ``before`` may refuse first (its ConfigError is every cell's answer), ``too_many`` words
+    the budget's refusal for the edge (``texts.too_many_for_a_function``'s arguments). Never raises (but
+    CancelledError)."""
     import asyncio
 
     from greenapi_excel import i18n, layout
@@ -137,7 +141,10 @@ async def answer_async(value: Any, method: str | None, sheet_settings: dict | No
         rows, cells = _cells(value)
         try:
             async with _async_lock:
-                flow = _statuses([cell for cell, _problem in cells], method, sheet_settings, journal)
+                if before is not None:
+                    before()
+                flow = _statuses([cell for cell, _problem in cells], method, sheet_settings, journal,
+                                 too_many or texts.too_many_for_a_function)
                 answer = None
                 while True:
                     try:
@@ -200,7 +207,8 @@ def _one_cell(row) -> tuple[Any, str | None]:
 
 # --- the work ------------------------------------------------------------------------
 
-def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None, journal_of):
+def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None, journal_of,
+              too_many=texts.too_many_for_a_function):
     """The rules, as a flow: yields what it needs done, returns one text per value."""
     from greenapi_excel import settings  # late: a broken config must come back as text, not an import error
 
@@ -220,14 +228,14 @@ def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None
         if method is None:
             answers = yield from _read_states(credentials, list(wanted))
         else:
-            answers = yield from _change(journal_of(), credentials, method, list(wanted), region)
+            answers = yield from _change(journal_of(), credentials, method, list(wanted), region, too_many)
         for chat_id, indexes in wanted.items():
             for index in indexes:
                 texts[index] = answers[chat_id]
     return [_clean(t or "", credentials.api_token) for t in texts]
 
 
-def _change(journal, credentials, method: str, chats: list[str], region):
+def _change(journal, credentials, method: str, chats: list[str], region, too_many=texts.too_many_for_a_function):
     """Journal answers for chats already done; one paced call per remaining chat, a run like any other."""
     answers: dict[str, str] = {}
     todo: list[str] = []
@@ -241,7 +249,7 @@ def _change(journal, credentials, method: str, chats: list[str], region):
             todo.append(chat_id)
     if todo and not _within_budget(len(todo)):
         for chat_id in todo:
-            answers[chat_id] = status_text(st.NOT_RUN, too_many_text(len(todo), method))
+            answers[chat_id] = status_text(st.NOT_RUN, too_many(len(todo), method, UDF_CALL_LIMIT, UDF_WINDOW_SECONDS))
         todo = []
     if todo:
         from greenapi_excel import jobs
@@ -257,10 +265,6 @@ def _change(journal, credentials, method: str, chats: list[str], region):
             word, details = results.get(index, (st.NOT_RUN, texts.no_answer()))
             answers[chat_id] = status_text(word, details)
     return answers
-
-
-def too_many_text(count: int, method: str) -> str:
-    return texts.too_many_for_a_function(count, method, UDF_CALL_LIMIT, UDF_WINDOW_SECONDS)
 
 
 def _within_budget(count: int) -> bool:

@@ -504,6 +504,8 @@ def sheets_package(contents: dict) -> dict[str, bytes]:
             sheet.row_dimensions[int(row)].height = height
         if spec.get("freeze"):
             sheet.freeze_panes = spec["freeze"]
+        if spec.get("hidden"):
+            sheet.sheet_state = "hidden"
         for name, cell in spec.get("names", {}).items():
             column_letter, row = coordinate_from_string(cell)
             book.defined_names[name] = DefinedName(name, attr_text=f"'{spec['name']}'!${column_letter}${row}")
