@@ -32,6 +32,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import greenapi_excel
+from greenapi_excel import provenance
 from greenapi_excel.errors import WorkbookError
 from greenapi_excel.i18n import LANGUAGES, N_
 from greenapi_excel.lite import journal as book_journal
@@ -50,7 +51,7 @@ STORE_TYPE = "OMEX"
 # What public Lite workbooks carry; an assumption that Lite rewrites both when it saves the book.
 PYODIDE_VERSION = "0.27.5"
 ADDIN_VERSION = "1.0.0.0-35"
-WEBEXTENSION_ID = "{6D4F3A52-0C1B-4E5E-9B7A-3A1D2E6C7B21}"   # this book's add-in instance: ours, fixed
+WEBEXTENSION_ID = provenance.LITE_WEBEXTENSION_ID   # this book's add-in instance: ours, fixed
 
 WE_NS = "http://schemas.microsoft.com/office/webextensions/webextension/2010/11"
 WETP_NS = "http://schemas.microsoft.com/office/webextensions/taskpanes/2010/11"
@@ -329,7 +330,9 @@ def lite_parts(parts: dict[str, bytes], language: str) -> list[tuple[str, bytes]
 
 def lite_workbook_bytes(language: str = "en") -> bytes:
     language = _checked_language(language)
-    return zip_bytes(lite_parts(sheets_package(lite_sheet_contents(language)), language))
+    contents = lite_sheet_contents(language)
+    contents["mark"] = provenance.LITE      # what `workbook --lite` replaces (--force), and only that
+    return zip_bytes(lite_parts(sheets_package(contents), language))
 
 
 def build_lite(out_path: str | os.PathLike, *, language: str = "en") -> Path:
