@@ -187,10 +187,15 @@ def test_rows_a_filter_hides_are_skipped_and_counted(open_book, sandbox):
     assert "Skipped 1 hidden row" in book.alerts()[0]["prompt"]
 
 
+def _long_run(open_book, make_sandbox, prefix: str, count: int = 60, latency_ms: float = 200):
+    """A book of ``count`` chats at GREEN-API's pace against a sandbox that answers after ``latency_ms``."""
+    chats = [f"{prefix}{r:04d}@c.us" for r in range(count)]
+    sandbox = make_sandbox([{"id": c, "incoming": 1} for c in chats], rps=1000, read_rps=1000, latency_ms=latency_ms)
+    return chats, sandbox, open_book(sandbox, chats=chats, env={"GREENAPI_MAX_RATE": "10"})
+
+
 def test_stop_ends_the_run_and_rows_not_reached_say_not_run(open_book, make_sandbox):
-    chats = [f"7900444{r:04d}@c.us" for r in range(60)]
-    sandbox = make_sandbox([{"id": c, "incoming": 1} for c in chats], rps=1000, read_rps=1000, latency_ms=200)
-    book = open_book(sandbox, chats=chats, env={"GREENAPI_MAX_RATE": "10"})
+    chats, sandbox, book = _long_run(open_book, make_sandbox, "7900444")
     book.run('''
         run = asyncio.ensure_future(excel.click("btnArchiveChats"))
         await asyncio.sleep(2.0)
@@ -208,9 +213,7 @@ def test_stop_ends_the_run_and_rows_not_reached_say_not_run(open_book, make_sand
 
 
 def test_typing_into_the_stop_cell_stops_the_run_too(open_book, make_sandbox):
-    chats = [f"7900555{r:04d}@c.us" for r in range(60)]
-    sandbox = make_sandbox([{"id": c, "incoming": 1} for c in chats], rps=1000, read_rps=1000, latency_ms=200)
-    book = open_book(sandbox, chats=chats, env={"GREENAPI_MAX_RATE": "10"})
+    chats, sandbox, book = _long_run(open_book, make_sandbox, "7900555")
     book.run(f'''
         run = asyncio.ensure_future(excel.click("btnArchiveChats"))
         await asyncio.sleep(2.0)
@@ -242,9 +245,7 @@ def test_the_journal_survives_a_restart_and_undo_takes_the_run_back_on_a_second_
 
 
 def test_a_killed_script_leaves_what_it_flushed_and_a_rerun_sends_nothing_twice(open_book, make_sandbox):
-    chats = [f"7900666{r:04d}@c.us" for r in range(40)]
-    sandbox = make_sandbox([{"id": c, "incoming": 1} for c in chats], rps=1000, read_rps=1000, latency_ms=100)
-    book = open_book(sandbox, chats=chats, env={"GREENAPI_MAX_RATE": "10"})
+    chats, sandbox, book = _long_run(open_book, make_sandbox, "7900666", count=40, latency_ms=100)
     book.run('''
         run = asyncio.ensure_future(excel.click("btnArchiveChats"))
         await asyncio.sleep(2.0)

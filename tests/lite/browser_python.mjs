@@ -7,22 +7,11 @@
 //                 "wheels": ["/wheels/a.whl", ...], "code": "python source; top-level await; last expression"}
 // The page's server serves Pyodide under /pyodide/ and the wheels; each wheel is unzipped into site-packages
 // (what an offline micropip does for a pure-Python wheel). The answer: {"value": ...} or {"error": "..."}.
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { withPage } from "./chromium.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const { chromium } = await import(path.join(here, "node_modules", "playwright-core", "index.mjs"));
 const config = JSON.parse(process.argv[2]);
 
-const context = await chromium.launchPersistentContext(config.profile, {
-  executablePath: config.chromium,
-  headless: true,
-  args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-try {
-  const page = await context.newPage();
-  await page.goto(config.page);
+await withPage(config, async (page) => {
   const answer = await page.evaluate(async ({ wheels, code }) => {
     try {
       const { loadPyodide } = await import(location.origin + "/pyodide/pyodide.mjs");
@@ -44,6 +33,4 @@ for wheel in glob.glob("/tmp/*.whl"):
     }
   }, { wheels: config.wheels, code: config.code });
   process.stdout.write(JSON.stringify({ origin: await page.evaluate(() => location.origin), ...answer }) + "\n");
-} finally {
-  await context.close();
-}
+});
