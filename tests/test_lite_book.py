@@ -5,6 +5,7 @@ nothing but what the book carries."""
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import posixpath
@@ -207,3 +208,46 @@ def test_the_cli_replaces_only_its_own_lite_book_and_only_with_force(tmp_path):
     assert "is a link" in workbook("link.xlsx", "--lite", "--force").stderr
     from greenapi_excel import provenance
     assert provenance.kind_of(tmp_path / "GreenApi-Lite.xlsx") == provenance.LITE
+
+
+def _engine_of(main_py: str) -> dict[str, bytes]:
+    """The files of the engine a main.py carries."""
+    import base64
+    import io
+
+    namespace: dict = {}
+    exec(compile(main_py[main_py.index("_ENGINE_SHA256 = "):], "main.py", "exec"), namespace)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode("".join(namespace["_ENGINE"])))) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _catalogue(data: bytes) -> dict:
+    import gettext
+    import io
+
+    return dict(gettext.GNUTranslations(io.BytesIO(data))._catalog)
+
+
+def test_the_committed_lite_book_carries_this_engine():
+    """GreenApi-Lite.xlsx at the top of the download is what the build makes now: the same parts, the same main.py
+    around the engine, and the engine's modules and catalogues those of this checkout (a catalogue compared by its
+    messages: another Babel may lay the same .mo out differently)."""
+    committed = Path(__file__).parent.parent / "GreenApi-Lite.xlsx"
+    stale = "GreenApi-Lite.xlsx is stale: run python -m greenapi_excel.workbook.build"
+    rebuilt = lite.lite_workbook_bytes("en")
+    with zipfile.ZipFile(committed) as old, zipfile.ZipFile(io.BytesIO(rebuilt)) as new:
+        assert old.namelist() == new.namelist(), stale
+        for name in old.namelist():
+            if name != lite.WEBEXTENSION_PART:
+                assert old.read(name) == new.read(name), (stale, name)
+    was, now = lite.read_lite_properties(committed), lite.read_lite_properties(rebuilt)
+    assert {k: v for k, v in was.items() if k != "main.py"} == {k: v for k, v in now.items() if k != "main.py"}, stale
+    marker = "_ENGINE_SHA256 = "
+    assert was["main.py"][:was["main.py"].index(marker)] == now["main.py"][:now["main.py"].index(marker)], stale
+    old_engine, new_engine = _engine_of(was["main.py"]), _engine_of(now["main.py"])
+    assert sorted(old_engine) == sorted(new_engine), stale
+    for name, data in new_engine.items():
+        if name.endswith(".mo"):
+            assert _catalogue(old_engine[name]) == _catalogue(data), (stale, name)
+        else:
+            assert old_engine[name] == data, (stale, name)

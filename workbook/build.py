@@ -678,11 +678,14 @@ def main(argv: list[str] | None = None) -> int:
         language, argv = argv[-1], argv[:-2]
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
         print("usage: python -m greenapi_excel.workbook.build [OUT.xlsm] [--lang en|ru]   (default ./GreenApi.xlsm; "
-              "the add-in GreenApi.xlam goes beside it)", file=sys.stderr)
+              "the add-in GreenApi.xlam and the xlwings Lite book GreenApi-Lite.xlsx go beside it)", file=sys.stderr)
         return 2
     out = Path(argv[0] if argv else DEFAULT_OUT)
     try:
-        written = [build(out, language=language), build(out.with_suffix(ADDIN_SUFFIX), language=language)]
+        from greenapi_excel.workbook.lite import DEFAULT_LITE_OUT, build_lite
+
+        written = [build(out, language=language), build(out.with_suffix(ADDIN_SUFFIX), language=language),
+                   build_lite(out.with_name(DEFAULT_LITE_OUT.name), language=language)]
     except WorkbookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
