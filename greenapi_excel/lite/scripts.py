@@ -269,6 +269,9 @@ async def stop_run(pressed: Press) -> None:
     cells.show(texts.stopping())
 
 
+# Verify (the account issue's jobs.verify) goes here as its own button, like check_connection, once the engine has it.
+
+
 def _refuse_if_busy(book) -> None:
     if session.running is not None:
         raise BookBusy(texts.busy(book.name))
