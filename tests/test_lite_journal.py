@@ -183,3 +183,39 @@ def test_the_sheet_says_what_it_is_in_the_books_language(language, title):
     with i18n.using(language):
         rows = header_rows()
     assert rows[0][0].startswith(title) and rows[1] == ["calls", "runs"]
+
+
+def test_a_lite_block_counts_as_delivered_only_once_a_flush_carried_it():
+    """LiteTarget queues each block and hands the journal only the results a flush already wrote into Excel."""
+    from datetime import datetime
+
+    from greenapi_excel.background import ResultCells
+    from greenapi_excel.lite.book import LiteTarget
+    from greenapi_excel.results import RowResult
+
+    writes = []
+
+    class Sheet:
+        def range(self, first, last=None):
+            class Cells:
+                column_width = 8.43
+
+                @property
+                def value(self):
+                    return None
+
+                @value.setter
+                def value(self, grid):
+                    writes.append((first, grid))
+
+                number_format = None
+            return Cells()
+
+    target = LiteTarget(Sheet(), ResultCells(2, 4, ["Status", "Details", "Updated"], False, {2: [None] * 3, 3: [None] * 3}))
+    first, second = (RowResult(row, st.ARCHIVED, "done", datetime.now(), call_id=row) for row in (2, 3))
+    assert target.write([first]) == [] and writes                      # queued, not yet in Excel
+    target.flushed()
+    assert target.write([second]) == [first]                           # the first block went out with that flush
+    assert target.finish() == []                                       # the second one has not been flushed yet
+    target.flushed()
+    assert target.finish() == [second]
