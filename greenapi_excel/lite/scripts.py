@@ -104,18 +104,18 @@ async def press(book, action) -> None:
     language = i18n.language()
     i18n.set_language(session.language)
     try:
-        try:
-            await action(pressed)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:  # noqa: BLE001 - the analyst gets one sentence, never a traceback
-            pressed.alert(texts.failure(error), critical=True)
-        _keep_function_calls(book)
+        for step in (lambda: action(pressed), lambda: _keep_function_calls(book)):
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - the analyst gets one sentence, never a traceback
+                pressed.alert(texts.failure(error), critical=True)
     finally:
         i18n.set_language(language)
 
 
-def _keep_function_calls(book) -> None:
+async def _keep_function_calls(book) -> None:
     """The worksheet functions' calls since the last press go into the book's journal with this press's
     writes (functions get no book to write to)."""
     if session.journal is not None and session.journal.changed:
