@@ -195,9 +195,11 @@ def execute(prepared: Prepared, client, journal, target: ResultTarget | None = N
 
 async def execute_async(prepared: Prepared, client, journal, target: ResultTarget | None = None, *,
                         progress: Callable[[int, int], None] | None = None, cancel=None, source: str = "lite",
-                        preflight: bool = True, after_block=None) -> RunOutcome:
+                        preflight: bool = True, stopped_by: GreenApiExcelError | None = None,
+                        after_block=None) -> RunOutcome:
     """``execute`` on asyncio (``run.aio``), for edges that cannot start threads. ``after_block`` (a
-    coroutine function) runs after each block is written, e.g. Lite's ``book.flush()``."""
+    coroutine function) runs after each block is written, e.g. Lite's ``book.flush()``; ``stopped_by``, as
+    for ``execute``, stops the run before its first call (every row not decided says Not run and why)."""
     from greenapi_excel.run import aio
 
     target = target if target is not None else NoTarget()
@@ -211,7 +213,8 @@ async def execute_async(prepared: Prepared, client, journal, target: ResultTarge
     summary = None
     try:
         summary = await aio.run(prepared.plan, client, journal, dry_run=prepared.dry_run, on_progress=progress,
-                                on_results=on_results, source=source, preflight=preflight, book=prepared.book,
+                                on_results=on_results, source=source, preflight=preflight,
+                                stopped_by=stopped_by, book=prepared.book,
                                 sheet=prepared.sheet, undo_of=prepared.undo_of, chat_column=prepared.chat_column,
                                 resume=not prepared.resend, cancel=cancel)
     finally:
@@ -288,28 +291,49 @@ class CheckOutcome:
 def check(client, *, fix: bool = False, ask: Callable[[str], bool] | None = None) -> CheckOutcome:
     """getStateInstance, then getSettings' incomingWebhook; with ``fix`` (or when ``ask`` says yes to the
     question it is shown), switch incomingWebhook on (setSettings)."""
+    return client.drive(check_flow(client.endpoint, fix=fix, ask=ask))
+
+
+async def check_async(client, *, fix: bool = False, ask: Callable[[str], bool] | None = None) -> CheckOutcome:
+    """``check`` on asyncio (Lite's Check connection)."""
+    return await client.drive(check_flow(client.endpoint, fix=fix, ask=ask))
+
+
+def check_flow(endpoint, *, fix: bool = False, ask: Callable[[str], bool] | None = None):
+    """``check``'s calls as a flow of effects (either driver); returns the CheckOutcome or the error."""
+    from greenapi_excel import calls
     from greenapi_excel.run import decisions
 
-    state = client.get_state_instance()
-    if state != "authorized":
-        return CheckOutcome(state)
-    webhook = client.drive(decisions.incoming_webhook(client.endpoint))
+    state = yield from calls.get_state_instance(endpoint)
+    if isinstance(state, BaseException) or state != "authorized":
+        return state if isinstance(state, BaseException) else CheckOutcome(state)
+    webhook = yield from decisions.incoming_webhook(endpoint)
+    if isinstance(webhook, BaseException):
+        return webhook
     outcome = CheckOutcome(state, webhook)
-    if webhook == "no" and (fix or (ask is not None and ask(texts.webhook_question(client.endpoint.id_instance)))):
-        client.set_settings({"incomingWebhook": "yes"})
+    if webhook == "no" and (fix or (ask is not None and ask(texts.webhook_question(endpoint.id_instance)))):
+        saved = yield from calls.set_settings(endpoint, {"incomingWebhook": "yes"})
+        if isinstance(saved, BaseException):
+            return saved
         outcome.switched_on = True
     return outcome
 
 
 def check_before_changes(client) -> GreenApiExcelError | None:
     """The preflight a run makes, on its own (a command that checks before reading a big book)."""
-    from greenapi_excel.errors import ApiError
+    return client.drive(preflight_flow(client.endpoint)).problem
+
+
+@dataclass(frozen=True)
+class Preflight:
+    problem: GreenApiExcelError | None   # what stops a run before its first change, or None
+
+
+def preflight_flow(endpoint):
+    """The run's preflight (``decisions.check_instance``) as a flow whose answer no driver raises."""
     from greenapi_excel.run import decisions
 
-    try:
-        return client.drive(decisions.check_instance(client.endpoint))
-    except ApiError as error:   # the client raises what the check returned: here it is the answer
-        return error
+    return Preflight((yield from decisions.check_instance(endpoint)))
 
 
 # --- the chat list (Load chats) ----------------------------------------------------------------------------
@@ -317,9 +341,19 @@ def check_before_changes(client) -> GreenApiExcelError | None:
 
 def fetch_chat_list(client, days: int):
     """The instance's chats as rows (getChats and the two journals), after the same checks as a run."""
-    from greenapi_excel import chatlist
+    return client.drive(chat_list_flow(client.endpoint, days))
 
-    problem = check_before_changes(client)
+
+async def fetch_chat_list_async(client, days: int):
+    """``fetch_chat_list`` on asyncio (Lite's Load chats)."""
+    return await client.drive(chat_list_flow(client.endpoint, days))
+
+
+def chat_list_flow(endpoint, days: int):
+    from greenapi_excel import chatlist
+    from greenapi_excel.run import decisions
+
+    problem = yield from decisions.check_instance(endpoint)
     if problem is not None:
-        raise problem
-    return chatlist.fetch(client, days)
+        return problem
+    return (yield from chatlist.fetch_flow(endpoint, days))

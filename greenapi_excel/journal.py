@@ -39,7 +39,6 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -51,6 +50,11 @@ from greenapi_excel import methods, paths
 from greenapi_excel.errors import ConfigError
 from greenapi_excel.i18n import _
 from greenapi_excel.results import cell_text
+
+try:
+    import sqlite3
+except ImportError:   # Pyodide without its sqlite3 (xlwings Lite): the records and rules below still import
+    sqlite3 = None
 
 ENV_VAR = paths.ENV_JOURNAL
 

@@ -1,4 +1,5 @@
-"""Which files this tool wrote: the mark the workbook build puts into every GreenApi.xlsm and GreenApi.xlam, and
+"""Which files this tool wrote: the mark the workbook build puts into every GreenApi.xlsm, GreenApi.xlam and
+GreenApi-Lite.xlsx, and
 the one rule that recognises such a file, so that the set-up commands replace or remove only their own.
 
 The mark is a custom document property (``docProps/custom.xml``, File > Info > Properties in Excel), which
@@ -17,8 +18,13 @@ from xml.etree import ElementTree
 MARK_PROPERTY = "GreenApiExcel"
 WORKBOOK = "workbook"
 ADDIN = "add-in"
-KINDS = (WORKBOOK, ADDIN)
+LITE = "lite-workbook"        # GreenApi-Lite.xlsx (workbook/lite.py)
+KINDS = (WORKBOOK, ADDIN, LITE)
 RIBBON_TAB_ID = "GreenApiTab"
+# The web extension GreenApi-Lite.xlsx holds (workbook/lite.py's WEBEXTENSION_ID): how a Lite book built before
+# the mark is known.
+LITE_WEBEXTENSION_ID = "{6D4F3A52-0C1B-4E5E-9B7A-3A1D2E6C7B21}"
+_LITE_WEBEXTENSION_PART = "xl/webextensions/webextension1.xml"
 
 _PACKAGE_RELS = "_rels/.rels"
 _CUSTOM_PROPERTIES = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties"
@@ -42,6 +48,9 @@ def kind_of(path: str | Path) -> str | None:
             if "xl/vbaProject.bin" in names and _has_ribbon_tab(package, names, relationships):
                 types = _part(package, names, "[Content_Types].xml") or b""
                 return ADDIN if _ADDIN_CONTENT_TYPE.encode() in types else WORKBOOK
+            extension = _part(package, names, _LITE_WEBEXTENSION_PART)
+            if extension is not None and ElementTree.fromstring(extension).get("id") == LITE_WEBEXTENSION_ID:
+                return LITE
     except (OSError, zipfile.BadZipFile, ElementTree.ParseError, RuntimeError, ValueError, EOFError):
         return None   # unreadable, encrypted, not a zip: not a file we can call ours
     return None

@@ -156,7 +156,7 @@ def resolve_credentials(
     Returns ``client.Credentials``. Raises ``ConfigError`` with one line saying how to set what is missing.
     ``sheet_settings`` is the workbook's settings area; any token in it is ignored on purpose.
     """
-    from greenapi_excel.client import Credentials, check_api_url
+    from greenapi_excel.calls import Credentials, check_api_url   # not client: requests is not in xlwings Lite
 
     env = os.environ
     file_path = config_path()
@@ -300,7 +300,7 @@ def save_config(api_url: str | None = None, id_instance: object = None, region: 
     updates: dict[str, str] = {}
     if api_url is not None:
         if api_url.strip():
-            from greenapi_excel.client import check_api_url
+            from greenapi_excel.calls import check_api_url
 
             updates["api_url"] = check_api_url(api_url.strip())
         else:

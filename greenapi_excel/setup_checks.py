@@ -1,8 +1,8 @@
 """What the set-up commands check before they write anything, so that they cannot destroy an analyst's file,
 and what they say about the Python a book will start.
 
-- ``workbook_target``: where ``greenapi-excel workbook PATH`` may write: a name ending in .xlsm or .xlam, in a
-  folder that exists, never over a link or over a file this tool did not write (provenance.kind_of), and
+- ``workbook_target``: where ``greenapi-excel workbook PATH`` may write: a name ending in .xlsm or .xlam (.xlsx
+  with ``--lite``), in a folder that exists, never over a link or over a file this tool did not write (provenance.kind_of), and
   over one of its own only with ``--force``.
 - ``addin_target``: where ``addin install`` may write GreenApi.xlam: a new file, or one this tool wrote (an
   update), never a link or another file of that name.
@@ -23,14 +23,19 @@ from greenapi_excel.errors import WorkbookError
 from greenapi_excel.i18n import _
 
 BOOK_SUFFIXES = (".xlsm", ".xlam")
+LITE_SUFFIX = ".xlsx"
 ADDIN_FILE = "GreenApi.xlam"
 _DLL_NAME = re.compile(r"xlwings(32|64)-(.+)\.dll", re.IGNORECASE)
 
 
-def workbook_target(path: str | os.PathLike, *, force: bool = False) -> Path:
-    """``path`` as ``workbook`` may write it, or WorkbookError saying why not and what to do instead."""
+def workbook_target(path: str | os.PathLike, *, force: bool = False, lite: bool = False) -> Path:
+    """``path`` as ``workbook`` (``--lite``: GreenApi-Lite.xlsx) may write it, or WorkbookError saying why not and
+    what to do instead."""
     path = Path(path).expanduser()
-    if path.suffix.lower() not in BOOK_SUFFIXES:
+    if lite and path.suffix.lower() != LITE_SUFFIX:
+        raise WorkbookError(_("{path}: the xlwings Lite workbook holds no macros, so its name must end in .xlsx; "
+                              "Excel refuses to open it under any other name").format(path=path))
+    if not lite and path.suffix.lower() not in BOOK_SUFFIXES:
         raise WorkbookError(_("{path}: GreenApi's workbook holds macros, so its name must end in .xlsm (or .xlam for "
                               "the add-in); Excel refuses to open it under any other name").format(path=path))
     folder = path.parent

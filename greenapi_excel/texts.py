@@ -299,6 +299,14 @@ def too_many_for_a_function(count: int, method: str, limit: int, seconds: float)
         n=f"{count:,}", limit=limit, seconds=f"{seconds:g}", button=_(methods.of(method).button))
 
 
+def too_many_for_a_lite_function(count: int, method: str, limit: int, seconds: float) -> str:
+    return ngettext("{n} chat to call is more than a worksheet function sends at once (at most {limit} in {seconds} "
+                    "s): put the chats in the Chats sheet's first column and press {button} there",
+                    "{n} chats to call is more than a worksheet function sends at once (at most {limit} in {seconds} "
+                    "s): put the chats in the Chats sheet's first column and press {button} there", count).format(
+        n=f"{count:,}", limit=limit, seconds=f"{seconds:g}", button=_(methods.of(method).button))
+
+
 def one_column_please() -> str:
     return _("give one column of chat IDs, this row has several values")
 
@@ -309,6 +317,50 @@ def not_in_chat_list() -> str:
 
 def no_answer() -> str:
     return _("no answer")
+
+
+# --- xlwings Lite (Excel's browser engine) ------------------------------------------------------------------
+
+def browser_cannot_reach(host: str) -> str:
+    return _("Excel's browser engine could not reach GREEN-API at {host}: the network is down, or GREEN-API does not "
+             "allow calls from Excel's browser engine (xlwings Lite runs there). Nothing was changed. Check the "
+             "connection and press the button again; if it still fails, use the desktop edition (GreenApi.xlsm), "
+             "which does not go through the browser.").format(host=host)
+
+
+def lite_token_missing(variable: str) -> str:
+    return _("The token is not set: in xlwings Lite, open the menu > Environment Variables, add Name {variable}, "
+             "Value your apiTokenInstance (GREEN-API console), Scope Local, press Save, then Restart. It stays in this "
+             "computer's Excel, never in the workbook.").format(variable=variable)
+
+
+def lite_token_in_a_cell() -> str:
+    return _("A token was typed into the Settings sheet. This workbook never keeps the token, so that cell is now "
+             "empty; nothing was sent. Set it in xlwings Lite instead: menu > Environment Variables, Name "
+             "GREENAPI_API_TOKEN_INSTANCE, Scope Local, Save, Restart.")
+
+
+def lite_id_instance_missing(variable: str) -> str:
+    return _("idInstance is not known: fill in idInstance on the Settings sheet and press Check connection (the "
+             "worksheet functions take it from there once a button has read it), or set {variable} in xlwings Lite's "
+             "Environment Variables.").format(variable=variable)
+
+
+def lite_hidden_rows_unknown(sheet: str, error: str) -> str:
+    return _("xlwings Lite could not say which rows of sheet {sheet} are hidden ({error}), and a run never acts on "
+             "rows a filter hides: nothing was sent. Update the xlwings Lite add-in (Home > Add-ins), or use the "
+             "desktop edition.").format(sheet=sheet, error=error)
+
+
+def lite_undo_press_again(seconds: int) -> str:
+    return ngettext("Press Undo last run again within {n} second to go ahead; nothing happens otherwise.",
+                    "Press Undo last run again within {n} seconds to go ahead; nothing happens otherwise.",
+                    seconds).format(n=seconds)
+
+
+def stop_word() -> str:
+    """What the Stop button writes into the stop cell."""
+    return _("stop")
 
 
 # --- the command line -------------------------------------------------------------------------------------

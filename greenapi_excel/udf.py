@@ -1,6 +1,10 @@
 """The engine side of the worksheet functions ARCHIVECHAT, UNARCHIVECHAT and CHATSTATUS.
 
-``udfs/__init__.py`` declares them for xlwings and calls these; nothing here imports xlwings.
+``udfs/__init__.py`` declares them for xlwings and calls these; nothing here imports xlwings. The rules
+(parse, de-duplicate, answer from the journal, the budget, the calls as a run, the words) are written once,
+as a flow that names what it needs done (``CallChats``, ``ReadChats``): ``archive`` / ``unarchive`` /
+``status`` carry it out on threads for the desktop; xlwings Lite's functions (``greenapi_excel.lite``) carry
+the same flow out on asyncio with ``answer_async``.
 Excel recalculates freely (opening the book, F9, editing a neighbour), so a chat this tool already
 archived is answered from the journal with no second call. Nothing here raises: every problem comes
 back as status text, and the apiTokenInstance never appears in it.
@@ -15,7 +19,8 @@ import hashlib
 import os
 import threading
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
 
 from greenapi_excel import chat_ids, methods, statuses as st, texts
 from greenapi_excel.i18n import N_, _
@@ -78,6 +83,25 @@ def reset() -> None:
         _recent_calls.clear()
 
 
+# --- what the rules need done (each driver carries it out its own way) --------------------------------
+
+@dataclass(frozen=True)
+class CallChats:
+    """Carry this prepared run out (no preflight: one cell is one call, and a wrong token answers 401
+    itself), journaled in ``journal``; the answer is its ``jobs.RunOutcome``."""
+
+    credentials: Any
+    prepared: Any
+    journal: Any
+
+
+@dataclass(frozen=True)
+class ReadChats:
+    """getChats; the answer is the list of chats (or the error raised)."""
+
+    credentials: Any
+
+
 # --- shape ---------------------------------------------------------------------------
 
 def _answer(value: Any, method: str | None, sheet_settings: dict | None = None) -> Any:
@@ -85,17 +109,84 @@ def _answer(value: Any, method: str | None, sheet_settings: dict | None = None) 
     from greenapi_excel import i18n, layout
 
     with i18n.using(layout.settings_language(sheet_settings) or i18n.choose()):
-        return _answer_in_language(value, method, sheet_settings)
+        rows, cells = _cells(value)
+        try:
+            with _lock:
+                texts = _drive(_statuses([cell for cell, _problem in cells], method, sheet_settings, _journal))
+        except Exception as error:  # a UDF never raises: Excel would show #VALUE! and no reason
+            texts = _failed_texts(error, len(cells))
+        return _shaped(texts, rows, cells)
 
 
-def _answer_in_language(value: Any, method: str | None, sheet_settings: dict | None = None) -> Any:
+_async_lock = None   # Lite's functions: one evaluation at a time, so a chat is never sent twice
+
+
+async def answer_async(value: Any, method: str | None, sheet_settings: dict | None, *,
+                       carry_out: Callable[[Any], Awaitable[Any]], journal: Callable[[], Any],
+                       before: Callable[[], None] | None = None,
+                       too_many: Callable[[int, str, int, float], str] | None = None) -> Any:
+    """The same answer as the desktop's functions, for an edge on asyncio (xlwings Lite): ``carry_out``
+    awaits what the rules need (a ``CallChats`` or ``ReadChats``), ``journal`` gives the journal to answer
+    repeats from, ``before`` may refuse first (its ConfigError is every cell's answer), ``too_many`` words
+    the budget's refusal for the edge (``texts.too_many_for_a_function``'s arguments). Never raises (but
+    CancelledError)."""
+    import asyncio
+
+    from greenapi_excel import i18n, layout
+
+    global _async_lock
+    if _async_lock is None:
+        _async_lock = asyncio.Lock()
+    with i18n.using(layout.settings_language(sheet_settings) or i18n.choose()):
+        rows, cells = _cells(value)
+        try:
+            async with _async_lock:
+                if before is not None:
+                    before()
+                flow = _statuses([cell for cell, _problem in cells], method, sheet_settings, journal,
+                                 too_many or texts.too_many_for_a_function)
+                answer = None
+                while True:
+                    try:
+                        need = flow.send(answer)
+                    except StopIteration as finished:
+                        texts = finished.value
+                        break
+                    answer = await carry_out(need)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # a function never raises: Excel would show #VALUE! and no reason
+            texts = _failed_texts(error, len(cells))
+        return _shaped(texts, rows, cells)
+
+
+def _drive(flow) -> list[str]:
+    """The desktop's driver: each need carried out on this thread."""
+    answer = None
+    while True:
+        try:
+            need = flow.send(answer)
+        except StopIteration as finished:
+            return finished.value
+        client = _client(need.credentials)
+        if isinstance(need, ReadChats):
+            answer = client.get_chats()
+        else:
+            from greenapi_excel import jobs
+
+            answer = jobs.execute(need.prepared, client, need.journal, source="udf", preflight=False)
+
+
+def _cells(value: Any) -> tuple[list | None, list[tuple[Any, str | None]]]:
     rows = value if _is_rows(value) else None
-    cells = [_one_cell(row) for row in rows] if rows is not None else [(value, None)]
-    try:
-        with _lock:
-            texts = _statuses([cell for cell, _problem in cells], method, sheet_settings)
-    except Exception as error:  # a UDF never raises: Excel would show #VALUE! and no reason
-        texts = [_clean(_failed(error), os.environ.get("GREENAPI_API_TOKEN_INSTANCE"))] * len(cells)
+    return rows, ([_one_cell(row) for row in rows] if rows is not None else [(value, None)])
+
+
+def _failed_texts(error: BaseException, count: int) -> list[str]:
+    return [_clean(_failed(error), os.environ.get("GREENAPI_API_TOKEN_INSTANCE"))] * count
+
+
+def _shaped(texts: list[str], rows, cells) -> Any:
     texts = [st.localised(problem if problem is not None else text) for text, (_cell, problem) in zip(texts, cells)]
     if rows is None:
         return texts[0]
@@ -116,7 +207,9 @@ def _one_cell(row) -> tuple[Any, str | None]:
 
 # --- the work ------------------------------------------------------------------------
 
-def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None = None) -> list[str]:
+def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None, journal_of,
+              too_many=texts.too_many_for_a_function):
+    """The rules, as a flow: yields what it needs done, returns one text per value."""
     from greenapi_excel import settings  # late: a broken config must come back as text, not an import error
 
     credentials = settings.resolve_credentials(sheet_settings=sheet_settings)
@@ -132,18 +225,17 @@ def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None
         else:
             wanted.setdefault(cell.chat_id, []).append(index)
     if wanted:
-        client = _client(credentials)
         if method is None:
-            answers = _read_states(client, credentials, list(wanted))
+            answers = yield from _read_states(credentials, list(wanted))
         else:
-            answers = _change(client, _journal(), credentials, method, list(wanted), region)
+            answers = yield from _change(journal_of(), credentials, method, list(wanted), region, too_many)
         for chat_id, indexes in wanted.items():
             for index in indexes:
                 texts[index] = answers[chat_id]
     return [_clean(t or "", credentials.api_token) for t in texts]
 
 
-def _change(client, journal, credentials, method: str, chats: list[str], region) -> dict[str, str]:
+def _change(journal, credentials, method: str, chats: list[str], region, too_many=texts.too_many_for_a_function):
     """Journal answers for chats already done; one paced call per remaining chat, a run like any other."""
     answers: dict[str, str] = {}
     todo: list[str] = []
@@ -157,7 +249,7 @@ def _change(client, journal, credentials, method: str, chats: list[str], region)
             todo.append(chat_id)
     if todo and not _within_budget(len(todo)):
         for chat_id in todo:
-            answers[chat_id] = status_text(st.NOT_RUN, too_many_text(len(todo), method))
+            answers[chat_id] = status_text(st.NOT_RUN, too_many(len(todo), method, UDF_CALL_LIMIT, UDF_WINDOW_SECONDS))
         todo = []
     if todo:
         from greenapi_excel import jobs
@@ -165,8 +257,7 @@ def _change(client, journal, credentials, method: str, chats: list[str], region)
 
         planned = make_plan(list(enumerate(todo)), method=method, region=region)
         prepared = jobs.Prepared(method=method, dry_run=False, plan=planned, book=None, sheet=None, where="")
-        # No getStateInstance preflight: one cell is one call, and a wrong token answers 401 itself.
-        outcome = jobs.execute(prepared, client, journal, source="udf", preflight=False)
+        outcome = yield CallChats(credentials, prepared, journal)
         journal.mark_delivered(call_ids(outcome.results))  # the answers go into the cells now
         _chats_cache.pop(_instance_key(credentials), None)  # CHATSTATUS must not show the old state
         results = {r.row: (r.status, r.details) for r in outcome.results}
@@ -174,10 +265,6 @@ def _change(client, journal, credentials, method: str, chats: list[str], region)
             word, details = results.get(index, (st.NOT_RUN, texts.no_answer()))
             answers[chat_id] = status_text(word, details)
     return answers
-
-
-def too_many_text(count: int, method: str) -> str:
-    return texts.too_many_for_a_function(count, method, UDF_CALL_LIMIT, UDF_WINDOW_SECONDS)
 
 
 def _within_budget(count: int) -> bool:
@@ -190,11 +277,12 @@ def _within_budget(count: int) -> bool:
     return True
 
 
-def _read_states(client, credentials, chats: list[str]) -> dict[str, str]:
+def _read_states(credentials, chats: list[str]):
     key = _instance_key(credentials)
     cached = _chats_cache.get(key)
     if cached is None or time.monotonic() - cached[0] > CHATS_CACHE_SECONDS:
-        book = {c.get("id"): c for c in client.get_chats() if isinstance(c, dict)}
+        listed = yield ReadChats(credentials)
+        book = {c.get("id"): c for c in listed if isinstance(c, dict)}
         cached = (time.monotonic(), book)
         _chats_cache[key] = cached
     book = cached[1]

@@ -173,14 +173,23 @@ class PyodideHost:
                 self._process.wait()
 
 
-def start_host(build_dir: Path, *, jspi: bool = True, with_standin: bool = True) -> PyodideHost:
-    """Pyodide with the pinned wheels, this checkout's wheel (built into ``build_dir``, once) and
-    (``with_standin``) the xlwings stand-in."""
+def start_host(build_dir: Path, *, jspi: bool = True, with_standin: bool = True, only: tuple[str, ...] | None = None,
+               with_engine: bool = True, env: dict | None = None) -> PyodideHost:
+    """Pyodide with the pinned wheels (``only``: just the wheels whose names start so, e.g. what a Lite book's
+    requirements.txt installs), this checkout's wheel (built into ``build_dir``, once; not ``with_engine``:
+    the engine then comes from a book's main.py) and (``with_standin``) the xlwings stand-in."""
     ensure_node_modules()
     wheels = pure_wheels()
-    built = build_dir / "engine-wheel"
-    built.mkdir(exist_ok=True)
-    engine = engine_wheel(built)
-    mounts = {"/host/wheels": str(wheels[0].parent), "/host/engine": str(built), "/host/standin": str(STANDIN)}
-    inside = [f"/host/wheels/{w.name}" for w in wheels] + [f"/host/engine/{engine.name}"]
-    return PyodideHost(mounts=mounts, wheels=inside, path=["/host/standin"] if with_standin else [], jspi=jspi)
+    folder = wheels[0].parent
+    if only is not None:
+        wheels = [w for w in wheels if w.name.lower().startswith(tuple(name.lower() for name in only))]
+    mounts = {"/host/wheels": str(folder), "/host/standin": str(STANDIN)}
+    inside = [f"/host/wheels/{w.name}" for w in wheels]
+    if with_engine:
+        built = build_dir / "engine-wheel"
+        built.mkdir(exist_ok=True)
+        engine = engine_wheel(built)
+        mounts["/host/engine"] = str(built)
+        inside.append(f"/host/engine/{engine.name}")
+    return PyodideHost(mounts=mounts, wheels=inside, path=["/host/standin"] if with_standin else [], jspi=jspi,
+                       env=env)

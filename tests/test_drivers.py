@@ -13,6 +13,7 @@ import pytest
 from aiohttp_transport import AiohttpTransport
 from greenapi_excel import methods, pacing, statuses as st
 from greenapi_excel.client import Credentials, GreenApiClient
+from greenapi_excel.errors import ConnectionFailed
 from greenapi_excel.client_async import AsyncGreenApiClient
 from greenapi_excel.journal import Journal
 from greenapi_excel.run import aio, plan, threads
@@ -35,6 +36,7 @@ class Scenario:
     workers: int = 1                  # one worker: injected faults meet the same chat in both drivers
     cancelled: bool = False
     before: callable = None           # (sandbox, journal) -> None: what an earlier run left
+    stopped_by: Exception = None      # found before the run (Lite: GREEN-API unreachable from the browser)
 
 
 def _killed_earlier_run(sandbox, journal):
@@ -60,6 +62,8 @@ SCENARIOS = [
     Scenario("a dry run", [(2, A), (3, B), (4, C)], {2: st.WOULD_ARCHIVE, 3: st.ALREADY_ARCHIVED,
                                                      4: st.CHAT_NOT_FOUND}, dry_run=True),
     Scenario("stopped before it began", [(2, A), (3, E)], {2: st.NOT_RUN, 3: st.NOT_RUN}, cancelled=True),
+    Scenario("stopped by what an edge found first", [(2, A), (3, "not a number")], {2: st.NOT_RUN, 3: st.INVALID},
+             stopped_by=ConnectionFailed("GREEN-API could not be reached from here")),
     Scenario("a killed run's result answered from the journal", [(2, A), (3, E)],
              {2: st.ARCHIVED, 3: st.ARCHIVED}, before=_killed_earlier_run),
     Scenario("many rows at once", [(r, f"7900222{r:04d}@c.us") for r in range(2, 42)],
@@ -72,7 +76,8 @@ def _run_threads(sandbox, journal, planned, scenario, cancel):
     got = []
     with client:
         summary = threads.run(planned, client, journal, dry_run=scenario.dry_run, on_results=got.extend,
-                              workers=scenario.workers, block_seconds=0.05, cancel=cancel)
+                              workers=scenario.workers, block_seconds=0.05, cancel=cancel,
+                              stopped_by=scenario.stopped_by)
     return summary, got
 
 
@@ -84,7 +89,8 @@ def _run_asyncio(sandbox, journal, planned, scenario, cancel):
         got = []
         try:
             summary = await aio.run(planned, client, journal, dry_run=scenario.dry_run, on_results=got.extend,
-                                    workers=scenario.workers, block_seconds=0.05, cancel=cancel)
+                                    workers=scenario.workers, block_seconds=0.05, cancel=cancel,
+                                    stopped_by=scenario.stopped_by)
         finally:
             await transport.close()
         return summary, got
@@ -137,6 +143,8 @@ def test_both_drivers_give_the_same_statuses_records_and_server_state(scenario, 
         assert statuses == scenario.expected, driver
         assert len(got) == len(statuses)            # every row exactly once
         assert summary.rows == len(scenario.expected)
+    if scenario.stopped_by is not None:
+        assert all(out[3] == [] and out[0].stopped == str(scenario.stopped_by) for out in outcomes.values())
     threads_out, asyncio_out = outcomes["threads"], outcomes["asyncio"]
     assert [(r.row, r.status) for r in sorted(threads_out[1], key=lambda r: r.row)] == \
         [(r.row, r.status) for r in sorted(asyncio_out[1], key=lambda r: r.row)]

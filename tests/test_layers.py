@@ -75,7 +75,8 @@ def _reaches(start: str) -> set[str]:
 
 def test_layers_talk_one_way():
     edges = {"greenapi_excel.cli", "greenapi_excel.cli.commands", "greenapi_excel.console", "greenapi_excel.demo",
-             "greenapi_excel.excel.live", "greenapi_excel.excel.macros"}
+             "greenapi_excel.excel.live", "greenapi_excel.excel.macros", "greenapi_excel.livebook",
+             "greenapi_excel.lite.book", "greenapi_excel.lite.scripts"}
     run = {name for name in MODULES if name.startswith("greenapi_excel.run")}
     for module in run | {"greenapi_excel.calls", "greenapi_excel.client", "greenapi_excel.client_async"}:
         reached = _reaches(module)

@@ -5,6 +5,7 @@ nothing but what the book carries."""
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import posixpath
@@ -115,9 +116,14 @@ def test_every_part_is_well_formed_declared_and_every_link_resolves(books):
 
 
 def test_openpyxl_reads_the_sheets_and_the_settings_hold_no_token(books):
-    for language, (chats, settings) in (("en", ("Chats", "Settings")), ("ru", ("Чаты", "Настройки"))):
+    for language, (chats, settings, journal) in (("en", ("Chats", "Settings", "GreenApi journal")),
+                                                 ("ru", ("Чаты", "Настройки", "Журнал GreenApi"))):
         book = openpyxl.load_workbook(books[language])
-        assert book.sheetnames == [chats, settings]
+        assert book.sheetnames == [chats, settings, journal]
+        assert [book[name].sheet_state for name in book.sheetnames] == ["visible", "visible", "hidden"]
+        assert book[journal]["A2"].value == "calls" and book[journal]["A3"].value is None   # no call yet
+        assert "GREENAPI_API_TOKEN_INSTANCE" not in str(book[journal]["A1"].value)
+        assert book[chats]["F12"].value and book[chats]["F11"].value is None and book[chats]["F13"].value is None
         assert book[chats]["A2"].value == "79001234567" and book[chats]["A2"].data_type == "s"
         rows = read_settings_rows(list(book[settings].iter_rows(max_col=2, values_only=True)))
         assert rows.values["language"] == language
@@ -157,21 +163,91 @@ def test_the_cli_writes_greenapi_lite_xlsx(tmp_path):
     assert lite.read_lite_properties(tmp_path / "GreenApi-Lite.xlsx")["main.py"] == lite.main_py("ru")
 
 
-@pytest.mark.parametrize("language, says", [("en", "is loaded from this workbook"), ("ru", "загружен из этой книги")])
+@pytest.mark.parametrize("language, says", [("en", "The token is not set"), ("ru", "Токен не задан")])
 def test_the_engine_loads_in_pyodide_from_what_the_book_carries(lite_pyodide, books, language, says):
+    """Nothing but the book: its main.py unpacks the engine it carries and a button answers in the book's language."""
     main_py = lite.read_lite_properties(books[language])["main.py"]
     sheet = "Chats" if language == "en" else "Чаты"
     result = lite_pyodide.run(f'''
-import sys
+import os, sys
+os.environ.pop("GREENAPI_API_TOKEN_INSTANCE", None)
 from lite_addin import Excel
 excel = Excel({{{sheet!r}: {{"A1": "Chat ID"}}}})
 excel.start({json.dumps(main_py)})
-await excel.click("btnArchiveChats")
+await excel.click("btnCheckConnection")
 import greenapi_excel, greenapi_excel.lite.transport, greenapi_excel.chat_ids
-[excel.alerts, greenapi_excel.__file__, greenapi_excel.lite.transport.__file__, excel.selection,
- greenapi_excel.chat_ids.__name__]
+[excel.alerts, greenapi_excel.__file__, greenapi_excel.lite.transport.__file__, excel.selection]
 ''')
-    alerts, engine_file, transport_file, selection, _ = result
-    assert len(alerts) == 1 and says in alerts[0]["prompt"] and lite.engine_version() in alerts[0]["prompt"]
+    alerts, engine_file, transport_file, selection = result
+    assert len(alerts) == 1 and alerts[0]["prompt"].startswith(says) and alerts[0]["mode"] == "critical"
     assert engine_file.startswith("/tmp/greenapi-excel-") and transport_file.startswith(engine_file.rsplit("/", 1)[0])
-    assert selection == [sheet, "F5"]
+    assert selection == [sheet, "F2"]
+
+
+def test_the_cli_replaces_only_its_own_lite_book_and_only_with_force(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+
+    def workbook(*arguments):
+        return subprocess.run(cli_command("workbook", *arguments), cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    other = tmp_path / "Budget.xlsx"
+    openpyxl.Workbook().save(other)
+    before = other.read_bytes()
+    for arguments in (("Budget.xlsx", "--lite"), ("Budget.xlsx", "--lite", "--force")):
+        refused = workbook(*arguments)
+        assert refused.returncode != 0 and "not a GreenApi workbook" in refused.stderr
+    assert other.read_bytes() == before
+    assert "must end in .xlsx" in workbook("GreenApi-Lite.xlsm", "--lite").stderr
+    assert "does not exist" in workbook(str(tmp_path / "missing" / "GreenApi-Lite.xlsx"), "--lite").stderr
+    assert workbook("--lite").returncode == 0
+    again = workbook("--lite")
+    assert again.returncode != 0 and "--force" in again.stderr
+    assert workbook("--lite", "--force").returncode == 0
+    (tmp_path / "link.xlsx").symlink_to(tmp_path / "GreenApi-Lite.xlsx")
+    assert "is a link" in workbook("link.xlsx", "--lite", "--force").stderr
+    from greenapi_excel import provenance
+    assert provenance.kind_of(tmp_path / "GreenApi-Lite.xlsx") == provenance.LITE
+
+
+def _engine_of(main_py: str) -> dict[str, bytes]:
+    """The files of the engine a main.py carries."""
+    import base64
+    import io
+
+    namespace: dict = {}
+    exec(compile(main_py[main_py.index("_ENGINE_SHA256 = "):], "main.py", "exec"), namespace)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode("".join(namespace["_ENGINE"])))) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _catalogue(data: bytes) -> dict:
+    import gettext
+    import io
+
+    return dict(gettext.GNUTranslations(io.BytesIO(data))._catalog)
+
+
+def test_the_committed_lite_book_carries_this_engine():
+    """GreenApi-Lite.xlsx at the top of the download is what the build makes now: the same parts, the same main.py
+    around the engine, and the engine's modules and catalogues those of this checkout (a catalogue compared by its
+    messages: another Babel may lay the same .mo out differently)."""
+    committed = Path(__file__).parent.parent / "GreenApi-Lite.xlsx"
+    stale = "GreenApi-Lite.xlsx is stale: run python -m greenapi_excel.workbook.build"
+    rebuilt = lite.lite_workbook_bytes("en")
+    with zipfile.ZipFile(committed) as old, zipfile.ZipFile(io.BytesIO(rebuilt)) as new:
+        assert old.namelist() == new.namelist(), stale
+        for name in old.namelist():
+            if name != lite.WEBEXTENSION_PART:
+                assert old.read(name) == new.read(name), (stale, name)
+    was, now = lite.read_lite_properties(committed), lite.read_lite_properties(rebuilt)
+    assert {k: v for k, v in was.items() if k != "main.py"} == {k: v for k, v in now.items() if k != "main.py"}, stale
+    marker = "_ENGINE_SHA256 = "
+    assert was["main.py"][:was["main.py"].index(marker)] == now["main.py"][:now["main.py"].index(marker)], stale
+    old_engine, new_engine = _engine_of(was["main.py"]), _engine_of(now["main.py"])
+    assert sorted(old_engine) == sorted(new_engine), stale
+    for name, data in new_engine.items():
+        if name.endswith(".mo"):
+            assert _catalogue(old_engine[name]) == _catalogue(data), (stale, name)
+        else:
+            assert old_engine[name] == data, (stale, name)

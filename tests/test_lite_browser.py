@@ -110,3 +110,109 @@ def test_chromium_silently_sends_a_post_again_when_a_reused_connection_is_cut(
     assert result["status"] == 400 and result["text"] == f"ArchiveChatError: chat with id {ANNA} already archive=true"
     assert [call["fault"] for call in sandbox.calls("archiveChat")] == ["applied_drop", None]
     assert ANNA in sandbox.archived_ids()
+
+
+# --- the Lite edge itself in the browser: Pyodide in a Chromium page, as Lite runs it --------------------------
+
+class _Files(BaseHTTPRequestHandler):
+    """The page, Pyodide (npm's, under /pyodide/) and the wheels (/wheels/), from one loopback origin."""
+
+    TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
+             ".json": "application/json", ".zip": "application/zip", ".whl": "application/zip"}
+
+    def do_GET(self):
+        folders = self.server.folders
+        prefix, _, name = self.path.lstrip("/").partition("/")
+        if not prefix:
+            return _Page.do_GET(self)
+        folder = folders.get(prefix)
+        path = (folder / name) if folder is not None and "/" not in name and name not in ("", "..") else None
+        if path is None or not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", self.TYPES.get(path.suffix, "application/octet-stream"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def python_page(browser, lite_build_dir):
+    """A page whose origin serves Pyodide, phonenumbers (the book's requirement) and this checkout's engine."""
+    from pathlib import Path
+
+    from lite_harness import NODE_MODULES, engine_wheel, pure_wheels
+
+    wheels = [w for w in pure_wheels() if w.name.lower().startswith("phonenumbers")]
+    built = lite_build_dir / "engine-wheel"
+    built.mkdir(exist_ok=True)
+    engine = engine_wheel(built)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    server.folders = {"pyodide": NODE_MODULES / "pyodide", "wheels": wheels[0].parent, "engine": Path(engine).parent}
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    yield origin, [f"/wheels/{w.name}" for w in wheels] + [f"/engine/{engine.name}"]
+    server.shutdown()
+    server.server_close()
+
+
+def _python_in_page(browser, tmp_path, page, wheels, code):
+    node, chromium = browser
+    config = {"chromium": chromium, "profile": str(tmp_path / "profile"), "page": page + "/", "wheels": wheels,
+              "code": code}
+    done = subprocess.run([node, str(LITE / "browser_python.mjs"), json.dumps(config)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["origin"] == page and "error" not in answer, answer
+    return answer["value"]
+
+
+LITE_RUN = r'''
+import json
+from greenapi_excel import jobs, methods
+from greenapi_excel.calls import Credentials
+from greenapi_excel.lite import scripts
+from greenapi_excel.lite.journal import BookJournal
+from greenapi_excel.run import plan
+
+async def first_read(url, instance, token):
+    client = scripts.client_for(Credentials(url, instance, token))
+    problem = await scripts.first_read(client)
+    return None if problem is None else str(problem)
+
+async def archive(url, instance, token, chats):
+    client = scripts.client_for(Credentials(url, instance, token))
+    problem = await scripts.first_read(client)
+    prepared = jobs.Prepared(methods.ARCHIVE, False, plan(list(enumerate(chats, start=2)), method=methods.ARCHIVE),
+                             "GreenApi-Lite.xlsx", "Chats", "column A of sheet Chats")
+    outcome = await jobs.execute_async(prepared, client, BookJournal(), preflight=False, stopped_by=problem)
+    return [[r.row, r.status, r.details] for r in sorted(outcome.results, key=lambda r: r.row)]
+'''
+
+
+def test_in_the_browser_a_refused_first_read_says_so_and_a_reply_lost_after_the_change_is_settled(
+        browser, python_page, make_sandbox, tmp_path):
+    origin, wheels = python_page
+    closed = make_sandbox()                                   # no --cors: the browser refuses every call
+    open_ = make_sandbox(cors=[origin], rps=1000, read_rps=1000)
+    # The change is made and the connection cut; Chromium sends the POST again by itself and that connection is cut
+    # too: the page sees Failed to fetch, the client tries again and hears "already archived".
+    open_.inject("applied_drop", "drop")
+    code = LITE_RUN + f'''
+refused = await first_read({closed.api_url!r}, {closed.id_instance!r}, {closed.token!r})
+rows = await archive({open_.api_url!r}, {open_.id_instance!r}, {open_.token!r}, [{ANNA!r}])
+json.loads(json.dumps({{"refused": refused, "rows": rows}}))
+'''
+    found = _python_in_page(browser, tmp_path, origin, wheels, code)
+    assert found["refused"].startswith("Excel's browser engine could not reach GREEN-API at 127.0.0.1")
+    assert closed.calls() == [] and len(closed.preflights) >= 1               # never sent: the preflight was refused
+    [[row, status, details]] = found["rows"]
+    assert (row, status) == (2, "Archived") and "lost" in details              # settled as the desktop settles it
+    assert [c["fault"] for c in open_.calls("archiveChat")] == ["applied_drop", "drop", None]
+    assert ANNA in open_.archived_ids()

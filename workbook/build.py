@@ -504,6 +504,8 @@ def sheets_package(contents: dict) -> dict[str, bytes]:
             sheet.row_dimensions[int(row)].height = height
         if spec.get("freeze"):
             sheet.freeze_panes = spec["freeze"]
+        if spec.get("hidden"):
+            sheet.sheet_state = "hidden"
         for name, cell in spec.get("names", {}).items():
             column_letter, row = coordinate_from_string(cell)
             book.defined_names[name] = DefinedName(name, attr_text=f"'{spec['name']}'!${column_letter}${row}")
@@ -676,11 +678,14 @@ def main(argv: list[str] | None = None) -> int:
         language, argv = argv[-1], argv[:-2]
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
         print("usage: python -m greenapi_excel.workbook.build [OUT.xlsm] [--lang en|ru]   (default ./GreenApi.xlsm; "
-              "the add-in GreenApi.xlam goes beside it)", file=sys.stderr)
+              "the add-in GreenApi.xlam and the xlwings Lite book GreenApi-Lite.xlsx go beside it)", file=sys.stderr)
         return 2
     out = Path(argv[0] if argv else DEFAULT_OUT)
     try:
-        written = [build(out, language=language), build(out.with_suffix(ADDIN_SUFFIX), language=language)]
+        from greenapi_excel.workbook.lite import DEFAULT_LITE_OUT, build_lite
+
+        written = [build(out, language=language), build(out.with_suffix(ADDIN_SUFFIX), language=language),
+                   build_lite(out.with_name(DEFAULT_LITE_OUT.name), language=language)]
     except WorkbookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -32,8 +32,11 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import greenapi_excel
+from greenapi_excel import provenance
 from greenapi_excel.errors import WorkbookError
 from greenapi_excel.i18n import LANGUAGES, N_
+from greenapi_excel.lite import journal as book_journal
+from greenapi_excel.lite.book import STOP_LABEL_CELL
 
 from greenapi_excel.workbook.build import (
     SHEETS_JSON, XLSX_MAIN_TYPE, _checked_language, _in_language, _insert_before, _localised, sheets_package,
@@ -48,7 +51,7 @@ STORE_TYPE = "OMEX"
 # What public Lite workbooks carry; an assumption that Lite rewrites both when it saves the book.
 PYODIDE_VERSION = "0.27.5"
 ADDIN_VERSION = "1.0.0.0-35"
-WEBEXTENSION_ID = "{6D4F3A52-0C1B-4E5E-9B7A-3A1D2E6C7B21}"   # this book's add-in instance: ours, fixed
+WEBEXTENSION_ID = provenance.LITE_WEBEXTENSION_ID   # this book's add-in instance: ours, fixed
 
 WE_NS = "http://schemas.microsoft.com/office/webextensions/webextension/2010/11"
 WETP_NS = "http://schemas.microsoft.com/office/webextensions/taskpanes/2010/11"
@@ -75,6 +78,7 @@ BUTTONS = (
     ("btnUnarchiveChats", "unarchive_chats", N_("Unarchive chats")),
     ("btnUndoLastRun", "undo_last_run", N_("Undo last run")),
     ("btnStopRun", "stop_run", N_("Stop")),
+    # ("btnVerify", "verify", N_("Verify")),   # F9, with lite_main.py's verify script, once jobs.verify is there
 )
 BUTTON_COLUMN = "F"      # the buttons sit on F2, F3, ...: each one's hyperlink selects the cell under it
 FIRST_BUTTON_ROW = 2
@@ -90,11 +94,16 @@ HOW_TO = (
        "apiTokenInstance, Scope Local; Save, then Restart. It stays in this computer's Excel, never in this book."),
     N_("4. Paste chat IDs or phone numbers into column A, below the Chat ID header (replace the examples)."),
     N_("5. Press Check connection first. Dry run shows what would happen; Archive chats and Unarchive chats do it "
-       "and fill Status, Details and Updated."),
-    N_("6. Stop ends a run within a second or two (rows not reached say Not run). Run again at any time: rows "
-       "already done are skipped."),
-    "In a cell: =ARCHIVECHAT(A2) archives one chat, =ARCHIVECHAT(A2:A5) a column; =CHATSTATUS(A2) only reads.",
+       "and fill Status, Details and Updated; the progress shows under the buttons."),
+    N_("6. Stop ends a run within a second or two (rows not reached say Not run); so does typing anything into the "
+       "stop cell under the buttons. Run again at any time: rows already done are skipped."),
+    N_("7. Undo last run: the first press says what it would take back, a second press within a minute does it."),
+    N_("In a cell: =ARCHIVECHAT(A2) archives one chat, =ARCHIVECHAT(A2:A5) a column; =CHATSTATUS(A2) only reads. "
+       "They use the Settings sheet as the last button read it: press Check connection once after opening."),
+    N_("The journal of calls and runs is in this book (a hidden sheet): save the book to keep it. A book closed "
+       "without saving forgets what it did since its last save."),
 )
+STOP_LABEL = N_("To stop a run, type anything in the cell below (or press Stop):")
 TOKEN_LABEL = N_("Token (xlwings Lite: Environment Variables)")
 TOKEN_NOTE = N_("Leave empty. Set GREENAPI_API_TOKEN_INSTANCE in xlwings Lite's Environment Variables, Scope "
                 "Local: the apiTokenInstance is never kept in this workbook.")
@@ -184,6 +193,7 @@ def lite_sheet_contents(language: str) -> dict:
     chats["blocks"] = [block for block in chats["blocks"] if block["at"] == "A1"]
     chats["blocks"].append({"at": f"{HOW_TO_COLUMN}1", "bold_first_row": True,
                             "rows": [[{"text": line}] for line in HOW_TO]})
+    chats["blocks"].append({"at": STOP_LABEL_CELL, "rows": [[{"text": STOP_LABEL}]]})
     chats["column_widths"] = {**chats["column_widths"], BUTTON_COLUMN: 24, HOW_TO_COLUMN: 110}
     chats["row_heights"] = {FIRST_BUTTON_ROW + i: ROW_HEIGHT_PT for i in range(len(BUTTONS))}
     rows = settings["blocks"][0]["rows"]
@@ -197,7 +207,10 @@ def lite_sheet_contents(language: str) -> dict:
             rows[index] = [rows[index][0], rows[index][1], {"text": LANGUAGE_NOTE}]
         else:
             rows[index] = replacement
-    return _localised({"sheets": [chats, settings]}, language)
+    journal = {"name": {"text": book_journal.SHEET}, "code_name": "Sheet3", "hidden": True,
+               "column_widths": {"A": 80, "B": 80},
+               "blocks": [{"at": "A1", "rows": [[{"text": book_journal.TITLE}], list(book_journal.HEADERS)]}]}
+    return _localised({"sheets": [chats, settings, journal]}, language)
 
 
 def drawing_xml(language: str) -> bytes:
@@ -317,7 +330,9 @@ def lite_parts(parts: dict[str, bytes], language: str) -> list[tuple[str, bytes]
 
 def lite_workbook_bytes(language: str = "en") -> bytes:
     language = _checked_language(language)
-    return zip_bytes(lite_parts(sheets_package(lite_sheet_contents(language)), language))
+    contents = lite_sheet_contents(language)
+    contents["mark"] = provenance.LITE      # what `workbook --lite` replaces (--force), and only that
+    return zip_bytes(lite_parts(sheets_package(contents), language))
 
 
 def build_lite(out_path: str | os.PathLike, *, language: str = "en") -> Path:

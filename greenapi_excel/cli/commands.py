@@ -281,12 +281,14 @@ def command_addin(args) -> int:
 def command_workbook(args) -> int:
     from greenapi_excel import i18n
 
+    from greenapi_excel import setup_checks
+
     if args.lite:
         from greenapi_excel.workbook.lite import DEFAULT_LITE_OUT, build_lite
 
-        say(texts.wrote_lite_workbook(build_lite(Path(args.path or DEFAULT_LITE_OUT), language=i18n.language())))
+        target = setup_checks.workbook_target(args.path or DEFAULT_LITE_OUT, force=args.force, lite=True)
+        say(texts.wrote_lite_workbook(build_lite(target, language=i18n.language())))
         return EXIT_OK
-    from greenapi_excel import setup_checks
     from greenapi_excel.workbook.build import build
 
     target = setup_checks.workbook_target(args.path or "GreenApi.xlsm", force=args.force)

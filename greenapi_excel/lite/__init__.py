@@ -1,5 +1,12 @@
 """The xlwings Lite edition's own pieces: what runs inside Pyodide, in Excel's browser engine.
 
-Nothing here is imported by the desktop engine, the add-in or the CLI (tests/test_lite_transport.py checks
-it): these modules use ``pyodide`` and ``js``, which exist only inside Pyodide.
+- ``transport``: one request through ``pyodide.http.pyfetch`` (needs Pyodide);
+- ``scripts``: the buttons and the worksheet functions main.py calls, on the asyncio driver;
+- ``book``: a Lite book as the jobs see it (the one read, the block writer, the journal sheet, the progress and
+  stop cells);
+- ``journal``: ``journal.Journal`` kept in the book.
+
+The desktop engine, the add-in and the CLI never import ``transport`` or ``scripts``
+(tests/test_lite_transport.py checks it); the workbook builder reads the book's layout from ``book`` and
+``journal``, which are plain Python.
 """

@@ -6,22 +6,11 @@
 //                 "calls": [{"method": "POST", "url": "...", "body": "{...}"}, ...]}
 // Each call is sent as the Lite edition sends it (Content-Type: application/json); the answer is
 // {"status": 200, "text": "...", "retryAfter": "1" | null} or {"error": "TypeError: Failed to fetch"}.
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { withPage } from "./chromium.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const { chromium } = await import(path.join(here, "node_modules", "playwright-core", "index.mjs"));
 const config = JSON.parse(process.argv[2]);
 
-const context = await chromium.launchPersistentContext(config.profile, {
-  executablePath: config.chromium,
-  headless: true,
-  args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-try {
-  const page = await context.newPage();
-  await page.goto(config.page);
+await withPage(config, async (page) => {
   const results = [];
   for (const call of config.calls) {
     results.push(await page.evaluate(async ({ method, url, body }) => {
@@ -34,6 +23,4 @@ try {
     }, call));
   }
   process.stdout.write(JSON.stringify({ origin: await page.evaluate(() => location.origin), results }) + "\n");
-} finally {
-  await context.close();
-}
+});

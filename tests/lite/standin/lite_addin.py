@@ -35,7 +35,8 @@ class Cells:
 
 class Excel:
     def __init__(self, sheets: dict[str, dict[str, Any]] | None = None, *, name: str = "GreenApi-Lite.xlsx",
-                 local_environment: dict[str, str] | None = None, workbook_environment: dict[str, str] | None = None):
+                 local_environment: dict[str, str] | None = None, workbook_environment: dict[str, str] | None = None,
+                 hidden_sheets=()):
         """``sheets``: sheet name -> {"A1": value, ...} (the first sheet is active, its A1 selected)."""
         self.name = name
         self.sheets: dict[str, dict[tuple[int, int], Any]] = {}
@@ -48,6 +49,9 @@ class Excel:
         self.alerts: list[dict] = []
         self.applied: list[tuple[float, int]] = []    # (time.monotonic(), how many actions) per batch applied
         self.module: types.ModuleType | None = None
+        self.hidden_rows: dict[str, set[int]] = {}     # rows a filter (or the analyst) hides, by sheet
+        self.hidden_sheets: set[str] = set(hidden_sheets or ())
+        self.formats: dict[tuple[str, str, str], Any] = {}   # (sheet, address, "number_format"/"bold"/...) -> value
 
     # --- what the analyst sees -----------------------------------------------------------------------
 
@@ -64,6 +68,10 @@ class Excel:
         """The analyst types into a cell (while a script runs, too)."""
         self.sheets[sheet][parse_cell(address)] = excel_value(value)
 
+    def hide_rows(self, sheet: str, rows) -> None:
+        """A filter (or the analyst) hides these rows of ``sheet``."""
+        self.hidden_rows.setdefault(sheet, set()).update(rows)
+
     def apply(self, actions: list[tuple[str, Any]]) -> None:
         """Queued actions reach Excel, in order (a flush, or a script's end)."""
         for kind, payload in actions:
@@ -77,6 +85,14 @@ class Excel:
                 self.alerts.append(payload)
             elif kind == "add_sheet":
                 self.sheets.setdefault(payload, {})
+            elif kind == "visible":
+                sheet, visible = payload
+                (self.hidden_sheets.discard if visible else self.hidden_sheets.add)(sheet)
+            elif kind == "activate":
+                self.active = payload
+            elif kind == "format":
+                sheet, address, what, value = payload
+                self.formats[(sheet, address, what)] = value
         if actions:
             self.applied.append((time.monotonic(), len(actions)))
 

@@ -13,6 +13,11 @@ Written from Lite's documentation, not from its code (assumptions are marked and
   applied when the script ends, or at ``await book.flush()``.
 - Environment variables: https://lite.xlwings.org/environment-variables - ``os.getenv`` sees them; Local scope
   overrides Workbook scope.
+- The object model beyond values, as xlwings' own API documents it for Lite (the docstrings of xlwings 0.37.8's
+  ``Range`` and ``Sheet``): ``await rng.get_special_cells("visible")`` (the visible areas, each a ``Range``),
+  ``Sheet.visible``, ``sheets.add(name, before=, after=)``, ``Sheet.activate()``, ``Range.number_format`` and
+  ``Range.font.bold`` (queued like values), ``Range.column_width`` (written; reading it synchronously raises
+  NotImplementedError in Lite: ``await rng.get_column_width()``).
 
 The workbook itself is ``lite_addin.Excel`` (beside this package): the add-in's side, which runs a book's
 main.py, its scripts and functions, and which the tests inspect.
@@ -179,7 +184,10 @@ class Sheets:
     def active(self) -> "Sheet":
         return Sheet(self._book, self._book._excel.active)
 
-    def add(self, name: str) -> "Sheet":
+    def add(self, name: str | None = None, before: "Sheet | None" = None, after: "Sheet | None" = None) -> "Sheet":
+        name = name or f"Sheet{len(self) + 1}"
+        if name in self:
+            raise XlwingsError(f"a sheet named {name!r} exists already")
         self._book._queue(("add_sheet", name))
         self._book._snapshot.setdefault(name, {})
         return Sheet(self._book, name)
@@ -203,6 +211,17 @@ class Sheet:
 
     def cells(self, row: int, column: int) -> "Range":
         return Range(self, (row, column), (row, column))
+
+    @property
+    def visible(self) -> bool:
+        return self.name not in self.book._excel.hidden_sheets
+
+    @visible.setter
+    def visible(self, value: bool) -> None:
+        self.book._queue(("visible", (self.name, bool(value))))
+
+    def activate(self) -> None:
+        self.book._queue(("activate", self.name))
 
     def _cells(self) -> dict[tuple[int, int], Any]:
         return self.book._snapshot.get(self.name, {})
@@ -288,9 +307,62 @@ class Range:
         return self._shaped([[cells.get((r, c)) for c in range(self.column, self.last_column + 1)]
                              for r in range(self.row, self.last_row + 1)])
 
+    @property
+    def last_cell(self) -> "Range":
+        return Range(self.sheet, (self.last_row, self.last_column), (self.last_row, self.last_column))
+
+    async def get_special_cells(self, cell_type: str, value_type: str | None = None) -> list["Range"]:
+        """Only "visible" (what GreenApi asks): the areas of this range in rows the sheet does not hide, read
+        live; one area per run of visible rows."""
+        if cell_type != "visible":
+            raise XlwingsError("the stand-in knows only get_special_cells('visible')")
+        hidden = self.sheet.book._excel.hidden_rows.get(self.sheet.name, set())
+        areas, top = [], None
+        for row in range(self.row, self.last_row + 2):
+            if row <= self.last_row and row not in hidden:
+                top = row if top is None else top
+            elif top is not None:
+                areas.append(Range(self.sheet, (top, self.column), (row - 1, self.last_column)))
+                top = None
+        return areas
+
+    @property
+    def number_format(self) -> str:
+        raise NotImplementedError("use 'await rng.get_number_format()'")
+
+    @number_format.setter
+    def number_format(self, value: str) -> None:
+        self.sheet.book._queue(("format", (self.sheet.name, self.address, "number_format", value)))
+
+    @property
+    def font(self) -> "Font":
+        return Font(self)
+
+    @property
+    def column_width(self) -> float:
+        raise NotImplementedError("Reading the column width synchronously isn't supported on this engine. "
+                                  "Use 'await myrange.get_column_width()' to fetch it on demand.")
+
+    @column_width.setter
+    def column_width(self, value: float) -> None:
+        self.sheet.book._queue(("format", (self.sheet.name, self.address, "column_width", value)))
+
     def clear_contents(self) -> None:
         rows, columns = self.shape
         self.sheet.book._queue(("set", (self.sheet.name, self.row, self.column, [[None] * columns] * rows)))
+
+
+class Font:
+    def __init__(self, rng: Range):
+        self._range = rng
+
+    @property
+    def bold(self) -> bool:
+        raise NotImplementedError("use the async API")
+
+    @bold.setter
+    def bold(self, value: bool) -> None:
+        self._range.sheet.book._queue(("format", (self._range.sheet.name, self._range.address, "bold", value)))
 
 
 # --- decorators ------------------------------------------------------------------------------------
