@@ -150,14 +150,14 @@ async def answer_async(value: Any, method: str | None, sheet_settings: dict | No
                     try:
                         need = flow.send(answer)
                     except StopIteration as finished:
-                        texts = finished.value
+                        answers = finished.value
                         break
                     answer = await carry_out(need)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a function never raises: Excel would show #VALUE! and no reason
-            texts = _failed_texts(error, len(cells))
-        return _shaped(texts, rows, cells)
+            answers = _failed_texts(error, len(cells))
+        return _shaped(answers, rows, cells)
 
 
 def _drive(flow) -> list[str]:
