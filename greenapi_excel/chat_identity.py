@@ -38,6 +38,15 @@ class Link:
     source: str         # CHECK_WHATSAPP, CONTACT_INFO or JOURNAL
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the journal keeps of an instance's IDs: the links learnt, and every phone-number ID checkWhatsapp
+    was asked about (also those it gave no @lid for), so that no run asks twice."""
+
+    links: tuple[Link, ...] = ()
+    asked: frozenset[str] = frozenset()
+
+
 def link(a: object, b: object, source: str) -> Link | None:
     """A Link when ``a`` and ``b`` are one phone-number ID and one ``@lid`` ID (either order), else None."""
     kinds = {kind(a): a, kind(b): b}

@@ -93,7 +93,7 @@ class Prepared:
         return {"method": self.method, "dry_run": self.dry_run, "book": self.book, "sheet": self.sheet,
                 "where": self.where, "note": self.note, "resend": self.resend, "undo_of": self.undo_of,
                 "token_moved": self.token_moved, "chat_column": self.chat_column,
-                "plan": {"todo": self.plan.todo, "hidden": self.plan.hidden,
+                "plan": {"todo": self.plan.todo, "hidden": self.plan.hidden, "recheck": sorted(self.plan.recheck),
                          "decided": [[r.row, r.status, r.details, _stamp(r.updated)] for r in self.plan.decided],
                          "kept": [[row, status] for row, status in self.plan.kept.items()]}}
 
@@ -106,6 +106,7 @@ class Prepared:
                         for row, status, details, updated in saved["decided"]]
         plan.kept = {int(row): status for row, status in saved["kept"]}
         plan.hidden = int(saved["hidden"])
+        plan.recheck = {str(chat) for chat in saved.get("recheck", ())}
         return cls(method=record["method"], dry_run=bool(record["dry_run"]), plan=plan, book=record["book"],
                    sheet=record["sheet"], where=record["where"], note=record["note"], resend=bool(record["resend"]),
                    undo_of=record["undo_of"], token_moved=record["token_moved"], chat_column=record["chat_column"])

@@ -60,9 +60,43 @@ def webhook_off() -> str:
     return _(WEBHOOK_OFF_TEXT).format(setting=_(WEBHOOK_SETTING))
 
 
+# What each state of getStateInstance means and what to do about it (docs: account/GetStateInstance).
+STATE_TEXTS = {
+    "authorized": N_("the instance is authorized: WhatsApp is linked to it and it is ready"),
+    "notAuthorized": N_("the instance is not authorized (stateInstance notAuthorized): no WhatsApp account is linked "
+                        "to it, so nothing can be archived. Link one in the GREEN-API console "
+                        "(console.green-api.com): scan the QR code with WhatsApp on the phone, or use the code "
+                        "for the phone number"),
+    "blocked": N_("the instance is blocked (stateInstance blocked): WhatsApp has banned this number, so nothing can "
+                  "be archived and nothing this tool does can change that. Ask GREEN-API's support "
+                  "(support@green-api.com) what can be done"),
+    "sleepMode": N_("the instance is in sleep mode (stateInstance sleepMode): its state is out of date, as when the "
+                    "phone is switched off. Switch the phone on and connect it to the internet: within 5 minutes "
+                    "the instance is authorized again. Archiving goes ahead meanwhile; if chats fail, run again "
+                    "then"),
+    "starting": N_("the instance is starting up (stateInstance starting), as after a change of its settings or a "
+                   "reboot: that takes up to 5 minutes. If it lasts longer, reboot the instance in the GREEN-API "
+                   "console, or ask GREEN-API's support"),
+    "yellowCard": N_("WhatsApp has suspended sending messages from this number for a while for spam-like activity "
+                     "(stateInstance yellowCard). Archiving is not sending and goes ahead; to send again, slow "
+                     "down and reboot the instance in the GREEN-API console"),
+    "suspended": N_("WhatsApp has suspended sending messages from this number for a while for spam-like activity "
+                    "(stateInstance suspended). Archiving is not sending and goes ahead; to send again, slow "
+                    "down and reboot the instance in the GREEN-API console"),
+}
+
+
+def instance_state(state: str) -> str:
+    """What the instance's state means and what to do about it, in a sentence or two."""
+    text = STATE_TEXTS.get(state)
+    if text is not None:
+        return _(text)
+    return _("the instance answers, but its state is {state!r}, which this tool does not know, so nothing was "
+             "changed: look at the instance in the GREEN-API console").format(state=cell_text(state, 60))
+
+
 def not_authorized(state: str) -> str:
-    return _("the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API "
-             "console").format(state=state)
+    return instance_state(state)
 
 
 def connected(instance: str, url: str) -> str:
@@ -70,8 +104,23 @@ def connected(instance: str, url: str) -> str:
 
 
 def state_problem(instance: str, state: str) -> str:
-    return _("Instance {instance} answers, but its state is {state!r}: link WhatsApp to it in the GREEN-API "
-             "console.").format(instance=instance, state=state)
+    return _("Instance {instance}: {state}").format(instance=instance, state=sentence(instance_state(state)))
+
+
+def still_restarting(seconds: float) -> str:
+    """The run's stop, or check's answer, when the instance did not come back from a restart in time."""
+    return _("the instance was still restarting after {time} (GREEN-API answered \"instance in starting "
+             "process\"), so nothing more was sent; it usually takes up to 5 minutes: try again in a few minutes, "
+             "and if it lasts, reboot the instance in the GREEN-API console").format(time=duration(seconds))
+
+
+def waiting(reason: str, waited: float, limit: float) -> str:
+    """What a wait for GREEN-API shows beside the progress: why, how long so far, how long at most."""
+    if reason == "restart":   # calls.RESTART (texts never imports calls: calls words its errors here)
+        return _("the instance is restarting: waiting {waited} (at most {limit})").format(
+            waited=duration(waited), limit=duration(limit))
+    return _("waiting for GREEN-API's chat list to refresh (once a minute): {left} left").format(
+        left=duration(max(0.0, limit - waited)))
 
 
 def webhook_question(instance: str) -> str:
@@ -204,14 +253,93 @@ def duration(seconds: float) -> str:
     return _("{h} h {m} min").format(h=hours, m=minutes) if minutes else _("{h} h").format(h=hours)
 
 
-def progress_line(done: int, total: int, pace: float | None) -> str:
-    """``GreenApi: 312 of 1,000 · 9.7/s · about 1 min 11 s left``; the pace and time left once known."""
+def progress_line(done: int, total: int, pace: float | None, wait: str | None = None) -> str:
+    """``GreenApi: 312 of 1,000 · 9.7/s · about 1 min 11 s left``; the pace and time left once known; while
+    the run waits for GREEN-API, what it waits for (``waiting``) instead of the pace."""
     parts = [f"{TITLE}: " + _("{done} of {total}").format(done=f"{done:,}", total=f"{total:,}")]
-    if pace and pace > 0:
+    if wait:
+        parts.append(wait)
+    elif pace and pace > 0:
         parts.append(_("{pace}/s").format(pace=f"{pace:.1f}"))
         if done < total:
             parts.append(_("about {time} left").format(time=duration((total - done) / pace)))
     return " \u00b7 ".join(parts)
+
+
+# --- answers a run reads twice: lost replies, one chat under two IDs, the workaround ---------------------------
+
+def settled_done(source: str) -> str:
+    return _("done; the reply was lost, {source} confirms it").format(source=source)
+
+
+def settled_unchanged(details: str, source: str) -> str:
+    return _("{details}; {source} confirms nothing changed").format(details=details, source=source)
+
+
+def settled_not_done(error, source: str) -> str:
+    return _("not done ({error}); {source} confirms nothing changed").format(error=error, source=source)
+
+
+def dry_run_other_id() -> str:
+    return _("dry run: nothing changed; getChats lists some chats by another ID (@lid or number) that could not be "
+             "matched to this one, so whether it is archived already is not known: a real run will tell")
+
+
+def workaround_done(method: str) -> str:
+    if method == methods.ARCHIVE:
+        return _("archived again: GREEN-API said it was archived already while its chat list showed it was not, "
+                 "so it was unarchived and archived again (GREEN-API's own advice)")
+    return _("unarchived again: GREEN-API said it was unarchived already while its chat list showed it was not, "
+             "so it was archived and unarchived again")
+
+
+def workaround_refused(method: str) -> str:
+    if method == methods.ARCHIVE:
+        return _("GREEN-API still says it is archived already, while its chat list shows it is not, also after "
+                 "unarchiving and archiving it again: archive it in WhatsApp by hand, or ask GREEN-API's support")
+    return _("GREEN-API still says it is not archived, while its chat list shows it is, also after archiving and "
+             "unarchiving it again: unarchive it in WhatsApp by hand, or ask GREEN-API's support")
+
+
+def workaround_failed(method: str, details: str) -> str:
+    return _("GREEN-API's chat list disagrees with its answer, and the first step of its own workaround failed: "
+             "{details}").format(details=details)
+
+
+# --- an empty chat list --------------------------------------------------------------------------------------
+
+def empty_chat_list(tries: int) -> str:
+    return ngettext("GREEN-API's chat list (getChats) came back empty, asked {n} time",
+                    "GREEN-API's chat list (getChats) came back empty, asked {n} times", tries).format(n=tries)
+
+
+def empty_chat_list_dry_run() -> str:
+    return _("GREEN-API's chat list (getChats) came back empty, also when asked again, so the dry run cannot tell "
+             "what a run would do (nothing was changed): try again in a few minutes")
+
+
+def empty_chat_list_verify() -> str:
+    return _("GREEN-API's chat list (getChats) came back empty, also when asked again, so nothing could be checked "
+             "and no status was changed: try again in a few minutes")
+
+
+def empty_chat_list_kept(tries: int) -> str:
+    return _("{problem}, while the sheet lists chats loaded earlier: that is far more likely a glitch than an "
+             "emptied account, so the sheet was left as it was. Try again in a few minutes.").format(
+        problem=empty_chat_list(tries))
+
+
+# --- verify --------------------------------------------------------------------------------------------------
+
+def not_as_said(method: str, when) -> str:
+    """Details of a row verify found otherwise than it says: when it was checked, and the likely causes."""
+    stamp = f"{when:%Y-%m-%d %H:%M}"
+    if method == methods.ARCHIVE:
+        return _("checked {when}: GREEN-API's chat list shows it not archived. Likely: a new message brought it back "
+                 "(when \"Keep chats archived\" is off on the phone), someone unarchived it by hand, or GREEN-API "
+                 "did not apply the call. Archive chats (or verify --fix) sends it again").format(when=stamp)
+    return _("checked {when}: GREEN-API's chat list shows it archived. Likely: someone archived it by hand, or "
+             "GREEN-API did not apply the call. Unarchive chats (or verify --fix) sends it again").format(when=stamp)
 
 
 # --- the token and the Settings sheet ------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from typing import Awaitable, Callable
 from greenapi_excel.errors import GreenApiExcelError, Stopped
 from greenapi_excel.results import RowResult, RunSummary
 from greenapi_excel.run import decisions
-from greenapi_excel.run.decisions import STOPPED_ON_REQUEST, Begin, Finish, MarkUncertain
+from greenapi_excel.run.decisions import (STOPPED_ON_REQUEST, Begin, Checked, Finish, KnownLinks, Learnt,
+                                          MarkUncertain)
 from greenapi_excel.run.planning import Plan
 from greenapi_excel.run.threads import RESUME_WINDOW
 
@@ -54,6 +55,15 @@ class Effects:
         if isinstance(effect, MarkUncertain):
             self.journal.mark_uncertain(effect.call_id, effect.details)
             return None
+        if isinstance(effect, KnownLinks):
+            return self.journal.links(self.instance)
+        if isinstance(effect, Learnt):
+            self.journal.add_links(self.instance, effect.links, effect.asked)
+            return None
+        if isinstance(effect, Checked):
+            self.journal.record_check(instance=self.instance, method=effect.method, chat_id=effect.chat_id,
+                                      status=effect.status, details=effect.details, source=self.source)
+            return None
         return await self.client.carry_out(effect)
 
 
@@ -81,6 +91,7 @@ async def run(
     chat_column: str | None = None,
     resume: bool = True,
     cancel=None,
+    on_wait=None,
 ) -> RunSummary:
     """``run.threads.run`` in an event loop: the same arguments, the same promises. ``on_results`` may be
     a coroutine function (Lite writes the block and awaits ``book.flush()``); ``cancel`` is anything with
@@ -97,6 +108,9 @@ async def run(
     effects = Effects(client, journal, instance=instance, source=source, run_id=summary.run_id)
     stop = book_keeper.stop
     previous_cancel, client.cancel = client.cancel, cancel
+    previous_on_wait = client.on_wait
+    if on_wait is not None:
+        client.on_wait = on_wait
 
     async def deliver(results, *, force: bool = False) -> None:
         block = book_keeper.add(results, time.monotonic(), force=force)
@@ -125,6 +139,10 @@ async def run(
                 problem = await effects.drive(decisions.check_instance(client.endpoint))
                 if problem is not None:
                     stop.set(problem)
+            if not stop.is_set:
+                linked = await effects.drive(decisions.link_rows(client.endpoint, todo))
+                todo = linked.todo
+                await deliver(linked.duplicates)
             if resume and not stop.is_set:
                 done = journal.done_before(instance, plan.method, since=datetime.now() - RESUME_WINDOW,
                                            undelivered_only=True)
@@ -133,13 +151,13 @@ async def run(
                     journal.adopt(summary.run_id, (r.call_id for r in answered))
                     await deliver(answered)
         if todo and not stop.is_set:
-            todo = await _call_rows(todo, plan.method, client, journal, effects, stop, deliver, cancel,
+            todo = await _call_rows(todo, plan, client, journal, effects, stop, deliver, cancel,
                                     block_seconds, workers)
     except (asyncio.CancelledError, Exception) as error:   # the script was cancelled, or a bug
         interrupted = error
         stop.set(GreenApiExcelError(str(error) or type(error).__name__))
     finally:
-        client.cancel = previous_cancel
+        client.cancel, client.on_wait = previous_cancel, previous_on_wait
     await deliver(book_keeper.not_reached(todo), force=True)
     summary = book_keeper.close(time.monotonic() - started)
     journal.finish_run(summary.run_id, summary.counts)
@@ -148,10 +166,11 @@ async def run(
     return summary
 
 
-async def _call_rows(todo, method, client, journal, effects, stop, deliver, cancel, block_seconds, workers):
+async def _call_rows(todo, plan, client, journal, effects, stop, deliver, cancel, block_seconds, workers):
     """Call every row from ``workers`` tasks; returns the rows never reached (none unless stopped)."""
-    instance = client.endpoint.id_instance
+    instance, method = client.endpoint.id_instance, plan.method
     uncertain = journal.uncertain_chats(instance, method) | journal.unreported_changes(instance, method)
+    recheck = plan.recheck | journal.contradicted_chats(instance, method)
     waiting: asyncio.Queue = asyncio.Queue()
     for item in todo:
         waiting.put_nowait(item)
@@ -167,7 +186,7 @@ async def _call_rows(todo, method, client, journal, effects, stop, deliver, canc
                 stop.set(Stopped(STOPPED_ON_REQUEST))
             try:
                 result = await effects.drive(decisions.row(client.endpoint, stop, method, row, chat_id,
-                                                           chat_id in uncertain))
+                                                           chat_id in uncertain, chat_id in recheck))
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a bug must not cost the row its status, nor the run its other rows

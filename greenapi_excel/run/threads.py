@@ -19,7 +19,8 @@ from typing import Callable
 from greenapi_excel.errors import GreenApiExcelError, Stopped
 from greenapi_excel.results import RowResult, RunSummary
 from greenapi_excel.run import decisions
-from greenapi_excel.run.decisions import STOPPED_ON_REQUEST, Begin, Finish, MarkUncertain
+from greenapi_excel.run.decisions import (STOPPED_ON_REQUEST, Begin, Checked, Finish, KnownLinks, Learnt,
+                                          MarkUncertain)
 from greenapi_excel.run.planning import Plan
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,15 @@ class Effects:
         if isinstance(effect, MarkUncertain):
             self.journal.mark_uncertain(effect.call_id, effect.details)
             return None
+        if isinstance(effect, KnownLinks):
+            return self.journal.links(self.instance)
+        if isinstance(effect, Learnt):
+            self.journal.add_links(self.instance, effect.links, effect.asked)
+            return None
+        if isinstance(effect, Checked):
+            self.journal.record_check(instance=self.instance, method=effect.method, chat_id=effect.chat_id,
+                                      status=effect.status, details=effect.details, source=self.source)
+            return None
         return self.client.carry_out(effect)
 
 
@@ -91,16 +101,18 @@ class _CtrlC:
 
 
 @contextmanager
-def _stoppable(client, cancel: threading.Event | None):
-    """While a run goes, ``cancel`` makes the client's first tries leave their pacing slot unsent."""
-    if cancel is None:
-        yield
-        return
-    previous_cancel, client.cancel = getattr(client, "cancel", None), cancel
+def _stoppable(client, cancel: threading.Event | None, on_wait=None):
+    """While a run goes, ``cancel`` makes the client's first tries leave their pacing slot unsent, and
+    ``on_wait`` hears of every wait for GREEN-API (an instance restarting)."""
+    previous = getattr(client, "cancel", None), getattr(client, "on_wait", None)
+    if cancel is not None:
+        client.cancel = cancel
+    if on_wait is not None:
+        client.on_wait = on_wait
     try:
         yield
     finally:
-        client.cancel = previous_cancel   # the client is the caller's again
+        client.cancel, client.on_wait = previous   # the client is the caller's again
 
 
 def run(
@@ -122,6 +134,7 @@ def run(
     chat_column: str | None = None,
     resume: bool = True,
     cancel: threading.Event | None = None,
+    on_wait=None,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
 
@@ -141,6 +154,11 @@ def run(
     calls already sent finish and keep their status, calls waiting for their pacing slot are never sent,
     and every row not reached gets ``Not run`` (Ctrl+C then raises KeyboardInterrupt, after the edge has
     had every row).
+
+    While GREEN-API asks the run to wait (an instance restarting: "instance in starting process"), the run
+    re-asks, paced, for up to ``Waits.restart``; ``on_wait(reason, waited, limit)`` hears of it, for the
+    progress line. Rows naming one chat by both its number and its @lid are called once (the others say
+    ``Duplicate``) once the journal or checkWhatsapp links them (``decisions.link_rows``).
     """
     if cancel is not None and stopped_by is None and cancel.is_set():
         stopped_by = Stopped(STOPPED_ON_REQUEST)
@@ -164,7 +182,7 @@ def run(
 
     todo = list(plan.todo)
     interrupted: BaseException | None = None
-    with _stoppable(client, cancel), _CtrlC() as ctrl_c:
+    with _stoppable(client, cancel, on_wait), _CtrlC() as ctrl_c:
         try:
             deliver(plan.decided)
             if stopped_by is not None:
@@ -183,6 +201,10 @@ def run(
                     problem = effects.drive(decisions.check_instance(client.endpoint))
                     if problem is not None:
                         stop.set(_stopping(problem))
+                if not stop.is_set:
+                    linked = effects.drive(decisions.link_rows(client.endpoint, todo))
+                    todo = linked.todo
+                    deliver(linked.duplicates)
                 if resume and not stop.is_set:
                     done = journal.done_before(instance, plan.method, since=datetime.now() - RESUME_WINDOW,
                                                undelivered_only=True)
@@ -193,7 +215,7 @@ def run(
             if ctrl_c.pressed:
                 stop.set(GreenApiExcelError(_interrupted_text()))
             if todo and not stop.is_set:
-                _call_rows(todo, plan.method, client, journal, effects, stop, deliver, cancel, block_seconds,
+                _call_rows(todo, plan, client, journal, effects, stop, deliver, cancel, block_seconds,
                            workers, ctrl_c)
         except BaseException as error:  # a bug, or Ctrl+C off the main thread: the rest say Not run
             interrupted = error
@@ -208,18 +230,21 @@ def run(
     return summary
 
 
-def _call_rows(todo, method, client, journal, effects, stop, deliver, cancel, block_seconds, workers, ctrl_c):
+def _call_rows(todo, plan, client, journal, effects, stop, deliver, cancel, block_seconds, workers, ctrl_c):
     """Call every row from a pool of workers, handing finished rows on in blocks until all are in."""
-    instance = client.endpoint.id_instance
+    instance, method = client.endpoint.id_instance, plan.method
     # Calls an earlier run sent but never heard back from: if the server now says "already", that run
     # did it. Chats this tool changed in a run whose result never reached a book count the same way.
     uncertain = journal.uncertain_chats(instance, method) | journal.unreported_changes(instance, method)
+    # Chats verify found otherwise than done: "already" is not believed there.
+    recheck = plan.recheck | journal.contradicted_chats(instance, method)
     finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
 
     def work(item: tuple[int, str]) -> None:
         row, chat_id = item
         try:
-            result = effects.drive(decisions.row(client.endpoint, stop, method, row, chat_id, chat_id in uncertain))
+            result = effects.drive(decisions.row(client.endpoint, stop, method, row, chat_id, chat_id in uncertain,
+                                                 chat_id in recheck))
         except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
             log.exception("unexpected error for row %d", row)
             result = decisions.internal_error(row, error)
