@@ -308,11 +308,6 @@ def workaround_failed(method: str, details: str) -> str:
 
 # --- an empty chat list --------------------------------------------------------------------------------------
 
-def empty_chat_list(tries: int) -> str:
-    return ngettext("GREEN-API's chat list (getChats) came back empty, asked {n} time",
-                    "GREEN-API's chat list (getChats) came back empty, asked {n} times", tries).format(n=tries)
-
-
 def empty_chat_list_dry_run() -> str:
     return _("GREEN-API's chat list (getChats) came back empty, also when asked again, so the dry run cannot tell "
              "what a run would do (nothing was changed): try again in a few minutes")
@@ -321,12 +316,6 @@ def empty_chat_list_dry_run() -> str:
 def empty_chat_list_verify() -> str:
     return _("GREEN-API's chat list (getChats) came back empty, also when asked again, so nothing could be checked "
              "and no status was changed: try again in a few minutes")
-
-
-def empty_chat_list_kept(tries: int) -> str:
-    return _("{problem}, while the sheet lists chats loaded earlier: that is far more likely a glitch than an "
-             "emptied account, so the sheet was left as it was. Try again in a few minutes.").format(
-        problem=empty_chat_list(tries))
 
 
 # --- verify --------------------------------------------------------------------------------------------------
@@ -489,37 +478,124 @@ def error_line(message: str) -> str:
     return _("greenapi-excel: error: {message}").format(message=message)
 
 
+# The console's names of the settings that feed the journals (docs: journals/LastIncomingMessages, ...).
+OUTGOING_SETTING = N_("Receive webhooks on messages sent from phone")
+
+
+def setting_name(key: str) -> str:
+    """``"Receive webhooks on incoming messages and files" (incomingWebhook)``: as the console and the API name it."""
+    name = _(WEBHOOK_SETTING) if key == "incomingWebhook" else _(OUTGOING_SETTING)
+    return f'"{name}" ({key})'
+
+
 def check_lines(credentials, outcome) -> list[str]:
-    """``check``: the instance's state and the setting archiveChat needs."""
-    lines = [f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {outcome.state}"]
-    if outcome.state == "authorized":
-        answer = outcome.webhook or _("unknown (getSettings did not say)")
-        lines.append(f"incomingWebhook ({_(WEBHOOK_SETTING)}): {answer}")
+    """``check``: the instance's state (what it means, what to do), the two settings that feed the journals
+    and since when, and whether the journals can support an idle rule."""
+    lines = [f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {outcome.state}",
+             sentence(instance_state(outcome.state))]
+    if outcome.restarting:
+        lines.append(sentence(restarting(outcome.retry_at)))
+    if not outcome.state_works:
+        return lines
+    for key, value in outcome.settings().items():
+        when = outcome.since.get(key)
+        if value is None:
+            answer = _("unknown (getSettings did not say)")
+        elif value != "yes":
+            answer = _("off")
+        elif when is not None:
+            answer = _("on, since {when} (switched on by this tool)").format(when=f"{when:%Y-%m-%d %H:%M}")
+        else:
+            answer = _("on (since when is not known: it was switched on outside this tool)")
+        lines.append(f"{setting_name(key)}: {answer}")
+    lines.append(idle_rule(outcome))
     return lines
+
+
+def idle_rule(outcome) -> str:
+    """Whether the journals can tell idle chats (Load chats' Idle days, --idle-days), and how far back."""
+    settings = outcome.settings()
+    off = [key for key, value in settings.items() if value != "yes"]
+    if off:
+        return _("Idle rule (--idle-days, Idle days): not supported while {settings} is not on; every chat with "
+                 "no message in the journals counts as unknown, never idle. check --fix switches it on.").format(
+            settings=_(" and ").join(setting_name(key) for key in off))
+    known = [outcome.since.get(key) for key in settings]
+    if all(when is None for when in known):
+        return _("Idle rule (--idle-days, Idle days): supported as far back as the journals reach (their last "
+                 "10,000 messages), assuming both settings were on all that time: this tool did not switch them "
+                 "on and cannot see since when they are.")
+    reach = outcome.idle_rule_reach()
+    return ngettext("Idle rule (--idle-days, Idle days): {why}; a chat with no message in the journals is idle for "
+                    "at most {n} day as far as is known, and unknown, never idle, for a rule of more days.",
+                    "Idle rule (--idle-days, Idle days): {why}; a chat with no message in the journals is idle for "
+                    "at most {n} days as far as is known, and unknown, never idle, for a rule of more days.",
+                    reach.days).format(n=reach.days, why=reach.describe())
 
 
 def not_authorized_check() -> str:
     return _("the instance is not authorized: link WhatsApp to it in the GREEN-API console")
 
 
-def switched_on_line() -> str:
-    return _('Switched "{setting}" on (setSettings incomingWebhook=yes). GREEN-API applies it within 5 minutes: '
-             "wait that long before archiving.").format(setting=_(WEBHOOK_SETTING))
+def switched_on_line(outcome=None) -> str:
+    """``check --fix`` switched settings on: which, and that older messages never reach the journals."""
+    keys = outcome.switched if outcome is not None and outcome.switched else ("incomingWebhook",)
+    names = _(" and ").join(setting_name(key) for key in keys)
+    line = _("Switched {settings} on (setSettings).").format(settings=names)
+    if outcome is not None and outcome.restarting:
+        return line + " " + sentence(restarting(outcome.retry_at)) + " " + sentence(before_switch())
+    if outcome is not None:
+        return line + " " + _("GREEN-API shows them on now.") + " " + sentence(before_switch())
+    return line + " " + _("GREEN-API applies it within 5 minutes: wait that long before archiving.")
 
 
-def chats_loaded(chats: str, book, sheet: str, window: int, days: int, command: str) -> list[str]:
+def before_switch() -> str:
+    return _("messages from before the switch never reach the journals (GREEN-API: only a logout and a new "
+             "authorization of the instance bring older ones in), so idle days are known only from now on")
+
+
+def restarting(retry_at) -> str:
+    when = f"{retry_at:%H:%M}" if retry_at is not None else "?"
+    return _("the instance is still restarting (GREEN-API answers \"instance in starting process\"), which takes "
+             "up to 5 minutes: try again after {when}").format(when=when)
+
+
+def switch_on_question(instance: str, keys) -> str:
+    names = _(" and ").join(setting_name(key) for key in keys)
+    lines = [_("Instance {instance} is authorized, but {settings} is off.").format(instance=instance, settings=names)]
+    if "incomingWebhook" in keys:
+        lines.append(sentence(_("archiveChat works only when incomingWebhook is on")))
+    lines.append(sentence(_("the idle rule (Load chats' Idle days) needs both settings on")))
+    lines.append(_("Switch them on now? GREEN-API restarts the instance to apply them (up to 5 minutes); messages "
+                   "from before the switch never reach the journals. (They can also be switched on in the "
+                   "instance's settings in the GREEN-API console.)"))
+    return "\n\n".join([lines[0], " ".join(lines[1:-1]), lines[-1]])
+
+
+def switched_on_alert(instance: str, outcome) -> str:
+    return _("Instance {instance}: {line}").format(instance=instance, line=switched_on_line(outcome))
+
+
+def still_restarting_alert(instance: str, outcome) -> str:
+    return _("Instance {instance}: {state}").format(instance=instance, state=sentence(restarting(outcome.retry_at)))
+
+
+def chats_loaded(chats: str, book, sheet: str, window: int, days: int, command: str, reach=None) -> list[str]:
     lines = [ngettext("Loaded {chats} into {book} (sheet {sheet}); message times over the last {n} day.",
                       "Loaded {chats} into {book} (sheet {sheet}); message times over the last {n} days.",
-                      window).format(chats=chats, book=book, sheet=sheet, n=window)]
+                      days).format(chats=chats, book=book, sheet=sheet, n=days)]
     if window < days:
-        lines.append(journal_reach(window, days))
+        lines.append(journal_reach(window, days, reach))
     lines.append(_("Filter it, then: {command}").format(command=command))
     return lines
 
 
-def journal_reach(window: int, days: int) -> str:
+def journal_reach(window: int, days: int, reach=None) -> str:
     from greenapi_excel.chatlist import JOURNAL_LIMIT
 
+    if reach is not None and reach.cause != "journal full":
+        return _("{why}: a chat with no message in the journals says unknown in Idle days, never a number.").format(
+            why=sentence(reach.describe())[:-1])
     return ngettext("GREEN-API's journals hold its last {limit:,} messages: they reach back {n} day, not {days}, so "
                     "the sheet says what is known for {n} day.",
                     "GREEN-API's journals hold its last {limit:,} messages: they reach back {n} days, not {days}, so "
@@ -527,15 +603,13 @@ def journal_reach(window: int, days: int) -> str:
                                                                                 days=days)
 
 
-def chats_loaded_alert(chats: str, sheet: str, window: int) -> str:
-    from greenapi_excel.chatlist import DEFAULT_DAYS, JOURNAL_LIMIT
+def chats_loaded_alert(chats: str, sheet: str, window: int, reach=None) -> str:
+    from greenapi_excel.chatlist import DEFAULT_DAYS
 
-    cut = (" " + ngettext("GREEN-API's journals hold its last {limit:,} messages, which reach back only {n} day.",
-                          "GREEN-API's journals hold its last {limit:,} messages, which reach back only {n} days.",
-                          window).format(limit=JOURNAL_LIMIT, n=window) if window < DEFAULT_DAYS else "")
+    cut = " " + journal_reach(window, DEFAULT_DAYS, reach) if window < DEFAULT_DAYS else ""
     return (ngettext("Loaded {chats} into sheet {sheet} (message times over the last {n} day).",
                      "Loaded {chats} into sheet {sheet} (message times over the last {n} days).",
-                     window).format(chats=chats, sheet=sheet, n=window)
+                     DEFAULT_DAYS).format(chats=chats, sheet=sheet, n=DEFAULT_DAYS)
             + cut + " " + _("Filter it, then press Dry run or Archive chats: they act on the visible rows only."))
 
 
@@ -543,9 +617,12 @@ def reading_chats(instance: str) -> str:
     return f"{TITLE}: " + _("reading the chats of instance {instance}...").format(instance=instance)
 
 
-def all_chats_reach(window: int, days: int) -> str:
+def all_chats_reach(window: int, days: int, reach=None) -> str:
     from greenapi_excel.chatlist import JOURNAL_LIMIT
 
+    if reach is not None and reach.cause != "journal full":
+        return _("{why}: chats not known to be idle {days} days are left alone (--include-unknown takes them "
+                 "too)").format(why=sentence(reach.describe())[:-1], days=days)
     return ngettext("GREEN-API's journals reach back only {n} day (their last {limit:,} messages): chats not known "
                     "to be idle {days} days are left alone",
                     "GREEN-API's journals reach back only {n} days (their last {limit:,} messages): chats not known "
@@ -557,6 +634,94 @@ def all_chats_chosen(instance: str, n: int, chat_type: str | None, idle_days: in
                                  idle_days is not None and _("idle {n}+ days").format(n=idle_days)) if p)
     return ngettext("instance {instance}: {n} chat chosen", "instance {instance}: {n} chats chosen", n).format(
         instance=instance, n=n) + (f" ({rule})" if rule else "")
+
+
+def all_chats_unknown(choice, report: bool) -> str:
+    """The summary's line about the chats --idle-days could not call idle (``chatlist.Choice``)."""
+    line = sentence(choice.describe_unknown())
+    if report and not choice.included:
+        line += " " + _("The report lists them below the chosen ones, without a status; their Idle days says why.")
+    return line
+
+
+def keep_archived_line(found) -> str:
+    """``--keep-archived``: how many chats this tool archived, and how many WhatsApp has brought back."""
+    line = ngettext("{n} chat archived by this tool (the journal);", "{n} chats archived by this tool (the journal);",
+                    found.archived).format(n=found.archived)
+    line += " " + ngettext("{n} of them is back in the chat list and is archived again",
+                           "{n} of them are back in the chat list and are archived again", found.back).format(
+        n=found.back)
+    if found.unlisted:
+        line += "; " + ngettext("{n} is not in GREEN-API's chat list under any ID known (gone?) and was left alone",
+                                "{n} are not in GREEN-API's chat list under any ID known (gone?) and were left alone",
+                                found.unlisted).format(n=found.unlisted)
+    return line + "."
+
+
+def include_unknown_alone() -> str:
+    return _("--include-unknown goes with --all-chats --idle-days N")
+
+
+def keep_archived_alone() -> str:
+    return _("--keep-archived re-archives the chats this tool archived: it takes no --type, --idle-days or "
+             "--include-unknown")
+
+
+# --- verify ---------------------------------------------------------------------------------------------
+
+def nothing_to_verify(where_text: str) -> str:
+    return _("No row in {where} says Archived, Already archived, Unarchived or Already unarchived: there is nothing "
+             "to verify. Verify checks what an earlier run wrote.").format(where=where_text)
+
+
+def verify_summary(outcome) -> str:
+    """What verify found, for the terminal and the message box."""
+    found = outcome.verified
+    lines = [ngettext("Verify: {n} row checked in {where} against GREEN-API's chat list ({when}).",
+                      "Verify: {n} rows checked in {where} against GREEN-API's chat list ({when}).",
+                      outcome.checked).format(n=outcome.checked, where=outcome.where,
+                                              when=f"{found.checked_at:%Y-%m-%d %H:%M}")]
+    lines.append(ngettext("{n} holds as its status says.", "{n} hold as their statuses say.", found.confirmed).format(
+        n=found.confirmed))
+    if found.contradicted:
+        counts = {}
+        for result in found.contradicted:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        lines.append(ngettext("{n} does not: {counts} (Details says when and the likely causes).",
+                              "{n} do not: {counts} (Details says when and the likely causes).",
+                              len(found.contradicted)).format(n=len(found.contradicted), counts=status_counts(counts)))
+    if found.unlisted:
+        lines.append(ngettext("{n} chat is not in the chat list (gone?): left as it is.",
+                              "{n} chats are not in the chat list (gone?): left as they are.",
+                              found.unlisted).format(n=found.unlisted))
+    if found.unmatched:
+        lines.append(ngettext("{n} chat may be in the list under its other ID (@lid or number), which could not be "
+                              "matched: left as it is.",
+                              "{n} chats may be in the list under their other ID (@lid or number), which could not "
+                              "be matched: left as they are.", found.unmatched).format(n=found.unmatched))
+    return "\n".join(lines)
+
+
+def verify_fix_hint() -> str:
+    return _("Archive chats (or Unarchive chats) sends them again, or: greenapi-excel verify BOOK --fix.")
+
+
+def verify_question(count: int) -> str:
+    return ngettext("Send that {n} chat again now? (A chat GREEN-API claims is done already is unarchived and "
+                    "archived again, as GREEN-API advises.)",
+                    "Send those {n} chats again now? (A chat GREEN-API claims is done already is unarchived and "
+                    "archived again, as GREEN-API advises.)", count).format(n=count)
+
+
+def verify_too_soon(seconds: float) -> str:
+    return _("This tool changed one of these chats moments ago, and GREEN-API refreshes its chat list at most once a "
+             "minute, so it may not show the change yet: press Verify again in {time}.").format(
+        time=duration(seconds))
+
+
+def verify_other_method_later(method: str) -> str:
+    return _("Rows to {verb} again are left for now: press Verify again when this run is over.").format(
+        verb=_(methods.of(method).verb))
 
 
 def undo_line(found) -> str:

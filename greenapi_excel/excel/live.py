@@ -330,14 +330,25 @@ class StatusBar:
         self.book = book
         self.pace = background.Pace()
         self.last = 0.0
+        self.done = self.total = 0
+        self.waiting: str | None = None
 
     def show(self, done: int, total: int) -> None:
+        if done > self.done:
+            self.waiting = None   # the run goes on: the wait is over
+        self.done, self.total = done, total
         pace = self.pace.add(done)
         now = time.monotonic()
         if now - self.last < STATUS_BAR_SECONDS and done < total:
             return
         self.last = now
-        text = texts.progress_line(done, total, pace)
+        text = texts.progress_line(done, total, pace, self.waiting)
+        quietly(lambda: setattr(self.book.app, "status_bar", text))
+
+    def wait(self, reason: str, waited: float, limit: float) -> None:
+        """The run waits for GREEN-API (an instance restarting): the status bar says so, and for how long."""
+        self.waiting = texts.waiting(reason, waited, limit)
+        text = texts.progress_line(self.done, self.total, None, self.waiting)
         quietly(lambda: setattr(self.book.app, "status_bar", text))
 
 

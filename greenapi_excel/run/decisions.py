@@ -27,6 +27,7 @@ from greenapi_excel.errors import (
     GreenApiExcelError,
     IncomingWebhookOff,
     InstanceError,
+    InstanceStarting,
     NotAuthorized,
     OutcomeUnknown,
     QuotaExceeded,
@@ -203,6 +204,15 @@ def check_instance(endpoint) -> calls.Flow:
     """Cheap reads before any change: wrong credentials, a state in which archiving cannot work (an unlinked
     or banned number, an instance still restarting after the documented 5 minutes) or the incomingWebhook
     setting switched off stop here, before a single row is touched. Returns None, or the ApiError that stops."""
+    problem = yield from check_state(endpoint)
+    if problem is not None:
+        return problem
+    return (yield from check_incoming_webhook(endpoint))
+
+
+def check_state(endpoint) -> calls.Flow:
+    """getStateInstance (a restart waited out): None when archiving can work in the state, else the error
+    that says what the state means and what to do (``texts.instance_state``)."""
     from greenapi_excel import texts
 
     state = yield from calls.settled_state(endpoint)
@@ -210,23 +220,64 @@ def check_instance(endpoint) -> calls.Flow:
         return state
     if not archiving_can_work(state):
         return NotAuthorized(texts.instance_state(state), text=state)
-    return (yield from check_incoming_webhook(endpoint))
+    return None
+
+
+# The settings that feed the journals (docs: journals/LastIncomingMessages, LastOutgoingMessages): the idle
+# rule needs both; archiveChat needs the first.
+INCOMING_WEBHOOK, OUTGOING_MESSAGE_WEBHOOK = "incomingWebhook", "outgoingMessageWebhook"
+JOURNAL_SETTINGS = (INCOMING_WEBHOOK, OUTGOING_MESSAGE_WEBHOOK)
+
+
+def journal_settings(endpoint) -> calls.Flow:
+    """getSettings' incomingWebhook and outgoingMessageWebhook: setting -> "yes" / "no" / None (the answer
+    does not say), or the stopping error.
+
+    401/403/466 and an unreachable server come back as errors, as from any call; any other failure of
+    getSettings (a gateway that does not know the method, an answer without the field) gives None for both,
+    so a run goes ahead as it would without the check: the archive calls' own answers then speak for themselves.
+    """
+    settings = yield from calls.get_settings(endpoint)
+    if isinstance(settings, (AuthError, InstanceError, QuotaExceeded, ConnectionFailed, Stopped, NotAuthorized)):
+        return settings
+    if isinstance(settings, BaseException):
+        return dict.fromkeys(JOURNAL_SETTINGS)
+    return {key: settings.get(key) if settings.get(key) in ("yes", "no") else None for key in JOURNAL_SETTINGS}
 
 
 def incoming_webhook(endpoint) -> calls.Flow:
-    """getSettings' incomingWebhook: "yes" / "no", None when the answer does not say, or the stopping error.
+    """getSettings' incomingWebhook: "yes" / "no", None when the answer does not say, or the stopping error
+    (``journal_settings``)."""
+    settings = yield from journal_settings(endpoint)
+    return settings if isinstance(settings, BaseException) else settings[INCOMING_WEBHOOK]
 
-    401/403/466 and an unreachable server come back as errors, as from any call; any other failure of
-    getSettings (a gateway that does not know the method, an answer without the field) gives None, so a
-    run goes ahead as it would without the check: the archive calls' own answers then speak for themselves.
-    """
-    settings = yield from calls.get_settings(endpoint)
-    if isinstance(settings, (AuthError, InstanceError, QuotaExceeded, ConnectionFailed, Stopped)):
-        return settings
-    if isinstance(settings, BaseException):
-        return None
-    value = settings.get("incomingWebhook")
-    return value if value in ("yes", "no") else None
+
+def switch_on(endpoint, wanted: Sequence[str]) -> calls.Flow:
+    """setSettings with each of ``wanted`` "yes" (docs: the instance restarts and applies them within 5
+    minutes), then wait until it is back and getSettings shows them on, for at most ``Waits.restart``.
+    Returns None once they are on, ``InstanceStarting`` when the wait ran out first, or another error."""
+    answer = yield from calls.set_settings(endpoint, dict.fromkeys(wanted, "yes"))
+    if isinstance(answer, BaseException):
+        return answer
+    began: float | None = None
+    while True:
+        state = yield from calls.settled_state(endpoint)
+        if isinstance(state, BaseException):
+            return state
+        settings = yield from journal_settings(endpoint)
+        if isinstance(settings, BaseException):
+            return settings
+        if all(settings.get(key) != "no" for key in wanted):
+            return None
+        # Not applied yet (the restart may not have begun): the same wait as a restart.
+        now = yield calls.Waiting(calls.RESTART, began, endpoint.waits.restart)
+        began = now if began is None else began
+        if now - began >= endpoint.waits.restart:
+            from greenapi_excel import texts
+
+            return InstanceStarting(texts.still_restarting(now - began))
+        if (yield calls.Sleep(endpoint.waits.restart_poll, cancellable=True)):
+            return Stopped("stopped while waiting for the settings to apply")
 
 
 def check_incoming_webhook(endpoint) -> calls.Flow:
