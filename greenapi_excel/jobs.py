@@ -342,7 +342,7 @@ def known_identities(journal, instance: str):
     """Which phone-number and @lid IDs the journal knows to be one chat on ``instance`` (chat_identity)."""
     from greenapi_excel.chat_identity import Identities
 
-    return Identities(journal.links(instance).links)
+    return Identities.from_known(journal.links(instance))
 
 
 # --- verify: do the statuses still hold? -------------------------------------------------------------------
@@ -598,7 +598,7 @@ def read_chat_list(client, days: int, journal=None, *, changed_ago: float | None
                                    incoming_since=since.get(decisions.INCOMING_WEBHOOK),
                                    outgoing_since=since.get(decisions.OUTGOING_MESSAGE_WEBHOOK))
     known = journal.links(instance) if journal is not None else chat_identity.Known()
-    identities = chat_identity.Identities(known.links)
+    identities = chat_identity.Identities.from_known(known)
     journal_links = chat_identity.from_journal(incoming)
     for item in journal_links:
         identities.add(item)
@@ -608,10 +608,14 @@ def read_chat_list(client, days: int, journal=None, *, changed_ago: float | None
     strays = [chat_id for chat_id in named if isinstance(chat_id, str) and identities.key(chat_id) not in keys]
     # Who to ask checkWhatsapp about: a number the journals name that the list names by @lid is asked
     # directly; a @lid the journals name that the list does not may be any listed number's.
-    phones = [chat_id for chat_id in strays if kind(chat_id) == PHONE]
-    if any(kind(chat_id) == LID for chat_id in strays):
-        phones += [chat_id for chat_id in listed if kind(chat_id) == PHONE]
-    learnt = client.drive(decisions.learn_links(client.endpoint, phones, identities, asked=known.asked))
+    direct = client.drive(decisions.learn_links(client.endpoint, [c for c in strays if kind(c) == PHONE], identities,
+                                                asked=known.asked))
+    stray_lids = [chat_id for chat_id in strays if kind(chat_id) == LID]
+    listed_phones = [chat_id for chat_id in listed if kind(chat_id) == PHONE] if stray_lids else []
+    among = client.drive(decisions.learn_links(client.endpoint, listed_phones, identities,
+                                               asked={*known.asked, *direct.asked}, wanted=stray_lids,
+                                               budget=client.endpoint.waits.link_lookups - len(direct.asked)))
+    identities.note_asked((*direct.asked, *among.asked))
     if journal is not None:
-        journal.add_links(instance, (*journal_links, *learnt.links), learnt.asked)
+        journal.add_links(instance, (*journal_links, *direct.links, *among.links), (*direct.asked, *among.asked))
     return chatlist.build_rows(chats, incoming, outgoing, days=days, reach=reach, identities=identities)

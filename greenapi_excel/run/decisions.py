@@ -310,13 +310,13 @@ def resumed(todo: Sequence[tuple[int, str]], done: dict) -> tuple[list[tuple[int
 
 # --- one chat, two IDs (@lid and phone number) ----------------------------------------------------------
 
-def learn_links(endpoint, phones: Sequence[str], identities: Identities, *, asked: frozenset[str] = frozenset(),
-                wanted: Collection[str] = ()) -> calls.Flow:
+def learn_links(endpoint, phones: Sequence[str], identities: Identities, *, asked: Collection[str] = frozenset(),
+                wanted: Collection[str] = (), budget: int | None = None) -> calls.Flow:
     """checkWhatsapp (the one documented mapping: a number's @lid) for each phone-number ID not linked yet and
     never asked before, paced as a read, at most ``Waits.link_lookups`` a run; done once every ID of
     ``wanted`` (@lid IDs) is linked. Links go into ``identities``. A failed ask ends the asking: links are a
     help, never a must. Returns ``Learnt`` (what to keep in the journal)."""
-    budget = endpoint.waits.link_lookups
+    budget = endpoint.waits.link_lookups if budget is None else budget
     learnt: list[Link] = []
     sent: list[str] = []
     for phone in dict.fromkeys(phones):
@@ -341,9 +341,10 @@ def known_identities(phones: Sequence[str], lids_elsewhere: bool, endpoint) -> c
     """The journal's links, and more from checkWhatsapp for ``phones`` when some chat is named by @lid
     (``lids_elsewhere``): an ``Identities``. Records what it learnt."""
     known = yield KnownLinks()
-    identities = Identities(known.links)
+    identities = Identities.from_known(known)
     if phones and lids_elsewhere:
         learnt = yield from learn_links(endpoint, phones, identities, asked=known.asked)
+        identities.note_asked(learnt.asked)
         if learnt.asked:
             yield learnt
     return identities
@@ -366,7 +367,7 @@ def link_rows(endpoint, todo: Sequence[tuple[int, str]]) -> calls.Flow:
     if not phones or not lids:
         return Linked(list(todo), [])
     known = yield KnownLinks()
-    identities = Identities(known.links)
+    identities = Identities.from_known(known)
     learnt = yield from learn_links(endpoint, phones, identities, asked=known.asked, wanted=lids)
     if learnt.asked:
         yield learnt
@@ -407,9 +408,10 @@ def unmatched_forms(chats: Sequence, identities: Identities) -> set[str]:
     return forms
 
 
-def may_be_listed_otherwise(chat_id: str, unmatched: set[str]) -> bool:
-    """True when ``chat_id`` is not in getChats' list under its own ID but may be, under its other one."""
-    return {PHONE: LID, LID: PHONE}.get(kind(chat_id)) in unmatched
+def may_be_listed_otherwise(chat_id: str, unmatched: set[str], identities: Identities) -> bool:
+    """True when ``chat_id`` is not in getChats' list under its own ID but may be, under its other one (a
+    number checkWhatsapp gave no @lid for has none)."""
+    return chat_id not in identities.alone and {PHONE: LID, LID: PHONE}.get(kind(chat_id)) in unmatched
 
 
 # --- a dry run ----------------------------------------------------------------------------------------
@@ -452,7 +454,7 @@ def dry_run_results(todo: Sequence[tuple[int, str]], chats: Sequence, method: st
     out = []
     for row, chat_id in todo:
         chat = book.get(identities.key(chat_id))
-        if chat is None and may_be_listed_otherwise(chat_id, unmatched):
+        if chat is None and may_be_listed_otherwise(chat_id, unmatched, identities):
             out.append(RowResult(row, words.would, texts.dry_run_other_id(), now))
         elif chat is None:
             out.append(RowResult(row, st.CHAT_NOT_FOUND, _("not in the instance's chat list (getChats)"), now))
@@ -514,7 +516,7 @@ def verify(endpoint, checks: Sequence[Check], changed_ago: float | None) -> call
     for check in checks:
         chat = book.get(identities.key(check.chat_id))
         if chat is None:
-            if may_be_listed_otherwise(check.chat_id, unmatched):
+            if may_be_listed_otherwise(check.chat_id, unmatched, identities):
                 outcome.unmatched += 1
             else:
                 outcome.unlisted += 1
