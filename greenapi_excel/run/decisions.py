@@ -635,7 +635,9 @@ def status_for(answer: calls.ChatCallResult, words: methods.Method, uncertain_be
     if answer.outcome == "not_found":
         return st.CHAT_NOT_FOUND, _("this WhatsApp account has no chat with this number")
     if answer.outcome == "no_messages":
-        return st.NO_INCOMING, _("WhatsApp archives only chats with at least one incoming message")
+        # GREEN-API's words since release 5.44.23.14 (issue #284): "chatID is false or there is no message in the chat".
+        return st.NO_INCOMING, _("GREEN-API found no message in this chat to archive it by (its words: the chat ID "
+                                 "is wrong, or there is no message in the chat)")
     return st.FAILED, answer.text or _("GREEN-API answered HTTP {status}").format(status=answer.http_status)
 
 
