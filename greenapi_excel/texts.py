@@ -95,10 +95,6 @@ def instance_state(state: str) -> str:
              "changed: look at the instance in the GREEN-API console").format(state=cell_text(state, 60))
 
 
-def not_authorized(state: str) -> str:
-    return instance_state(state)
-
-
 def connected(instance: str, url: str) -> str:
     return _("Connected: instance {instance} at {url} is authorized and ready.").format(instance=instance, url=url)
 
@@ -123,19 +119,9 @@ def waiting(reason: str, waited: float, limit: float) -> str:
         left=duration(max(0.0, limit - waited)))
 
 
-def webhook_question(instance: str) -> str:
-    return _("Instance {instance} is authorized, but {problem}\n\nSwitch \"{setting}\" on now?").format(
-        instance=instance, problem=sentence(webhook_off()), setting=_(WEBHOOK_SETTING))
-
-
 def webhook_left_off() -> str:
     return _("Left off. Archive chats will stop before changing anything until \"{setting}\" is on.").format(
         setting=_(WEBHOOK_SETTING))
-
-
-def webhook_switched_on(instance: str) -> str:
-    return _("\"{setting}\" is switched on for instance {instance}. GREEN-API applies it within 5 minutes: wait "
-             "that long before archiving.").format(setting=_(WEBHOOK_SETTING), instance=instance)
 
 
 def asking(instance: str) -> str:

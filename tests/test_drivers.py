@@ -189,6 +189,8 @@ def _one(driver, scenario, make_sandbox, tmp_path):
     records = sorted((e.chat_id, e.method, e.state, e.status) for e in journal.entries())
     calls = sorted((c["method"], c["chatId"]) for c in sandbox.log
                    if c["method"] in ("archiveChat", "unarchiveChat", "checkWhatsapp"))
+    if scenario.waited:   # how often a call is asked again while the instance restarts depends on the clock
+        calls = sorted(set(calls))
     reads = {c["method"] for c in sandbox.log}
     journal.close()
     return summary, got, records, calls, sandbox.archived_ids(), waits, reads

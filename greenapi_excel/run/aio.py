@@ -17,8 +17,8 @@ from typing import Awaitable, Callable
 from greenapi_excel.errors import GreenApiExcelError, Stopped
 from greenapi_excel.results import RowResult, RunSummary
 from greenapi_excel.run import decisions
-from greenapi_excel.run.decisions import (STOPPED_ON_REQUEST, Begin, Checked, Finish, KnownLinks, Learnt,
-                                          MarkUncertain)
+from greenapi_excel.run.decisions import STOPPED_ON_REQUEST
+from greenapi_excel.run.records import NOT_A_RECORD, Records
 from greenapi_excel.run.planning import Plan
 from greenapi_excel.run.threads import RESUME_WINDOW
 
@@ -27,13 +27,13 @@ log = logging.getLogger(__name__)
 ResultsCallback = Callable[[list[RowResult]], "Awaitable[None] | None"]
 
 
-class Effects:
+class Effects(Records):
     """Carries out one run's effects in the event loop: requests and pacing through the async client,
-    records through the journal (every call it begins carries the run's id)."""
+    records through the journal (``run.records``: every call it begins carries the run's id)."""
 
     def __init__(self, client, journal, *, instance: str, source: str, run_id: str | None):
-        self.client, self.journal = client, journal
-        self.instance, self.source, self.run_id = instance, source, run_id
+        super().__init__(journal, instance=instance, source=source, run_id=run_id)
+        self.client = client
 
     async def drive(self, flow):
         answer = None
@@ -45,26 +45,8 @@ class Effects:
             answer = await self.carry_out(effect)
 
     async def carry_out(self, effect):
-        if isinstance(effect, Begin):
-            return self.journal.begin(instance=self.instance, method=effect.method, chat_id=effect.chat_id,
-                                      source=self.source, run_id=self.run_id)
-        if isinstance(effect, Finish):
-            self.journal.finish(effect.call_id, status=effect.status, details=effect.details,
-                                http_status=effect.http_status, settled=effect.settled)
-            return None
-        if isinstance(effect, MarkUncertain):
-            self.journal.mark_uncertain(effect.call_id, effect.details)
-            return None
-        if isinstance(effect, KnownLinks):
-            return self.journal.links(self.instance)
-        if isinstance(effect, Learnt):
-            self.journal.add_links(self.instance, effect.links, effect.asked)
-            return None
-        if isinstance(effect, Checked):
-            self.journal.record_check(instance=self.instance, method=effect.method, chat_id=effect.chat_id,
-                                      status=effect.status, details=effect.details, source=self.source)
-            return None
-        return await self.client.carry_out(effect)
+        answer = self.record(effect)
+        return await self.client.carry_out(effect) if answer is NOT_A_RECORD else answer
 
 
 async def _maybe(value) -> None:

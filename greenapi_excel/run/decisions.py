@@ -488,7 +488,6 @@ class Verified:
     unlisted: int = 0                                             # chats not in the list under any known ID
     unmatched: int = 0                                            # chats the list may name by their other ID
     checked_at: datetime | None = None
-    lookups: int = 0                                              # checkWhatsapp asks made
 
     def chats(self, method: str) -> list[tuple[int, str]]:
         """(row, chat ID) of the contradicted rows about ``method``, in row order: what --fix sends again."""
