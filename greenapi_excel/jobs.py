@@ -515,7 +515,10 @@ def check(client, *, fix: bool = False, ask: Callable[[str], bool] | None = None
     since = journal.switched_on(instance) if journal is not None else {}
     if not decisions.archiving_can_work(state):
         return CheckOutcome(state, since=since)
-    settings = client.drive(decisions.journal_settings(client.endpoint))
+    try:
+        settings = client.drive(decisions.journal_settings(client.endpoint))
+    except InstanceStarting:   # it began restarting between the two reads
+        return CheckOutcome("starting", since=since, restarting=True, retry_at=datetime.now() + _RETRY_AFTER)
     outcome = CheckOutcome(state, settings[decisions.INCOMING_WEBHOOK], settings[decisions.OUTGOING_MESSAGE_WEBHOOK],
                            since=since)
     off = tuple(key for key in decisions.JOURNAL_SETTINGS if settings[key] == "no")

@@ -104,7 +104,12 @@ def state_problem(instance: str, state: str) -> str:
 
 
 def still_restarting(seconds: float) -> str:
-    """The run's stop, or check's answer, when the instance did not come back from a restart in time."""
+    """The run's stop, or check's answer, when the instance did not come back from a restart in time (or, in
+    Excel's own process, which never waits: is restarting)."""
+    if seconds <= 0:
+        return _("the instance is restarting (GREEN-API answered \"instance in starting process\"), so nothing was "
+                 "sent; it takes up to 5 minutes: try again in a few minutes, and if it lasts, reboot the instance "
+                 "in the GREEN-API console")
     return _("the instance was still restarting after {time} (GREEN-API answered \"instance in starting "
              "process\"), so nothing more was sent; it usually takes up to 5 minutes: try again in a few minutes, "
              "and if it lasts, reboot the instance in the GREEN-API console").format(time=duration(seconds))

@@ -17,7 +17,7 @@ import openpyxl
 import pytest
 from cli_helpers import run_cli, sandbox_env
 
-from greenapi_excel import filebook, jobs, methods, pacing, statuses as st
+from greenapi_excel import chatsheet, filebook, jobs, methods, pacing, statuses as st
 from greenapi_excel.calls import Waits
 from greenapi_excel.chat_identity import from_check_whatsapp
 from greenapi_excel.client import Credentials, GreenApiClient
@@ -152,17 +152,17 @@ def test_undo_finds_the_chat_on_the_row_that_names_it_by_its_other_id(make_sandb
 
 
 def test_right_after_check_fix_no_chat_is_archived_as_idle(make_sandbox, tmp_path):
-    sandbox = make_sandbox(CHATS, fresh_instance=True, restart_s=1.0, **FAST)
+    sandbox = make_sandbox(CHATS, fresh_instance=True, **FAST)
     env = sandbox_env(sandbox, tmp_path)
 
     proc = cli("check", env=env, code=2)
     assert "(incomingWebhook): off" in proc.stdout and "(outgoingMessageWebhook): off" in proc.stdout
     assert "Idle rule" in proc.stdout and "not supported" in proc.stdout
 
-    proc = cli("check", "--fix", env=env, code=0)          # waits out the restart setSettings causes
+    proc = cli("check", "--fix", env=env, code=0)
     assert sandbox.settings["incomingWebhook"] == sandbox.settings["outgoingMessageWebhook"] == "yes"
+    assert len(sandbox.calls("setSettings")) == 1           # both at once
     assert "never reach the journals" in proc.stdout and "shows them on now" in proc.stdout
-    assert "restarting" in proc.stderr                      # the wait was shown
     proc = cli("check", env=env, code=0)
     assert proc.stdout.count("switched on by this tool") == 2
 
@@ -248,6 +248,20 @@ def test_check_says_what_each_state_means_and_a_run_stops_only_where_archiving_c
         assert words in proc.stderr and sandbox.calls("archiveChat") == []
 
 
+def test_check_fix_waits_until_the_instance_is_back_and_shows_the_settings_on(make_sandbox, tmp_path):
+    sandbox = make_sandbox(CHATS, fresh_instance=True, restart_s=1.0, **FAST)
+    journal = Journal(tmp_path / "journal.sqlite3")
+    waits = []
+    with client_of(sandbox, restart_poll=0.1) as client:
+        client.on_wait = lambda *wait: waits.append(wait)
+        outcome = jobs.check(client, fix=True, journal=journal)
+    assert outcome.switched_on and not outcome.restarting and outcome.ready
+    assert (outcome.webhook, outcome.outgoing) == ("yes", "yes") and sandbox.incoming_webhook == "yes"
+    assert waits and waits[-1][0] == "restart" and waits[-1][1] > 0.5     # it waited, and said so
+    assert set(journal.switched_on(sandbox.id_instance)) == {"incomingWebhook", "outgoingMessageWebhook"}
+    journal.close()
+
+
 def test_check_fix_says_plainly_when_the_instance_is_still_restarting(make_sandbox, tmp_path):
     sandbox = make_sandbox(CHATS, incoming_webhook="no", restart_s=30, **FAST)
     journal = Journal(tmp_path / "journal.sqlite3")
@@ -278,7 +292,9 @@ def test_an_empty_chat_list_changes_nothing_on_a_loaded_sheet(make_sandbox, tmp_
 def test_an_empty_answer_is_asked_again_and_the_list_loads(make_sandbox, tmp_path):
     sandbox = make_sandbox(CHATS, empty_chat_lists=2, **FAST)
     book = tmp_path / "account.xlsx"
-    cli("chats", book, env=sandbox_env(sandbox, tmp_path), code=0)
+    with client_of(sandbox, empty_list_pause=0.05) as client:
+        rows = jobs.fetch_chat_list(client, 30)
+    chatsheet.write(book, rows, 30)
     assert len(sandbox.calls("getChats")) == 3
     assert {chat["id"] for chat in CHATS} == set(column(book, 1))
 
@@ -286,10 +302,15 @@ def test_an_empty_answer_is_asked_again_and_the_list_loads(make_sandbox, tmp_pat
 def test_a_dry_run_on_an_empty_chat_list_calls_no_row_chat_not_found(make_sandbox, tmp_path):
     sandbox = make_sandbox(CHATS, empty_chat_lists=100, **FAST)
     book = book_of(tmp_path / "dry.xlsx", [ANNA, "79001234568@c.us"])
-    proc = cli("archive", book, "--dry-run", "--no-progress", env=sandbox_env(sandbox, tmp_path), code=1)
+    journal = Journal(tmp_path / "journal.sqlite3")
+    with client_of(sandbox, empty_list_pause=0.05) as client:
+        read, opened = filebook.read(book)
+        outcome = jobs.execute(jobs.prepare(read, method=methods.ARCHIVE, dry_run=True), client, journal,
+                               filebook.FileTarget(opened))
+    journal.close()
     assert column(book, 2) == [st.NOT_RUN, st.NOT_RUN]
     assert all("came back empty" in details for details in column(book, 3))
-    assert "came back empty" in proc.stdout
+    assert "came back empty" in outcome.summary.stopped and len(sandbox.calls("getChats")) == 4
 
 
 # --- 5. verify, --fix, --keep-archived ----------------------------------------------------------------------

@@ -16,6 +16,18 @@ from test_addin import env, keychain, make_book  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.usefixtures("inline_worker")
 
+
+@pytest.fixture
+def quick(monkeypatch):
+    """The ribbon's client as the product makes it, but with GREEN-API's waits (a restart's poll, an empty
+    list's pause) and the 1-a-second reads shortened for the sandbox: the behaviour is the same, sooner."""
+    from greenapi_excel.calls import Waits
+    from greenapi_excel.client import GreenApiClient
+    from greenapi_excel.excel import macros
+
+    monkeypatch.setattr(macros, "_client", lambda credentials: GreenApiClient(
+        credentials, rate=1000, read_rate=1000, waits=Waits(restart_poll=0.1, empty_list_pause=0.05)))
+
 ANNA, DMITRY = "79001234567@c.us", "79161234567@c.us"
 
 
@@ -30,7 +42,7 @@ def age_journal(seconds: float = 120) -> None:
         conn.execute("UPDATE calls SET sent_at = sent_at - ?, updated_at = updated_at - ?", (seconds, seconds))
 
 
-def test_verify_marks_what_does_not_hold_and_sends_it_again_after_yes(env, make_sandbox):
+def test_verify_marks_what_does_not_hold_and_sends_it_again_after_yes(env, make_sandbox, quick):
     sandbox = make_sandbox(silent_failure_chats=[ANNA], rps=1000, read_rps=1000)
     connect(env, sandbox)
     book, chats = make_book([["Chat ID"], [ANNA], [DMITRY]])
@@ -65,7 +77,7 @@ def test_verify_on_a_sheet_with_nothing_to_check_says_so(env, make_sandbox):
     assert "nothing to verify" in book.app.alerts[-1]["prompt"] and sandbox.calls("getChats") == []
 
 
-def test_a_run_waits_out_a_restart_in_the_status_bar(env, make_sandbox):
+def test_a_run_waits_out_a_restart_in_the_status_bar(env, make_sandbox, quick):
     sandbox = make_sandbox(rps=1000, read_rps=1000)
     connect(env, sandbox)
     book, chats = make_book([["Chat ID"], [ANNA], [DMITRY]])
@@ -104,7 +116,7 @@ def test_check_connection_switches_both_journal_settings_on(env, make_sandbox):
     assert "still restarting" in last and "try again after" in last   # said plainly, with when
 
 
-def test_load_chats_leaves_the_sheet_alone_when_the_list_comes_back_empty(env, make_sandbox):
+def test_load_chats_leaves_the_sheet_alone_when_the_list_comes_back_empty(env, make_sandbox, quick):
     sandbox = make_sandbox(rps=1000, read_rps=1000)
     connect(env, sandbox)
     book, _chats = make_book([["Chat ID"]])
