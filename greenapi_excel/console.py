@@ -67,7 +67,7 @@ class Progress:
 
             self.bar = tqdm(total=total, desc=terminal(label), unit="row", file=sys.stderr, dynamic_ncols=True,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} " + _("rows") +
-                                       " [{elapsed}<{remaining}, {rate_fmt}]{postfix}")
+                                       " [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
         self.n = 0
         self.waiting = False
         self._lines = WaitLine()

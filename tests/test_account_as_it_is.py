@@ -248,6 +248,19 @@ def test_check_says_what_each_state_means_and_a_run_stops_only_where_archiving_c
         assert words in proc.stderr and sandbox.calls("archiveChat") == []
 
 
+def test_every_state_has_its_own_sentence_and_remedy_in_both_languages():
+    from greenapi_excel import i18n, texts
+    from greenapi_excel.sandbox import STATES
+
+    said = {}
+    for language in ("en", "ru"):
+        with i18n.using(language):
+            said[language] = {state: texts.instance_state(state) for state in STATES + ("someNewState",)}
+        assert len(set(said[language].values())) == len(STATES) + 1, language   # one sentence each
+    assert all(said["en"][state] != said["ru"][state] for state in said["en"])
+    assert "someNewState" in said["ru"]["someNewState"]
+
+
 def test_check_fix_waits_until_the_instance_is_back_and_shows_the_settings_on(make_sandbox, tmp_path):
     sandbox = make_sandbox(CHATS, fresh_instance=True, restart_s=1.0, **FAST)
     journal = Journal(tmp_path / "journal.sqlite3")

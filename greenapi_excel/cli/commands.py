@@ -189,7 +189,8 @@ def command_undo(args) -> int:
                 if answer not in ("y", "yes", _("y"), _("yes")):
                     say(texts.nothing_changed())
                     return EXIT_OK
-            prepared = jobs.prepare_undo(found, read, region=resolve_region(args.region, read.settings if read else None))
+            prepared = jobs.prepare_undo(found, read, region=resolve_region(args.region, read.settings if read else None),
+                                         journal=journal)
             prepared.dry_run = args.dry_run
             client = client_for(args, found_credentials)
             target = filebook.FileTarget(opened) if opened is not None else None
