@@ -358,12 +358,13 @@ def prepare_verify(read: SheetRead, *, region: str | None = None) -> list:
     about = {word: m.name for m in methods.TABLE.values() for word in (*m.done_words, m.not_done)}
     checks = []
     for row, value in read.chat_cells:
-        method = about.get(st.canonical(read.previous.get(row)))
+        said = st.canonical(read.previous.get(row))
+        method = about.get(said)
         if method is None or row in read.hidden:
             continue
         parsed = chat_ids.parse_cell(value, region)
         if parsed.chat_id is not None:
-            checks.append(Check(row, parsed.chat_id, method))
+            checks.append(Check(row, parsed.chat_id, method, found_before=said == methods.of(method).not_done))
     if not checks:
         raise ConfigError(texts.nothing_to_verify(read.where))
     return checks
@@ -450,7 +451,7 @@ def _since_last_change(client, journal, checks) -> tuple[float | None, float | N
 
 def _write_found(journal, target: ResultTarget | None, verified) -> None:
     target = target if target is not None else NoTarget()
-    target.write(list(verified.contradicted))
+    target.write([*verified.contradicted, *verified.resolved])
     target.finish()
 
 
@@ -502,12 +503,11 @@ def check(client, *, fix: bool = False, ask: Callable[[str], bool] | None = None
     shows them on (docs: up to 5 minutes), else, or when that runs out, ``restarting`` says so and
     ``retry_at`` when to try again. The switch-on time is kept in the journal (the journals hold nothing
     older)."""
+    from greenapi_excel import calls
     from greenapi_excel.errors import InstanceStarting
     from greenapi_excel.run import decisions
 
     instance = client.endpoint.id_instance
-    from greenapi_excel import calls
-
     try:
         state = client.drive(calls.settled_state(client.endpoint))
     except InstanceStarting:
@@ -524,28 +524,29 @@ def check(client, *, fix: bool = False, ask: Callable[[str], bool] | None = None
     off = tuple(key for key in decisions.JOURNAL_SETTINGS if settings[key] == "no")
     if not off or not (fix or (ask is not None and ask(texts.switch_on_question(instance, off)))):
         return outcome
-    if not wait:
-        client.set_settings(dict.fromkeys(off, "yes"))
-        applied = None
-    else:
+    sent = datetime.now()
+    applied = False
+    if wait:
         try:
-            applied = client.drive(decisions.switch_on(client.endpoint, off))
+            applied = client.drive(decisions.switch_on(client.endpoint, off)) is None
         except InstanceStarting:
             applied = False
-    asked = datetime.now()
+    else:
+        client.set_settings(dict.fromkeys(off, "yes"))
+    now = datetime.now()
     outcome.switched_on, outcome.switched = True, off
-    if applied is None and wait:
-        for key in off:   # on now: the journals hold what arrives from now on
-            if journal is not None:
-                journal.record_switched_on(instance, key, asked)
-            outcome.since[key] = asked
+    if applied:
+        since_then = now   # shown on now: the journals hold what arrives from now on
+        for key in off:
             setattr(outcome, "webhook" if key == decisions.INCOMING_WEBHOOK else "outgoing", "yes")
     else:
         # Applied within 5 minutes of setSettings (docs): the journals hold nothing older than that.
-        for key in off:
-            if journal is not None:
-                journal.record_switched_on(instance, key, asked + _RETRY_AFTER)
-        outcome.restarting, outcome.retry_at = True, asked + _RETRY_AFTER
+        since_then = sent + _RETRY_AFTER
+        outcome.restarting, outcome.retry_at = True, (now if wait else sent) + _RETRY_AFTER
+    for key in off:
+        if journal is not None:
+            journal.record_switched_on(instance, key, since_then)
+        outcome.since[key] = since_then
     return outcome
 
 

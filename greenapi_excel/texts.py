@@ -675,12 +675,14 @@ def verify_summary(outcome) -> str:
     lines.append(ngettext("{n} holds as its status says.", "{n} hold as their statuses say.", found.confirmed).format(
         n=found.confirmed))
     if found.contradicted:
-        counts = {}
-        for result in found.contradicted:
-            counts[result.status] = counts.get(result.status, 0) + 1
         lines.append(ngettext("{n} does not: {counts} (Details says when and the likely causes).",
                               "{n} do not: {counts} (Details says when and the likely causes).",
-                              len(found.contradicted)).format(n=len(found.contradicted), counts=status_counts(counts)))
+                              len(found.contradicted)).format(n=len(found.contradicted),
+                                                              counts=status_counts(_counted(found.contradicted))))
+    if found.resolved:
+        lines.append(ngettext("{n} found otherwise before is as wanted now: {counts}.",
+                              "{n} found otherwise before are as wanted now: {counts}.", len(found.resolved)).format(
+            n=len(found.resolved), counts=status_counts(_counted(found.resolved))))
     if found.unlisted:
         lines.append(ngettext("{n} chat is not in the chat list (gone?): left as it is.",
                               "{n} chats are not in the chat list (gone?): left as they are.",
@@ -691,6 +693,21 @@ def verify_summary(outcome) -> str:
                               "{n} chats may be in the list under their other ID (@lid or number), which could not "
                               "be matched: left as they are.", found.unmatched).format(n=found.unmatched))
     return "\n".join(lines)
+
+
+def as_wanted_now(method: str, when) -> str:
+    """Details of a row verify had found otherwise, that the chat list now shows as the run wanted it."""
+    stamp = f"{when:%Y-%m-%d %H:%M}"
+    if method == methods.ARCHIVE:
+        return _("checked {when}: GREEN-API's chat list shows it archived now (not by this tool)").format(when=stamp)
+    return _("checked {when}: GREEN-API's chat list shows it unarchived now (not by this tool)").format(when=stamp)
+
+
+def _counted(results) -> dict:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return counts
 
 
 def verify_fix_hint() -> str:

@@ -374,6 +374,23 @@ def test_not_archived_counts_as_not_done_and_a_plain_rerun_sends_it(make_sandbox
     assert [c["chatId"] for c in sandbox.calls("archiveChat")].count(OLGA) == 1   # Olga was done: not sent
 
 
+def test_a_chat_archived_by_hand_after_verify_found_it_says_so_and_is_left_alone(make_sandbox, tmp_path):
+    sandbox = make_sandbox(silent_failure_chats=[ANNA], **FAST)
+    env = sandbox_env(sandbox, tmp_path)
+    book = book_of(tmp_path / "book.xlsx", [ANNA, OLGA])
+    cli("archive", book, "--no-progress", env=env, code=0)
+    age_journal(tmp_path / "journal.sqlite3")
+    cli("verify", book, env=env, code=1)
+    assert column(book, 2) == [st.NOT_ARCHIVED, st.ARCHIVED]
+    sandbox.chats[ANNA].archive, sandbox.chats[ANNA].stale_archive = True, False   # archived on the phone
+    proc = cli("verify", book, env=env, code=0)
+    assert column(book, 2) == [st.ALREADY_ARCHIVED, st.ARCHIVED]
+    assert "not by this tool" in column(book, 3)[0] and "as wanted now" in proc.stdout
+    sent = len(sandbox.calls("archiveChat"))
+    cli("archive", book, "--no-progress", env=env, code=0)
+    assert len(sandbox.calls("archiveChat")) == sent                           # nothing left to send
+
+
 def test_verify_right_after_a_run_waits_for_the_chat_list_to_refresh(make_sandbox, tmp_path):
     sandbox = make_sandbox(chats_refresh_s=1.0, **FAST)
     journal = Journal(tmp_path / "journal.sqlite3")

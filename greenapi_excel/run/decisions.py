@@ -476,6 +476,7 @@ class Check:
     row: int
     chat_id: str
     method: str
+    found_before: bool = False    # the row says verify found it otherwise before (Not archived / Not unarchived)
 
 
 @dataclass
@@ -483,6 +484,7 @@ class Verified:
     """What one getChats read said of the rows checked."""
 
     contradicted: list[RowResult] = field(default_factory=list)   # rows that now say Not archived / Not unarchived
+    resolved: list[RowResult] = field(default_factory=list)       # rows found otherwise before, as wanted now
     checks: dict[int, Check] = field(default_factory=dict)        # row -> its check, for the contradicted rows
     confirmed: int = 0                                            # rows the list agrees with
     unlisted: int = 0                                             # chats not in the list under any known ID
@@ -521,6 +523,12 @@ def verify(endpoint, checks: Sequence[Check], changed_ago: float | None) -> call
                 outcome.unlisted += 1
             continue
         words = methods.of(check.method)
+        if bool(chat.get("archive")) == words.wants_archived and check.found_before:
+            # Archived since (by hand, or WhatsApp at last): so already, and this tool did nothing.
+            details = texts.as_wanted_now(check.method, outcome.checked_at)
+            yield Checked(check.method, check.chat_id, words.already, details)
+            outcome.resolved.append(RowResult(check.row, words.already, details, outcome.checked_at))
+            continue
         if bool(chat.get("archive")) == words.wants_archived:
             outcome.confirmed += 1
             continue
