@@ -1,4 +1,5 @@
-"""The ribbon's macros: Archive, Unarchive, Dry run, Load chats, Undo last run, Stop, Check connection, Settings.
+"""The ribbon's macros: Archive, Unarchive, Dry run, Load chats, Verify, Undo last run, Stop, Check connection,
+Settings.
 
 The ribbon calls ``RunPython "import addin; addin.archive_chats()"``. Each macro works on the book that
 called it, or, from the add-in GreenApi.xlam, on the active workbook (``book`` is there for tests). This
@@ -41,6 +42,12 @@ def settings(book=None) -> None:
 def load_chats(book=None) -> None:
     """One row per chat of the instance on the Chats sheet (getChats and two journal reads)."""
     macros.press(_book(book), macros.load_chats)
+
+
+def verify(book=None) -> None:
+    """Check against GREEN-API's chat list that the rows saying Archived (Unarchived) still are; offer to send
+    the ones found otherwise again."""
+    macros.press(_book(book), macros.verify)
 
 
 def undo_last_run(book=None) -> None:

@@ -29,6 +29,8 @@ from greenapi_excel.errors import (
     ConfigError,
     ConnectionFailed,
     InstanceError,
+    InstanceStarting,
+    NotAuthorized,
     OutcomeUnknown,
     QuotaExceeded,
     RetriesExhausted,
@@ -46,7 +48,17 @@ GET_SETTINGS = "getSettings"
 SET_SETTINGS = "setSettings"
 LAST_INCOMING = "lastIncomingMessages"
 LAST_OUTGOING = "lastOutgoingMessages"
+CHECK_WHATSAPP = "checkWhatsapp"
 STATE_CHANGING = (ARCHIVE, UNARCHIVE)
+
+# docs (common errors): "400 instance in starting process try later": the instance restarts (setSettings, a
+# reboot), "please try again in a few seconds". getStateInstance says "starting" meanwhile.
+STARTING_TEXT = "instance in starting process"
+STARTING_STATE = "starting"
+# docs (common errors): "400 instance account not authorized": no WhatsApp account is linked (any more).
+NOT_AUTHORIZED_TEXT = "instance account not authorized"
+# What a flow is waiting for (``Waiting.reason``), for the edge's progress line.
+RESTART, LIST_REFRESH = "restart", "list refresh"
 
 RETRY_STATUSES = {429, 499, 500, 502, 503, 504}
 CONNECT_TRIES = 3                 # a refused or unresolvable address rarely heals within seconds
@@ -89,9 +101,26 @@ class Send:
 
 @dataclass(frozen=True)
 class Sleep:
-    """Wait this long before the next try (backoff)."""
+    """Wait this long before the next try (backoff). A ``cancellable`` sleep (nothing of this call can be
+    under way) ends early when the run is stopped: the driver then answers True."""
 
     seconds: float
+    cancellable: bool = False
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The flow waits for GREEN-API (an instance restarting, a chat list not refreshed yet): the driver shows
+    it where progress shows (the progress line, the status bar) and answers with its monotonic clock's
+    reading, by which the flow tells how long it has waited. ``started`` is that reading when the wait began
+    (None: it begins now); ``limit`` how long the flow waits at most."""
+
+    reason: str           # RESTART | LIST_REFRESH
+    started: float | None
+    limit: float
+
+    def waited(self, now: float) -> float:
+        return 0.0 if self.started is None else max(0.0, now - self.started)
 
 
 @dataclass(frozen=True)
@@ -113,6 +142,24 @@ Flow = Generator[Any, Any, Any]
 
 
 # --- configuration ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Waits:
+    """How long the flows wait for what GREEN-API documents as slow; tests make them short."""
+
+    # docs (account/GetStateInstance, SetSettings): a restart takes up to 5 minutes; a margin on top.
+    restart: float = 360.0
+    restart_poll: float = 5.0        # between two re-asks while the instance restarts
+    # docs (service/GetContacts): "If an empty data array is received - repeat the method call"; getChats
+    # alike (assumption). Asked this many times in all, this far apart (each paced as a read).
+    empty_list_tries: int = 4
+    empty_list_pause: float = 3.0
+    # docs (service/GetChats): the list "is updated no more than once every minute"; a margin on top.
+    list_refresh: float = 65.0
+    # checkWhatsapp asks a run may make to learn which @lid is which number (1 a second, paced as a read;
+    # plans may limit them per month).
+    link_lookups: int = 20
+
 
 def _is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost."):
@@ -195,7 +242,8 @@ class Endpoint:
     """
 
     def __init__(self, credentials: Credentials, *, timeout=(5.0, 30.0), max_attempts: int = 5,
-                 backoff_base: float = 0.5, backoff_cap: float = 20.0, seed: int | None = None):
+                 backoff_base: float = 0.5, backoff_cap: float = 20.0, seed: int | None = None,
+                 waits: Waits | None = None):
         self.api_url = check_api_url(credentials.api_url)
         self._token = str(credentials.api_token or "")
         instance = str(credentials.id_instance or "").strip()
@@ -211,6 +259,7 @@ class Endpoint:
         self.max_attempts = int(max_attempts)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.waits = waits if waits is not None else Waits()
         self._random = random.Random(seed)
         self._random_lock = threading.Lock()   # the threads driver's workers share one endpoint
 
@@ -275,9 +324,11 @@ def attempts(endpoint: Endpoint, method: str, verb: str, body: dict | None = Non
     limit = MAX_ANSWER_BYTES if state_changing else MAX_READ_BYTES
     tries = uncertain = connect_failures = 0
     last_problem, last_ambiguous, last_status = "", False, None
+    restart_began: float | None = None   # the driver's clock when "instance in starting process" was first seen
     while True:
         tries += 1
-        stopped = yield Pace(method, cancellable=tries == 1)
+        # A first try, or a re-ask after refusals only, leaves nothing under way: it may be called off.
+        stopped = yield Pace(method, cancellable=tries == 1 and not uncertain)
         if stopped:
             return Stopped(f"stopped before {shown_url} was sent")
         outcome = yield Send(endpoint.request(verb, method, body, params, limit))
@@ -320,6 +371,20 @@ def attempts(endpoint: Endpoint, method: str, verb: str, body: dict | None = Non
                                  status=466, text=endpoint.clean(text), uncertain_attempts=uncertain)
         if status not in RETRY_STATUSES:
             yield Recovered(method)
+            if status == 400 and is_starting(text):
+                # The instance restarts (docs: up to 5 minutes): the request was refused, nothing was done.
+                # Re-ask, paced, until it is back or the wait is over; these answers are not tries.
+                now = yield Waiting(RESTART, restart_began, endpoint.waits.restart)
+                restart_began = now if restart_began is None else restart_began
+                if now - restart_began >= endpoint.waits.restart:
+                    from greenapi_excel import texts
+
+                    return InstanceStarting(texts.still_restarting(now - restart_began), status=400,
+                                            text=endpoint.clean(text), uncertain_attempts=uncertain)
+                tries -= 1
+                if (yield Sleep(endpoint.waits.restart_poll, cancellable=not uncertain)):
+                    return Stopped(f"stopped while {shown_url} waited for the instance to restart")
+                continue
             if state_changing and uncertain and status >= 300 and status != 400:
                 # An unusual final answer after ambiguous tries: the first may still have worked.
                 last_problem, last_ambiguous, last_status = f"HTTP {status}", True, status
@@ -365,7 +430,10 @@ class ChatCallResult:
 
 
 def change(endpoint: Endpoint, method: str, chat_id) -> Flow:
-    """archiveChat / unarchiveChat: a ``ChatCallResult`` (a 400 is an answer, not an error) or the error."""
+    """archiveChat / unarchiveChat: a ``ChatCallResult`` (a 400 is an answer, not an error) or the error.
+
+    "400 instance account not authorized" (docs: common errors) is ``NotAuthorized``: the account is not
+    linked, every call would answer so, and the run stops."""
     if not isinstance(chat_id, str) or not chat_id.strip():
         return ChatCallResult("rejected", 0, _("the chat ID must be text such as 79001234567@c.us"), 0, 0)
     final = yield from attempts(endpoint, method, "POST", {"chatId": chat_id}, state_changing=True)
@@ -374,6 +442,11 @@ def change(endpoint: Endpoint, method: str, chat_id) -> Flow:
     text = endpoint.clean(final.text)
     if 200 <= final.status < 300:
         return ChatCallResult("done", final.status, "", final.attempts, final.uncertain)
+    if final.status == 400 and NOT_AUTHORIZED_TEXT in text.lower():
+        from greenapi_excel import texts
+
+        return NotAuthorized(texts.instance_state("notAuthorized"), status=400, text=text,
+                             uncertain_attempts=final.uncertain)
     if final.status == 400:
         return ChatCallResult(outcome_of_400(text), 400, text, final.attempts, final.uncertain)
     return ApiError(f"GREEN-API answered HTTP {final.status} to {display_url(method)}"
@@ -396,9 +469,49 @@ def read(endpoint: Endpoint, method: str, verb: str, body: dict | None = None, *
 
 
 def get_chats(endpoint: Endpoint) -> Flow:
+    """getChats once: the list (possibly empty), or the error."""
     value = yield from read(endpoint, GET_CHATS, "GET")
     if not isinstance(value, (list, BaseException)):
         return ApiError("GREEN-API's getChats answer is not a list of chats", status=200)
+    return value
+
+
+def chat_list(endpoint: Endpoint) -> Flow:
+    """getChats, asked again (paced, ``Waits.empty_list_tries`` times in all) while it answers ``[]``: the
+    list, possibly still empty (the caller decides what an empty list may mean), or the error."""
+    for attempt in range(max(1, endpoint.waits.empty_list_tries)):
+        if attempt:
+            if (yield Sleep(endpoint.waits.empty_list_pause, cancellable=True)):
+                return Stopped("stopped while getChats was asked again")
+        chats = yield from get_chats(endpoint)
+        if isinstance(chats, BaseException) or chats:
+            return chats
+    return []
+
+
+def fresh_chat_list(endpoint: Endpoint, changed_ago: float | None) -> Flow:
+    """``chat_list`` once it can show a change made ``changed_ago`` seconds ago (None: no change of this
+    tool's lately): getChats is refreshed at most once a minute (docs), so the flow waits out the rest,
+    shown as a ``Waiting`` of LIST_REFRESH (the driver may call it off: then ``Stopped``)."""
+    left = 0.0 if changed_ago is None else endpoint.waits.list_refresh - changed_ago
+    if left > 0:
+        started = yield Waiting(LIST_REFRESH, None, left)
+        while True:
+            step = min(1.0, left)
+            if (yield Sleep(step, cancellable=True)):
+                return Stopped("stopped while waiting for getChats to refresh")
+            now = yield Waiting(LIST_REFRESH, started, left)
+            if now - started >= left:
+                break
+    return (yield from chat_list(endpoint))
+
+
+def check_whatsapp(endpoint: Endpoint, chat_id: str) -> Flow:
+    """checkWhatsapp about a phone-number chat ID (docs, the newer page: ``chatId``; the answer's ``chatId``
+    is the person's ``@lid``): the answer (a dict), or the error."""
+    value = yield from read(endpoint, CHECK_WHATSAPP, "POST", {"chatId": str(chat_id)})
+    if not isinstance(value, (dict, BaseException)):
+        return ApiError("GREEN-API's checkWhatsapp answer is not a JSON object", status=200)
     return value
 
 
@@ -417,6 +530,25 @@ def get_state_instance(endpoint: Endpoint) -> Flow:
     if not isinstance(state, str):
         return ApiError("GREEN-API's getStateInstance answer has no stateInstance", status=200)
     return endpoint.clean(state, 60)
+
+
+def settled_state(endpoint: Endpoint) -> Flow:
+    """getStateInstance, asked again (paced, ``Waits.restart_poll`` apart) while it says "starting", for at
+    most ``Waits.restart``, each wait shown as a ``Waiting`` of RESTART: the state, ``InstanceStarting`` when
+    it is still starting then, or the error."""
+    began: float | None = None
+    while True:
+        state = yield from get_state_instance(endpoint)
+        if state != STARTING_STATE:
+            return state
+        now = yield Waiting(RESTART, began, endpoint.waits.restart)
+        began = now if began is None else began
+        if now - began >= endpoint.waits.restart:
+            from greenapi_excel import texts
+
+            return InstanceStarting(texts.still_restarting(now - began))
+        if (yield Sleep(endpoint.waits.restart_poll, cancellable=True)):
+            return Stopped("stopped while waiting for the instance to restart")
 
 
 def get_settings(endpoint: Endpoint) -> Flow:
@@ -453,6 +585,11 @@ def json_or_nothing(text: str):
         return json.loads(text), True
     except ValueError:
         return None, False
+
+
+def is_starting(text: str) -> bool:
+    """The 400 of an instance that is restarting (docs: common errors)."""
+    return STARTING_TEXT in text.lower()
 
 
 def outcome_of_400(text: str) -> str:

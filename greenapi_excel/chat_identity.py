@@ -38,6 +38,15 @@ class Link:
     source: str         # CHECK_WHATSAPP, CONTACT_INFO or JOURNAL
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the journal keeps of an instance's IDs: the links learnt, and every phone-number ID checkWhatsapp
+    was asked about (also those it gave no @lid for), so that no run asks twice."""
+
+    links: tuple[Link, ...] = ()
+    asked: frozenset[str] = frozenset()
+
+
 def link(a: object, b: object, source: str) -> Link | None:
     """A Link when ``a`` and ``b`` are one phone-number ID and one ``@lid`` ID (either order), else None."""
     kinds = {kind(a): a, kind(b): b}
@@ -55,8 +64,22 @@ class Identities:
         self._phone_of: dict[str, str] = {}
         self._contested: set[str] = set()
         self.conflicts: list[Link] = []
+        # Numbers checkWhatsapp was asked about and gave no @lid for: no chat names them otherwise.
+        self.alone: set[str] = set()
         for item in links:
             self.add(item)
+
+    @classmethod
+    def from_known(cls, known: "Known") -> "Identities":
+        """The journal's links, and the numbers known to have no @lid (asked, none given)."""
+        identities = cls(known.links)
+        identities.note_asked(known.asked)
+        return identities
+
+    def note_asked(self, phones: Iterable[str]) -> None:
+        """checkWhatsapp was asked about ``phones``: those it linked to no @lid have none (assumption: it gives
+        a person's @lid whenever WhatsApp has one, docs: service/CheckWhatsapp)."""
+        self.alone |= {phone for phone in phones if self.other(phone) is None}
 
     def add(self, item: Link | None) -> bool:
         """Take ``item`` in; False (and nothing linked) when it is None or contradicts what is known.

@@ -453,7 +453,15 @@ def refresh(existing: Sequence[tuple[int, Sequence]], rows: Sequence[ChatRow]) -
     ``existing`` holds (sheet row, its first seven values) for the rows below the header. A chat already
     on the sheet is updated on its own row, so the analyst's columns to the right stay with it; a new chat
     is added below the last row; a chat no longer in the list keeps its row, marked "gone" in Archived.
+    No rows at all (getChats kept answering ``[]``) while the sheet lists chats: ``EmptyChatList``, and the
+    sheet is left as it is (an empty answer is far more likely a glitch than an emptied account).
     """
+    if not rows and any(isinstance(values[0], str) and values[0].strip() for _row, values in existing if values):
+        from greenapi_excel.errors import EmptyChatList
+
+        raise EmptyChatList(_("GREEN-API's chat list (getChats) came back empty, also when asked again, while the "
+                              "sheet lists chats loaded earlier: that is far more likely a glitch than an emptied "
+                              "account, so the sheet was left as it was. Try again in a few minutes"))
     by_id = {row.chat_id: row for row in rows}
     result = Refresh({})
     placed: set[str] = set()

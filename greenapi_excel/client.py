@@ -125,10 +125,10 @@ class GreenApiClient:
     def __init__(self, credentials: Credentials, *, timeout=(5.0, 30.0), max_attempts: int = 5,
                  rate: float = pacing.DEFAULT_RATE, read_rate: float = pacing.DEFAULT_READ_RATE,
                  pool_size: int = 32, session: requests.Session | None = None,
-                 backoff_base: float = 0.5, backoff_cap: float = 20.0):
+                 backoff_base: float = 0.5, backoff_cap: float = 20.0, waits: calls.Waits | None = None):
         self.credentials = credentials
         self.endpoint = calls.Endpoint(credentials, timeout=timeout, max_attempts=max_attempts,
-                                       backoff_base=backoff_base, backoff_cap=backoff_cap)
+                                       backoff_base=backoff_base, backoff_cap=backoff_cap, waits=waits)
         self.api_url, self.id_instance, self.timeout = self.endpoint.api_url, self.endpoint.id_instance, \
             self.endpoint.timeout
         self._pacers = pacing.Pacers(self.api_url, self.id_instance, rate=rate, read_rate=read_rate)
@@ -136,6 +136,9 @@ class GreenApiClient:
         # Set by a run that can be told to stop (the run's ``cancel``): a first try not yet sent leaves
         # its pacing slot at once and comes back as Stopped; a retry of a call already sent still goes out.
         self.cancel: threading.Event | None = None
+        # Told of each wait for GREEN-API (an instance restarting, getChats' refresh): (reason, waited, limit)
+        # seconds; the edges show it in the progress line or the status bar.
+        self.on_wait = None
 
     def __repr__(self) -> str:
         # Also for a client whose __init__ refused its settings (a traceback's frames show it half made).
@@ -158,6 +161,10 @@ class GreenApiClient:
 
     def get_state_instance(self) -> str:
         return self.drive(calls.get_state_instance(self.endpoint))
+
+    def check_whatsapp(self, chat_id: str) -> dict:
+        """checkWhatsapp about a phone-number chat ID: ``{"existsWhatsapp": ..., "chatId": its @lid}``."""
+        return self.drive(calls.check_whatsapp(self.endpoint, chat_id))
 
     def get_settings(self) -> dict:
         """The instance's settings (getSettings), e.g. ``{"incomingWebhook": "yes", ...}``."""
@@ -219,9 +226,20 @@ class GreenApiClient:
             self._pacers.of(effect.method).wait(cancel)
             return cancel is not None and cancel.is_set()
         if isinstance(effect, calls.Sleep):
+            cancel = self.cancel if effect.cancellable else None
+            if cancel is not None:
+                return cancel.wait(max(0.0, effect.seconds))
             if effect.seconds > 0:
                 time.sleep(effect.seconds)
-            return None
+            return False
+        if isinstance(effect, calls.Waiting):
+            now = time.monotonic()
+            if self.on_wait is not None:
+                self.on_wait(effect.reason, effect.waited(now), effect.limit)
+            else:
+                log.info("waiting for GREEN-API (%s): %.0f s of at most %.0f s", effect.reason,
+                         effect.waited(now), effect.limit)
+            return now
         if isinstance(effect, calls.Throttled):
             log.info("%s: HTTP 429, slowing down", calls.display_url(effect.method))
             self._pacers.of(effect.method).throttled(effect.retry_after)

@@ -24,14 +24,15 @@ class AsyncGreenApiClient:
 
     def __init__(self, credentials: Credentials, transport, *, timeout=(5.0, 30.0), max_attempts: int = 5,
                  rate: float = pacing.DEFAULT_RATE, read_rate: float = pacing.DEFAULT_READ_RATE,
-                 backoff_base: float = 0.5, backoff_cap: float = 20.0):
+                 backoff_base: float = 0.5, backoff_cap: float = 20.0, waits: calls.Waits | None = None):
         self.credentials = credentials
         self.endpoint = calls.Endpoint(credentials, timeout=timeout, max_attempts=max_attempts,
-                                       backoff_base=backoff_base, backoff_cap=backoff_cap)
+                                       backoff_base=backoff_base, backoff_cap=backoff_cap, waits=waits)
         self.api_url, self.id_instance = self.endpoint.api_url, self.endpoint.id_instance
         self._pacers = pacing.Pacers(self.api_url, self.id_instance, rate=rate, read_rate=read_rate)
         self.transport = transport
         self.cancel = None   # anything with is_set(): a first try not yet sent leaves its slot at once
+        self.on_wait = None  # (reason, waited, limit) of each wait for GREEN-API, as client.GreenApiClient's
 
     def __repr__(self) -> str:
         return f"AsyncGreenApiClient(api_url={self.api_url!r}, id_instance={self.id_instance!r}, api_token='{REDACTED}')"
@@ -50,6 +51,9 @@ class AsyncGreenApiClient:
 
     async def get_state_instance(self) -> str:
         return await self.drive(calls.get_state_instance(self.endpoint))
+
+    async def check_whatsapp(self, chat_id: str) -> dict:
+        return await self.drive(calls.check_whatsapp(self.endpoint, chat_id))
 
     async def get_settings(self) -> dict:
         return await self.drive(calls.get_settings(self.endpoint))
@@ -91,8 +95,13 @@ class AsyncGreenApiClient:
                     return True
             return cancel is not None and cancel.is_set()
         if isinstance(effect, calls.Sleep):
-            await asyncio.sleep(max(0.0, effect.seconds))
-            return None
+            cancel = self.cancel if effect.cancellable else None
+            return await pause(max(0.0, effect.seconds), cancel)
+        if isinstance(effect, calls.Waiting):
+            now = asyncio.get_running_loop().time()
+            if self.on_wait is not None:
+                self.on_wait(effect.reason, effect.waited(now), effect.limit)
+            return now
         if isinstance(effect, calls.Throttled):
             self._pacers.of(effect.method).throttled(effect.retry_after)
             return None

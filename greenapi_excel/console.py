@@ -15,7 +15,8 @@ from greenapi_excel.i18n import _
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 # Status words that mean the row did not get what was asked (exit code 1).
-_FAILED_WORDS = ("Invalid chat ID", "Chat not found", "No incoming messages", "Quota exceeded", "Not run", "Failed")
+_FAILED_WORDS = ("Invalid chat ID", "Chat not found", "No incoming messages", "Quota exceeded", "Not run", "Failed",
+                 "Not archived", "Not unarchived")
 
 
 # --- showing -------------------------------------------------------------------------------------------
@@ -40,8 +41,24 @@ def error(message: str) -> None:
     print(terminal(texts.error_line(message)), file=sys.stderr)
 
 
+class WaitLine:
+    """Each wait for GREEN-API (an instance restarting, getChats' refresh) as a line on stderr: the first at
+    once, then at most every ``every`` seconds (a terminal, a scheduler's log)."""
+
+    def __init__(self, every: float = 15.0):
+        self.every, self.last = every, None
+
+    def __call__(self, reason: str, waited: float, limit: float) -> None:
+        import time
+
+        now = time.monotonic()
+        if self.last is None or now - self.last >= self.every:
+            self.last = now
+            info(texts.waiting(reason, waited, limit))
+
+
 class Progress:
-    """A progress bar on stderr (tqdm), or nothing."""
+    """A progress bar on stderr (tqdm), or nothing; a wait for GREEN-API shows beside it (``wait``)."""
 
     def __init__(self, total: int, enabled: bool, label: str):
         self.bar = None
@@ -50,13 +67,26 @@ class Progress:
 
             self.bar = tqdm(total=total, desc=terminal(label), unit="row", file=sys.stderr, dynamic_ncols=True,
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} " + _("rows") +
-                                       " [{elapsed}<{remaining}, {rate_fmt}]")
+                                       " [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
         self.n = 0
+        self.waiting = False
+        self._lines = WaitLine()
 
     def update(self, done: int, total: int) -> None:
         if self.bar is not None:
+            if self.waiting and done > self.n:
+                self.bar.set_postfix_str("", refresh=False)
+                self.waiting = False
             self.bar.update(done - self.n)
         self.n = done
+
+    def wait(self, reason: str, waited: float, limit: float) -> None:
+        """The run waits for GREEN-API: say what for and how long so far."""
+        if self.bar is None:
+            self._lines(reason, waited, limit)
+            return
+        self.waiting = True
+        self.bar.set_postfix_str(terminal(texts.waiting(reason, waited, limit)), refresh=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -116,6 +146,7 @@ def archive_book(book: Path, *, method: str, credentials_of, client_of, journal,
             refusal, checked = None, False
             if check_first:
                 client = client_of(credentials_of(None))
+                client.on_wait = WaitLine()
                 if not dry_run:
                     checked, refusal = True, jobs.check_before_changes(client)
             read, opened = filebook.read(book, sheet=sheet, column=column, out=out, include_hidden=include_hidden,
@@ -138,7 +169,7 @@ def archive_book(book: Path, *, method: str, credentials_of, client_of, journal,
                            _("dry run") if dry_run else _(methods.of(method).verb))
             try:
                 outcome = jobs.execute(prepared, client, journal, target, progress=bar.update, source="cli",
-                                       preflight=not checked, stopped_by=refusal)
+                                       preflight=not checked, stopped_by=refusal, on_wait=bar.wait)
             finally:
                 bar.close()
     finally:

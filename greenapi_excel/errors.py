@@ -57,6 +57,16 @@ class IncomingWebhookOff(NotAuthorized):
     """getSettings says incomingWebhook is "no": archiveChat cannot work until it is switched on."""
 
 
+class InstanceStarting(NotAuthorized):
+    """The instance was still restarting ("instance in starting process", stateInstance "starting") after the
+    wait GREEN-API documents (up to 5 minutes): nothing can be archived until it is back."""
+
+
+class EmptyChatList(ApiError):
+    """getChats kept answering an empty list: more likely a glitch than an emptied account, so nothing that
+    depends on the list (Load chats, a dry run, verify) trusts it."""
+
+
 class ConnectionFailed(ApiError):
     """The request never reached the server: name not resolved, port closed, TLS failure, connect timeout."""
 

@@ -98,6 +98,20 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS calls_by_run ON calls (run_id);
 CREATE INDEX IF NOT EXISTS runs_by_undo ON runs (undo_of);
+CREATE TABLE IF NOT EXISTS chat_links (      -- which @lid is which phone number (chat_identity), per instance
+    instance    TEXT    NOT NULL,
+    phone       TEXT    NOT NULL,             -- 79001234567@c.us
+    lid         TEXT    NOT NULL DEFAULT '',  -- 120650379300963@lid; '': asked, no @lid given
+    source      TEXT    NOT NULL,             -- checkWhatsapp, ...
+    learnt_at   REAL    NOT NULL,
+    PRIMARY KEY (instance, phone)
+);
+CREATE TABLE IF NOT EXISTS settings_switched (  -- when this tool switched an instance setting on (setSettings)
+    instance    TEXT    NOT NULL,
+    setting     TEXT    NOT NULL,             -- incomingWebhook, outgoingMessageWebhook
+    switched_at REAL    NOT NULL,             -- epoch seconds: the journals hold nothing older
+    PRIMARY KEY (instance, setting)
+);
 """
 
 # Added after the first release: older journals get them on open (``_migrate``). NULL in ``settled``
@@ -417,6 +431,100 @@ class Journal:
             sql += " LIMIT ?"
             params.append(max(0, int(limit)))
         return [_entry(row) for row in self._read(sql, tuple(params))]
+
+    def record_check(self, *, instance, method: str, chat_id: str, status: str, details: str,
+                     source: str = "verify") -> int:
+        """What verify found (``Not archived`` / ``Not unarchived``: getChats shows the chat otherwise than an
+        earlier call left it), recorded as a settling answer of ``method`` that no request carried: from then
+        on nothing counts the chat as done (``done_before``), until a later call does. Returns its id."""
+        now = time.time()
+        cursor = self._write(
+            "INSERT INTO calls (sent_at, updated_at, instance, method, chat_id, state, status, details, source, "
+            "settled, delivered_at) VALUES (?, ?, ?, ?, ?, 'answered', ?, ?, ?, 1, ?)",
+            (now, now, str(instance), method, chat_id, status, _scrub(details), source or "verify", now),
+        )
+        return int(cursor.lastrowid)
+
+    def contradicted_chats(self, instance, method: str) -> set[str]:
+        """Chats whose newest settling record (either method) is verify's word against ``method``
+        (``Not archived`` for archiveChat): an "already" answer from the server is not believed there."""
+        row = methods.TABLE.get(method)
+        if row is None:
+            return set()
+        pair = _pair(method)
+        rows = self._read(
+            f"SELECT chat_id FROM calls WHERE id IN (SELECT MAX(id) FROM calls WHERE instance = ? "
+            f"AND method IN ({_marks(pair)}) AND {_settles()} GROUP BY chat_id) AND method = ? AND status = ?",
+            (str(instance), *pair, method, row.not_done),
+        )
+        return {r[0] for r in rows}
+
+    def changed_by_tool(self, instance, method: str) -> list[str]:
+        """Chats this tool last left so with ``method`` (answered ``Archived`` for archiveChat), no later call
+        of either method settling them otherwise; verify's records do not count (the chat may have come back
+        since: that is what ``--keep-archived`` looks for). Oldest change first."""
+        row = methods.TABLE.get(method)
+        if row is None:
+            return []
+        pair = _pair(method)
+        checks = tuple(methods.of(m).not_done for m in pair)
+        rows = self._read(
+            f"SELECT chat_id FROM calls WHERE id IN (SELECT MAX(id) FROM calls WHERE instance = ? "
+            f"AND method IN ({_marks(pair)}) AND {_settles()} AND status NOT IN ({_marks(checks)}) GROUP BY chat_id) "
+            f"AND method = ? AND status = ? ORDER BY id",
+            (str(instance), *pair, *checks, method, row.done),
+        )
+        return [r[0] for r in rows]
+
+    def last_change(self, instance, chat_ids: Iterable[str] | None = None) -> datetime | None:
+        """When this tool last changed one of ``chat_ids`` (any chat of the instance when None): its newest
+        call answered ``Archived`` or ``Unarchived``. getChats shows a change at most a minute later."""
+        done = tuple(m.done for m in methods.TABLE.values())
+        wanted = None if chat_ids is None else sorted(set(chat_ids))
+        newest = None
+        for start in ([0] if wanted is None else range(0, len(wanted), 400)):
+            chunk = None if wanted is None else wanted[start:start + 400]
+            if chunk == []:
+                continue
+            only = "" if chunk is None else f" AND chat_id IN ({_marks(chunk)})"
+            found = self._read(f"SELECT MAX(updated_at) FROM calls WHERE instance = ? AND state = 'answered' "
+                               f"AND status IN ({_marks(done)}){only}", (str(instance), *done, *(chunk or ())))
+            if found and found[0][0] is not None:
+                newest = max(newest or 0.0, found[0][0])
+        return None if newest is None else datetime.fromtimestamp(newest)
+
+    # --- what the journal keeps besides calls -------------------------------------------------------
+
+    def links(self, instance):
+        """The links between phone-number and @lid IDs learnt on ``instance``, and every number asked about
+        (a ``chat_identity.Known``)."""
+        from greenapi_excel.chat_identity import Known, Link
+
+        rows = self._read("SELECT phone, lid, source FROM chat_links WHERE instance = ?", (str(instance),))
+        return Known(tuple(Link(phone, lid, source) for phone, lid, source in rows if lid),
+                        frozenset(phone for phone, _lid, _source in rows))
+
+    def add_links(self, instance, links: Iterable, asked: Iterable[str] = ()) -> None:
+        """Keep what checkWhatsapp told: each link, and each number asked that gave none (lid '')."""
+        now = time.time()
+        linked = {item.phone: item for item in links}
+        for phone in dict.fromkeys([*linked, *asked]):
+            item = linked.get(phone)
+            self._write("INSERT OR REPLACE INTO chat_links (instance, phone, lid, source, learnt_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (str(instance), phone, item.lid if item else "", item.source if item else "checkWhatsapp",
+                         now))
+
+    def record_switched_on(self, instance, setting: str, when: datetime | None = None) -> None:
+        """This tool switched ``setting`` on at ``when`` (now): the journals hold nothing older (docs)."""
+        stamp = (when or datetime.now()).timestamp()
+        self._write("INSERT OR REPLACE INTO settings_switched (instance, setting, switched_at) VALUES (?, ?, ?)",
+                    (str(instance), setting, stamp))
+
+    def switched_on(self, instance) -> dict[str, datetime]:
+        """setting -> when this tool last switched it on for ``instance`` (settings it never switched: absent)."""
+        rows = self._read("SELECT setting, switched_at FROM settings_switched WHERE instance = ?", (str(instance),))
+        return {setting: datetime.fromtimestamp(when) for setting, when in rows}
 
     def start_run(self, *, instance, method: str, source: str = "", book: str | None = None,
                   sheet: str | None = None, dry_run: bool = False, undo_of: str | None = None,

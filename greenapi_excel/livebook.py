@@ -245,20 +245,31 @@ class BlockTarget:
 
 class ProgressLine:
     """``GreenApi: 312 of 1,000 · 9.7/s · about 1 min 11 s left`` handed to ``show`` (the status bar, a cell),
-    at most every PROGRESS_SECONDS and at the end."""
+    at most every PROGRESS_SECONDS and at the end; while the run waits for GREEN-API (an instance
+    restarting: ``wait``), what it waits for and how long, instead of the pace."""
 
     def __init__(self, show: Callable[[str], None]) -> None:
         self._show = show
         self.pace = background.Pace()
         self.last = 0.0
+        self.done = self.total = 0
+        self.waiting: str | None = None
 
     def show(self, done: int, total: int) -> None:
+        if done > self.done:
+            self.waiting = None   # the run goes on: the wait is over
+        self.done, self.total = done, total
         pace = self.pace.add(done)
         now = time.monotonic()
         if now - self.last < PROGRESS_SECONDS and done < total:
             return
         self.last = now
-        self._show(texts.progress_line(done, total, pace))
+        self._show(texts.progress_line(done, total, pace, self.waiting))
+
+    def wait(self, reason: str, waited: float, limit: float) -> None:
+        """The run waits for GREEN-API: the line says so, and for how long."""
+        self.waiting = texts.waiting(reason, waited, limit)
+        self._show(texts.progress_line(self.done, self.total, None, self.waiting))
 
 
 # --- Load chats --------------------------------------------------------------------------------------

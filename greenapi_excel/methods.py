@@ -22,6 +22,7 @@ class Method:
     done: str             # status word: this run did it
     already: str          # status word: it was so before
     would: str            # status word: a dry run's verdict
+    not_done: str         # status word: verify found the chat otherwise than a done row says (not done)
     wants_archived: bool  # getChats' / getContactInfo's archive flag once it is done
     verb: str             # N_(): "archive" in a sentence
     title: str            # N_(): "Archive" at the head of a summary
@@ -34,14 +35,18 @@ class Method:
 
 
 TABLE = {
-    ARCHIVE: Method(ARCHIVE, "archive", UNARCHIVE, st.ARCHIVED, st.ALREADY_ARCHIVED, st.WOULD_ARCHIVE, True,
+    ARCHIVE: Method(ARCHIVE, "archive", UNARCHIVE, st.ARCHIVED, st.ALREADY_ARCHIVED, st.WOULD_ARCHIVE,
+                    st.NOT_ARCHIVED, True,
                     N_("archive"), N_("Archive"), N_("Archive chats")),
-    UNARCHIVE: Method(UNARCHIVE, "unarchive", ARCHIVE, st.UNARCHIVED, st.ALREADY_UNARCHIVED, st.WOULD_UNARCHIVE, False,
+    UNARCHIVE: Method(UNARCHIVE, "unarchive", ARCHIVE, st.UNARCHIVED, st.ALREADY_UNARCHIVED, st.WOULD_UNARCHIVE,
+                      st.NOT_UNARCHIVED, False,
                       N_("unarchive"), N_("Unarchive"), N_("Unarchive chats")),
 }
 BY_COMMAND = {m.command: m.name for m in TABLE.values()}
 # Answers that tell a chat's state for good: a call answered so settles an earlier one left uncertain.
-SETTLING = frozenset(w for m in TABLE.values() for w in m.done_words) | {st.CHAT_NOT_FOUND, st.NO_INCOMING}
+# Verify's Not archived / Not unarchived tell it too (getChats' archive flag).
+SETTLING = frozenset(w for m in TABLE.values() for w in (*m.done_words, m.not_done)) | {st.CHAT_NOT_FOUND,
+                                                                                     st.NO_INCOMING}
 
 
 def of(name: str) -> Method:

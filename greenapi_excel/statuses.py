@@ -18,6 +18,9 @@ ARCHIVED = N_("Archived")
 UNARCHIVED = N_("Unarchived")
 ALREADY_ARCHIVED = N_("Already archived")
 ALREADY_UNARCHIVED = N_("Already unarchived")
+# Verify: a row said Archived / Already archived (Unarchived / ...), and getChats says otherwise.
+NOT_ARCHIVED = N_("Not archived")
+NOT_UNARCHIVED = N_("Not unarchived")
 CHAT_NOT_FOUND = N_("Chat not found")
 NO_INCOMING = N_("No incoming messages")
 INVALID = N_("Invalid chat ID")
@@ -29,7 +32,7 @@ NOT_RUN = N_("Not run")
 FAILED = N_("Failed")
 
 ALL = (
-    ARCHIVED, UNARCHIVED, ALREADY_ARCHIVED, ALREADY_UNARCHIVED, CHAT_NOT_FOUND,
+    ARCHIVED, UNARCHIVED, ALREADY_ARCHIVED, ALREADY_UNARCHIVED, NOT_ARCHIVED, NOT_UNARCHIVED, CHAT_NOT_FOUND,
     NO_INCOMING, INVALID, DUPLICATE, WOULD_ARCHIVE, WOULD_UNARCHIVE,
     QUOTA_EXCEEDED, NOT_RUN, FAILED,
 )

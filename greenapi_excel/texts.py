@@ -60,9 +60,39 @@ def webhook_off() -> str:
     return _(WEBHOOK_OFF_TEXT).format(setting=_(WEBHOOK_SETTING))
 
 
-def not_authorized(state: str) -> str:
-    return _("the instance is not ready (stateInstance is {state!r}): link WhatsApp to it in the GREEN-API "
-             "console").format(state=state)
+# What each state of getStateInstance means and what to do about it (docs: account/GetStateInstance).
+STATE_TEXTS = {
+    "authorized": N_("the instance is authorized: WhatsApp is linked to it and it is ready"),
+    "notAuthorized": N_("the instance is not authorized (stateInstance notAuthorized): no WhatsApp account is linked "
+                        "to it, so nothing can be archived. Link one in the GREEN-API console "
+                        "(console.green-api.com): scan the QR code with WhatsApp on the phone, or use the code "
+                        "for the phone number"),
+    "blocked": N_("the instance is blocked (stateInstance blocked): WhatsApp has banned this number, so nothing can "
+                  "be archived and nothing this tool does can change that. Ask GREEN-API's support "
+                  "(support@green-api.com) what can be done"),
+    "sleepMode": N_("the instance is in sleep mode (stateInstance sleepMode): its state is out of date, as when the "
+                    "phone is switched off. Switch the phone on and connect it to the internet: within 5 minutes "
+                    "the instance is authorized again. Archiving goes ahead meanwhile; if chats fail, run again "
+                    "then"),
+    "starting": N_("the instance is starting up (stateInstance starting), as after a change of its settings or a "
+                   "reboot: that takes up to 5 minutes. If it lasts longer, reboot the instance in the GREEN-API "
+                   "console, or ask GREEN-API's support"),
+    "yellowCard": N_("WhatsApp has suspended sending messages from this number for a while for spam-like activity "
+                     "(stateInstance yellowCard). Archiving is not sending and goes ahead; to send again, slow "
+                     "down and reboot the instance in the GREEN-API console"),
+    "suspended": N_("WhatsApp has suspended sending messages from this number for a while for spam-like activity "
+                    "(stateInstance suspended). Archiving is not sending and goes ahead; to send again, slow "
+                    "down and reboot the instance in the GREEN-API console"),
+}
+
+
+def instance_state(state: str) -> str:
+    """What the instance's state means and what to do about it, in a sentence or two."""
+    text = STATE_TEXTS.get(state)
+    if text is not None:
+        return _(text)
+    return _("the instance answers, but its state is {state!r}, which this tool does not know, so nothing was "
+             "changed: look at the instance in the GREEN-API console").format(state=cell_text(state, 60))
 
 
 def connected(instance: str, url: str) -> str:
@@ -70,23 +100,33 @@ def connected(instance: str, url: str) -> str:
 
 
 def state_problem(instance: str, state: str) -> str:
-    return _("Instance {instance} answers, but its state is {state!r}: link WhatsApp to it in the GREEN-API "
-             "console.").format(instance=instance, state=state)
+    return _("Instance {instance}: {state}").format(instance=instance, state=sentence(instance_state(state)))
 
 
-def webhook_question(instance: str) -> str:
-    return _("Instance {instance} is authorized, but {problem}\n\nSwitch \"{setting}\" on now?").format(
-        instance=instance, problem=sentence(webhook_off()), setting=_(WEBHOOK_SETTING))
+def still_restarting(seconds: float) -> str:
+    """The run's stop, or check's answer, when the instance did not come back from a restart in time (or, in
+    Excel's own process, which never waits: is restarting)."""
+    if seconds <= 0:
+        return _("the instance is restarting (GREEN-API answered \"instance in starting process\"), so nothing was "
+                 "sent; it takes up to 5 minutes: try again in a few minutes, and if it lasts, reboot the instance "
+                 "in the GREEN-API console")
+    return _("the instance was still restarting after {time} (GREEN-API answered \"instance in starting "
+             "process\"), so nothing more was sent; it usually takes up to 5 minutes: try again in a few minutes, "
+             "and if it lasts, reboot the instance in the GREEN-API console").format(time=duration(seconds))
+
+
+def waiting(reason: str, waited: float, limit: float) -> str:
+    """What a wait for GREEN-API shows beside the progress: why, how long so far, how long at most."""
+    if reason == "restart":   # calls.RESTART (texts never imports calls: calls words its errors here)
+        return _("the instance is restarting: waiting {waited} (at most {limit})").format(
+            waited=duration(waited), limit=duration(limit))
+    return _("waiting for GREEN-API's chat list to refresh (once a minute): {left} left").format(
+        left=duration(max(0.0, limit - waited)))
 
 
 def webhook_left_off() -> str:
     return _("Left off. Archive chats will stop before changing anything until \"{setting}\" is on.").format(
         setting=_(WEBHOOK_SETTING))
-
-
-def webhook_switched_on(instance: str) -> str:
-    return _("\"{setting}\" is switched on for instance {instance}. GREEN-API applies it within 5 minutes: wait "
-             "that long before archiving.").format(setting=_(WEBHOOK_SETTING), instance=instance)
 
 
 def asking(instance: str) -> str:
@@ -204,14 +244,82 @@ def duration(seconds: float) -> str:
     return _("{h} h {m} min").format(h=hours, m=minutes) if minutes else _("{h} h").format(h=hours)
 
 
-def progress_line(done: int, total: int, pace: float | None) -> str:
-    """``GreenApi: 312 of 1,000 · 9.7/s · about 1 min 11 s left``; the pace and time left once known."""
+def progress_line(done: int, total: int, pace: float | None, wait: str | None = None) -> str:
+    """``GreenApi: 312 of 1,000 · 9.7/s · about 1 min 11 s left``; the pace and time left once known; while
+    the run waits for GREEN-API, what it waits for (``waiting``) instead of the pace."""
     parts = [f"{TITLE}: " + _("{done} of {total}").format(done=f"{done:,}", total=f"{total:,}")]
-    if pace and pace > 0:
+    if wait:
+        parts.append(wait)
+    elif pace and pace > 0:
         parts.append(_("{pace}/s").format(pace=f"{pace:.1f}"))
         if done < total:
             parts.append(_("about {time} left").format(time=duration((total - done) / pace)))
     return " \u00b7 ".join(parts)
+
+
+# --- answers a run reads twice: lost replies, one chat under two IDs, the workaround ---------------------------
+
+def settled_done(source: str) -> str:
+    return _("done; the reply was lost, {source} confirms it").format(source=source)
+
+
+def settled_unchanged(details: str, source: str) -> str:
+    return _("{details}; {source} confirms nothing changed").format(details=details, source=source)
+
+
+def settled_not_done(error, source: str) -> str:
+    return _("not done ({error}); {source} confirms nothing changed").format(error=error, source=source)
+
+
+def dry_run_other_id() -> str:
+    return _("dry run: nothing changed; getChats lists some chats by another ID (@lid or number) that could not be "
+             "matched to this one, so whether it is archived already is not known: a real run will tell")
+
+
+def workaround_done(method: str) -> str:
+    if method == methods.ARCHIVE:
+        return _("archived again: GREEN-API said it was archived already while its chat list showed it was not, "
+                 "so it was unarchived and archived again (GREEN-API's own advice)")
+    return _("unarchived again: GREEN-API said it was unarchived already while its chat list showed it was not, "
+             "so it was archived and unarchived again")
+
+
+def workaround_refused(method: str) -> str:
+    if method == methods.ARCHIVE:
+        return _("GREEN-API still says it is archived already, while its chat list shows it is not, also after "
+                 "unarchiving and archiving it again: archive it in WhatsApp by hand, or ask GREEN-API's support")
+    return _("GREEN-API still says it is not archived, while its chat list shows it is, also after archiving and "
+             "unarchiving it again: unarchive it in WhatsApp by hand, or ask GREEN-API's support")
+
+
+def workaround_failed(method: str, details: str) -> str:
+    return _("GREEN-API's chat list disagrees with its answer, and the first step of its own workaround failed: "
+             "{details}").format(details=details)
+
+
+# --- an empty chat list --------------------------------------------------------------------------------------
+
+def empty_chat_list_dry_run() -> str:
+    return _("GREEN-API's chat list (getChats) came back empty, also when asked again, so the dry run cannot tell "
+             "what a run would do (nothing was changed): try again in a few minutes")
+
+
+def empty_chat_list_verify() -> str:
+    return _("GREEN-API's chat list (getChats) came back empty, also when asked again, so nothing could be checked "
+             "and no status was changed: try again in a few minutes")
+
+
+# --- verify --------------------------------------------------------------------------------------------------
+
+def not_as_said(method: str, when) -> str:
+    """Details of a row verify found otherwise than it says: when it was checked, and the likely causes."""
+    stamp = f"{when:%Y-%m-%d %H:%M}"
+    if method == methods.ARCHIVE:
+        return _("checked {when}: GREEN-API's chat list shows it not archived. Likely: a new message brought it back "
+                 "(when \"Keep chats archived\" is off on the phone), someone unarchived it by hand, or GREEN-API "
+                 "did not apply the call. Archive chats (or verify --fix) sends it again").format(when=stamp)
+    return _("checked {when}: GREEN-API's chat list shows it archived. Likely: someone archived it by hand, or "
+             "GREEN-API did not apply the call. Unarchive chats (or verify --fix) sends it again").format(when=stamp)
 
 
 # --- the token and the Settings sheet ------------------------------------------------------------------------
@@ -420,37 +528,124 @@ def error_line(message: str) -> str:
     return _("greenapi-excel: error: {message}").format(message=message)
 
 
+# The console's names of the settings that feed the journals (docs: journals/LastIncomingMessages, ...).
+OUTGOING_SETTING = N_("Receive webhooks on messages sent from phone")
+
+
+def setting_name(key: str) -> str:
+    """``"Receive webhooks on incoming messages and files" (incomingWebhook)``: as the console and the API name it."""
+    name = _(WEBHOOK_SETTING) if key == "incomingWebhook" else _(OUTGOING_SETTING)
+    return f'"{name}" ({key})'
+
+
 def check_lines(credentials, outcome) -> list[str]:
-    """``check``: the instance's state and the setting archiveChat needs."""
-    lines = [f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {outcome.state}"]
-    if outcome.state == "authorized":
-        answer = outcome.webhook or _("unknown (getSettings did not say)")
-        lines.append(f"incomingWebhook ({_(WEBHOOK_SETTING)}): {answer}")
+    """``check``: the instance's state (what it means, what to do), the two settings that feed the journals
+    and since when, and whether the journals can support an idle rule."""
+    lines = [f"apiUrl {credentials.api_url}, idInstance {credentials.id_instance}: stateInstance {outcome.state}",
+             sentence(instance_state(outcome.state))]
+    if outcome.restarting:
+        lines.append(sentence(restarting(outcome.retry_at)))
+    if not outcome.state_works:
+        return lines
+    for key, value in outcome.settings().items():
+        when = outcome.since.get(key)
+        if value is None:
+            answer = _("unknown (getSettings did not say)")
+        elif value != "yes":
+            answer = _("off")
+        elif when is not None:
+            answer = _("on, since {when} (switched on by this tool)").format(when=f"{when:%Y-%m-%d %H:%M}")
+        else:
+            answer = _("on (since when is not known: it was switched on outside this tool)")
+        lines.append(f"{setting_name(key)}: {answer}")
+    lines.append(idle_rule(outcome))
     return lines
+
+
+def idle_rule(outcome) -> str:
+    """Whether the journals can tell idle chats (Load chats' Idle days, --idle-days), and how far back."""
+    settings = outcome.settings()
+    off = [key for key, value in settings.items() if value != "yes"]
+    if off:
+        return _("Idle rule (--idle-days, Idle days): not supported while {settings} is not on; every chat with "
+                 "no message in the journals counts as unknown, never idle. check --fix switches it on.").format(
+            settings=_(" and ").join(setting_name(key) for key in off))
+    known = [outcome.since.get(key) for key in settings]
+    if all(when is None for when in known):
+        return _("Idle rule (--idle-days, Idle days): supported as far back as the journals reach (their last "
+                 "10,000 messages), assuming both settings were on all that time: this tool did not switch them "
+                 "on and cannot see since when they are.")
+    reach = outcome.idle_rule_reach()
+    return ngettext("Idle rule (--idle-days, Idle days): {why}; a chat with no message in the journals is idle for "
+                    "at most {n} day as far as is known, and unknown, never idle, for a rule of more days.",
+                    "Idle rule (--idle-days, Idle days): {why}; a chat with no message in the journals is idle for "
+                    "at most {n} days as far as is known, and unknown, never idle, for a rule of more days.",
+                    reach.days).format(n=reach.days, why=reach.describe())
 
 
 def not_authorized_check() -> str:
     return _("the instance is not authorized: link WhatsApp to it in the GREEN-API console")
 
 
-def switched_on_line() -> str:
-    return _('Switched "{setting}" on (setSettings incomingWebhook=yes). GREEN-API applies it within 5 minutes: '
-             "wait that long before archiving.").format(setting=_(WEBHOOK_SETTING))
+def switched_on_line(outcome=None) -> str:
+    """``check --fix`` switched settings on: which, and that older messages never reach the journals."""
+    keys = outcome.switched if outcome is not None and outcome.switched else ("incomingWebhook",)
+    names = _(" and ").join(setting_name(key) for key in keys)
+    line = _("Switched {settings} on (setSettings).").format(settings=names)
+    if outcome is not None and outcome.restarting:
+        return line + " " + sentence(restarting(outcome.retry_at)) + " " + sentence(before_switch())
+    if outcome is not None:
+        return line + " " + _("GREEN-API shows them on now.") + " " + sentence(before_switch())
+    return line + " " + _("GREEN-API applies it within 5 minutes: wait that long before archiving.")
 
 
-def chats_loaded(chats: str, book, sheet: str, window: int, days: int, command: str) -> list[str]:
+def before_switch() -> str:
+    return _("messages from before the switch never reach the journals (GREEN-API: only a logout and a new "
+             "authorization of the instance bring older ones in), so idle days are known only from now on")
+
+
+def restarting(retry_at) -> str:
+    when = f"{retry_at:%H:%M}" if retry_at is not None else "?"
+    return _("the instance is still restarting (GREEN-API answers \"instance in starting process\"), which takes "
+             "up to 5 minutes: try again after {when}").format(when=when)
+
+
+def switch_on_question(instance: str, keys) -> str:
+    names = _(" and ").join(setting_name(key) for key in keys)
+    lines = [_("Instance {instance} is authorized, but {settings} is off.").format(instance=instance, settings=names)]
+    if "incomingWebhook" in keys:
+        lines.append(sentence(_("archiveChat works only when incomingWebhook is on")))
+    lines.append(sentence(_("the idle rule (Load chats' Idle days) needs both settings on")))
+    lines.append(_("Switch them on now? GREEN-API restarts the instance to apply them (up to 5 minutes); messages "
+                   "from before the switch never reach the journals. (They can also be switched on in the "
+                   "instance's settings in the GREEN-API console.)"))
+    return "\n\n".join([lines[0], " ".join(lines[1:-1]), lines[-1]])
+
+
+def switched_on_alert(instance: str, outcome) -> str:
+    return _("Instance {instance}: {line}").format(instance=instance, line=switched_on_line(outcome))
+
+
+def still_restarting_alert(instance: str, outcome) -> str:
+    return _("Instance {instance}: {state}").format(instance=instance, state=sentence(restarting(outcome.retry_at)))
+
+
+def chats_loaded(chats: str, book, sheet: str, window: int, days: int, command: str, reach=None) -> list[str]:
     lines = [ngettext("Loaded {chats} into {book} (sheet {sheet}); message times over the last {n} day.",
                       "Loaded {chats} into {book} (sheet {sheet}); message times over the last {n} days.",
-                      window).format(chats=chats, book=book, sheet=sheet, n=window)]
+                      days).format(chats=chats, book=book, sheet=sheet, n=days)]
     if window < days:
-        lines.append(journal_reach(window, days))
+        lines.append(journal_reach(window, days, reach))
     lines.append(_("Filter it, then: {command}").format(command=command))
     return lines
 
 
-def journal_reach(window: int, days: int) -> str:
+def journal_reach(window: int, days: int, reach=None) -> str:
     from greenapi_excel.chatlist import JOURNAL_LIMIT
 
+    if reach is not None and reach.cause != "journal full":
+        return _("{why}: a chat with no message in the journals says unknown in Idle days, never a number.").format(
+            why=sentence(reach.describe())[:-1])
     return ngettext("GREEN-API's journals hold its last {limit:,} messages: they reach back {n} day, not {days}, so "
                     "the sheet says what is known for {n} day.",
                     "GREEN-API's journals hold its last {limit:,} messages: they reach back {n} days, not {days}, so "
@@ -458,15 +653,13 @@ def journal_reach(window: int, days: int) -> str:
                                                                                 days=days)
 
 
-def chats_loaded_alert(chats: str, sheet: str, window: int) -> str:
-    from greenapi_excel.chatlist import DEFAULT_DAYS, JOURNAL_LIMIT
+def chats_loaded_alert(chats: str, sheet: str, window: int, reach=None) -> str:
+    from greenapi_excel.chatlist import DEFAULT_DAYS
 
-    cut = (" " + ngettext("GREEN-API's journals hold its last {limit:,} messages, which reach back only {n} day.",
-                          "GREEN-API's journals hold its last {limit:,} messages, which reach back only {n} days.",
-                          window).format(limit=JOURNAL_LIMIT, n=window) if window < DEFAULT_DAYS else "")
+    cut = " " + journal_reach(window, DEFAULT_DAYS, reach) if window < DEFAULT_DAYS else ""
     return (ngettext("Loaded {chats} into sheet {sheet} (message times over the last {n} day).",
                      "Loaded {chats} into sheet {sheet} (message times over the last {n} days).",
-                     window).format(chats=chats, sheet=sheet, n=window)
+                     DEFAULT_DAYS).format(chats=chats, sheet=sheet, n=DEFAULT_DAYS)
             + cut + " " + _("Filter it, then press Dry run or Archive chats: they act on the visible rows only."))
 
 
@@ -474,9 +667,12 @@ def reading_chats(instance: str) -> str:
     return f"{TITLE}: " + _("reading the chats of instance {instance}...").format(instance=instance)
 
 
-def all_chats_reach(window: int, days: int) -> str:
+def all_chats_reach(window: int, days: int, reach=None) -> str:
     from greenapi_excel.chatlist import JOURNAL_LIMIT
 
+    if reach is not None and reach.cause != "journal full":
+        return _("{why}: chats not known to be idle {days} days are left alone (--include-unknown takes them "
+                 "too)").format(why=sentence(reach.describe())[:-1], days=days)
     return ngettext("GREEN-API's journals reach back only {n} day (their last {limit:,} messages): chats not known "
                     "to be idle {days} days are left alone",
                     "GREEN-API's journals reach back only {n} days (their last {limit:,} messages): chats not known "
@@ -488,6 +684,111 @@ def all_chats_chosen(instance: str, n: int, chat_type: str | None, idle_days: in
                                  idle_days is not None and _("idle {n}+ days").format(n=idle_days)) if p)
     return ngettext("instance {instance}: {n} chat chosen", "instance {instance}: {n} chats chosen", n).format(
         instance=instance, n=n) + (f" ({rule})" if rule else "")
+
+
+def all_chats_unknown(choice, report: bool) -> str:
+    """The summary's line about the chats --idle-days could not call idle (``chatlist.Choice``)."""
+    line = sentence(choice.describe_unknown())
+    if report and not choice.included:
+        line += " " + _("The report lists them below the chosen ones, without a status; their Idle days says why.")
+    return line
+
+
+def keep_archived_line(found) -> str:
+    """``--keep-archived``: how many chats this tool archived, and how many WhatsApp has brought back."""
+    line = ngettext("{n} chat archived by this tool (the journal);", "{n} chats archived by this tool (the journal);",
+                    found.archived).format(n=found.archived)
+    line += " " + ngettext("{n} of them is back in the chat list and is archived again",
+                           "{n} of them are back in the chat list and are archived again", found.back).format(
+        n=found.back)
+    if found.unlisted:
+        line += "; " + ngettext("{n} is not in GREEN-API's chat list under any ID known (gone?) and was left alone",
+                                "{n} are not in GREEN-API's chat list under any ID known (gone?) and were left alone",
+                                found.unlisted).format(n=found.unlisted)
+    return line + "."
+
+
+def include_unknown_alone() -> str:
+    return _("--include-unknown goes with --all-chats --idle-days N")
+
+
+def keep_archived_alone() -> str:
+    return _("--keep-archived re-archives the chats this tool archived: it takes no --type, --idle-days or "
+             "--include-unknown")
+
+
+# --- verify ---------------------------------------------------------------------------------------------
+
+def nothing_to_verify(where_text: str) -> str:
+    return _("No row in {where} says Archived, Already archived, Unarchived or Already unarchived: there is nothing "
+             "to verify. Verify checks what an earlier run wrote.").format(where=where_text)
+
+
+def verify_summary(outcome) -> str:
+    """What verify found, for the terminal and the message box."""
+    found = outcome.verified
+    lines = [ngettext("Verify: {n} row checked in {where} against GREEN-API's chat list ({when}).",
+                      "Verify: {n} rows checked in {where} against GREEN-API's chat list ({when}).",
+                      outcome.checked).format(n=outcome.checked, where=outcome.where,
+                                              when=f"{found.checked_at:%Y-%m-%d %H:%M}")]
+    lines.append(ngettext("{n} holds as its status says.", "{n} hold as their statuses say.", found.confirmed).format(
+        n=found.confirmed))
+    if found.contradicted:
+        lines.append(ngettext("{n} does not: {counts} (Details says when and the likely causes).",
+                              "{n} do not: {counts} (Details says when and the likely causes).",
+                              len(found.contradicted)).format(n=len(found.contradicted),
+                                                              counts=status_counts(_counted(found.contradicted))))
+    if found.resolved:
+        lines.append(ngettext("{n} found otherwise before is as wanted now: {counts}.",
+                              "{n} found otherwise before are as wanted now: {counts}.", len(found.resolved)).format(
+            n=len(found.resolved), counts=status_counts(_counted(found.resolved))))
+    if found.unlisted:
+        lines.append(ngettext("{n} chat is not in the chat list (gone?): left as it is.",
+                              "{n} chats are not in the chat list (gone?): left as they are.",
+                              found.unlisted).format(n=found.unlisted))
+    if found.unmatched:
+        lines.append(ngettext("{n} chat may be in the list under its other ID (@lid or number), which could not be "
+                              "matched: left as it is.",
+                              "{n} chats may be in the list under their other ID (@lid or number), which could not "
+                              "be matched: left as they are.", found.unmatched).format(n=found.unmatched))
+    return "\n".join(lines)
+
+
+def as_wanted_now(method: str, when) -> str:
+    """Details of a row verify had found otherwise, that the chat list now shows as the run wanted it."""
+    stamp = f"{when:%Y-%m-%d %H:%M}"
+    if method == methods.ARCHIVE:
+        return _("checked {when}: GREEN-API's chat list shows it archived now (not by this tool)").format(when=stamp)
+    return _("checked {when}: GREEN-API's chat list shows it unarchived now (not by this tool)").format(when=stamp)
+
+
+def _counted(results) -> dict:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return counts
+
+
+def verify_fix_hint() -> str:
+    return _("Archive chats (or Unarchive chats) sends them again, or: greenapi-excel verify BOOK --fix.")
+
+
+def verify_question(count: int) -> str:
+    return ngettext("Send that {n} chat again now? (A chat GREEN-API claims is done already is unarchived and "
+                    "archived again, as GREEN-API advises.)",
+                    "Send those {n} chats again now? (A chat GREEN-API claims is done already is unarchived and "
+                    "archived again, as GREEN-API advises.)", count).format(n=count)
+
+
+def verify_too_soon(seconds: float) -> str:
+    return _("This tool changed one of these chats moments ago, and GREEN-API refreshes its chat list at most once a "
+             "minute, so it may not show the change yet: press Verify again in {time}.").format(
+        time=duration(seconds))
+
+
+def verify_other_method_later(method: str) -> str:
+    return _("Rows to {verb} again are left for now: press Verify again when this run is over.").format(
+        verb=_(methods.of(method).verb))
 
 
 def undo_line(found) -> str:

@@ -285,10 +285,14 @@ def _read_states(credentials, chats: list[str]):
         book = {c.get("id"): c for c in listed if isinstance(c, dict)}
         cached = (time.monotonic(), book)
         _chats_cache[key] = cached
-    book = cached[1]
+    # A chat getChats lists by its @lid is found by its number too, once the journal links them (issue 19).
+    from greenapi_excel import jobs
+
+    identities = jobs.known_identities(_journal(), credentials.id_instance)
+    book = {identities.key(chat_id): chat for chat_id, chat in cached[1].items() if isinstance(chat_id, str)}
     answers = {}
     for chat_id in chats:
-        chat = book.get(chat_id)
+        chat = book.get(identities.key(chat_id))
         if chat is None:
             answers[chat_id] = status_text(st.CHAT_NOT_FOUND, texts.not_in_chat_list())
         else:

@@ -92,23 +92,25 @@ def _changed(journal, run: RunRecord) -> list[str]:
     return journal.changed_chats(run.id, methods.of(run.method).done) if run.method in methods.TABLE else []
 
 
-def plan(undo: Undo, cells: Iterable[tuple[int, object]] = (), *, region: str | None = None) -> Plan:
+def plan(undo: Undo, cells: Iterable[tuple[int, object]] = (), *, region: str | None = None,
+         identities=None) -> Plan:
     """The undo as a Plan: each changed chat on the first row of ``cells`` (the run's book) that holds it
-    (by the chat column's own rule, ``chat_ids.parse_cell``); chats no row holds any more get rows -1,
-    -2, ... (printed, never written)."""
-    wanted = set(undo.chats)
+    (by the chat column's own rule, ``chat_ids.parse_cell``; under either of its IDs where ``identities``
+    links a number and its @lid); chats no row holds any more get rows -1, -2, ... (printed, never written)."""
+    key = identities.key if identities is not None else (lambda chat_id: chat_id)
+    wanted = {key(chat_id) for chat_id in undo.chats}
     rows: dict[str, int] = {}
     for row, value in cells:
         try:
             parsed = chat_ids.parse_cell(value, region)
         except ConfigError:
             continue
-        if parsed.chat_id in wanted and parsed.chat_id not in rows:
-            rows[parsed.chat_id] = row
+        if parsed.chat_id is not None and key(parsed.chat_id) in wanted and key(parsed.chat_id) not in rows:
+            rows[key(parsed.chat_id)] = row
     result = Plan(undo.method)
     missing = 0
     for chat_id in undo.chats:
-        row = rows.get(chat_id)
+        row = rows.get(key(chat_id))
         if row is None:
             missing += 1
             row = -missing

@@ -227,3 +227,24 @@ def test_cells_filled_down_one_chat_each_share_one_budget(box):
 
 def test_a_range_within_the_budget_is_called_as_before(box):
     assert udfs.ARCHIVECHAT([[chat] for chat in OPEN_CHATS[:udf.UDF_CALL_LIMIT]])[0][0] in (st.ARCHIVED,)
+
+
+def test_a_lid_is_a_chat_id_in_the_functions_and_chatstatus_finds_it_by_either_id(env, make_sandbox):
+    """Issue 19: WhatsApp's own ID for a person, as getChats lists it, in a worksheet function."""
+    sandbox = make_sandbox(lid_chats=1, rps=1000, read_rps=1000)
+    env.setenv("GREENAPI_API_URL", sandbox.api_url)
+    env.setenv("GREENAPI_ID_INSTANCE", sandbox.id_instance)
+    env.setenv("GREENAPI_API_TOKEN_INSTANCE", sandbox.token)
+    lid = sandbox.lid_of(OPEN_CHATS[0])
+    assert udfs.ARCHIVECHAT(lid) == st.ARCHIVED
+    assert [c["chatId"] for c in sandbox.calls("archiveChat")] == [lid]
+    assert OPEN_CHATS[0] in sandbox.archived_ids()
+    assert udfs.CHATSTATUS(lid) == st.ARCHIVED          # getChats lists it by its lid
+    # By the number: found once the journal knows which lid is that number's (a run learns it with checkWhatsapp).
+    assert udfs.CHATSTATUS(OPEN_CHATS[0]).startswith(st.CHAT_NOT_FOUND)
+    from greenapi_excel.chat_identity import Link
+    from greenapi_excel.journal import Journal
+
+    with Journal() as journal:
+        journal.add_links(sandbox.id_instance, [Link(OPEN_CHATS[0], lid, "checkWhatsapp")])
+    assert udfs.CHATSTATUS(OPEN_CHATS[0]) == st.ARCHIVED

@@ -34,7 +34,7 @@ XLWINGS_PACKAGE = Path(xlwings.__file__).resolve().parent
 CUSTOMUI_NS = "{http://schemas.microsoft.com/office/2009/07/customui}"
 BUTTONS = {
     "Archive chats": "archive_chats", "Unarchive chats": "unarchive_chats", "Dry run": "dry_run",
-    "Load chats": "load_chats", "Undo last run": "undo_last_run", "Stop": "stop_run",
+    "Load chats": "load_chats", "Verify": "verify", "Undo last run": "undo_last_run", "Stop": "stop_run",
     "Check connection": "check_connection", "Settings / token": "settings",
 }
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from greenapi_excel import texts
-from greenapi_excel.console import (EXIT_CONFIG, EXIT_OK, Progress, archive_book, error, exit_code, info,
-                                    print_results, print_summary, say, terminal)
+from greenapi_excel.console import (EXIT_CONFIG, EXIT_OK, EXIT_ROWS_FAILED, Progress, WaitLine, archive_book, error,
+                                    exit_code, info, print_results, print_summary, say, terminal)
 from greenapi_excel.i18n import _
 
 
@@ -21,7 +21,8 @@ def dispatch(args) -> int:
     if args.command in ("archive", "unarchive"):
         return command_all_chats(args) if args.all_chats else command_run(args)
     return {"undo": command_undo, "chats": command_chats, "check": command_check, "demo": command_demo,
-            "workbook": command_workbook, "addin": command_addin, "journal": command_journal}[args.command](args)
+            "workbook": command_workbook, "addin": command_addin, "journal": command_journal,
+            "verify": command_verify}[args.command](args)
 
 
 # --- inputs ----------------------------------------------------------------------------------------
@@ -36,7 +37,9 @@ def credentials(args, sheet_settings=None):
 def client_for(args, credentials):
     from greenapi_excel.client import GreenApiClient
 
-    return GreenApiClient(credentials, timeout=(5.0, args.timeout), rate=getattr(args, "rate", 10.0))
+    client = GreenApiClient(credentials, timeout=(5.0, args.timeout), rate=getattr(args, "rate", 10.0))
+    client.on_wait = WaitLine()   # a wait for GREEN-API outside a run's progress bar: a line now and then
+    return client
 
 
 def journal_for(args):
@@ -95,28 +98,41 @@ def command_all_chats(args) -> int:
         raise ConfigError(texts.all_chats_no_book())
     if args.idle_days is not None:
         chatlist.check_days(args.idle_days)
+    if args.include_unknown and args.idle_days is None:
+        raise ConfigError(texts.include_unknown_alone())
     method = methods.BY_COMMAND[args.command]
+    if args.keep_archived and (method != methods.ARCHIVE or args.type or args.idle_days is not None
+                               or args.include_unknown):
+        raise ConfigError(texts.keep_archived_alone())
     found = credentials(args)
     client = client_for(args, found)
     journal = journal_for(args)
     try:
-        refusal = jobs.check_before_changes(client) if not args.dry_run else None
+        refusal = jobs.check_before_changes(client, webhook=not args.dry_run)
         if refusal is not None:
             error(str(refusal))
             return EXIT_CONFIG
         days = args.idle_days or chatlist.DEFAULT_DAYS
-        fetched = chatlist.fetch(client, days)
-        window = chatlist.window_of(fetched, days)
-        if window < days:
-            info(texts.all_chats_reach(window, days))
+        left_alone, kept = [], None
+        if args.keep_archived:
+            prepared, kept, chosen = jobs.prepare_keep_archived(client, journal, dry_run=args.dry_run)
+            info(texts.keep_archived_line(kept))
+        else:
+            fetched = jobs.read_chat_list(client, days, journal)
+            reach = fetched[0].reach if fetched else None
+            if args.idle_days is not None and reach is not None and reach.days < days:
+                info(texts.all_chats_reach(reach.days, days, reach))
+            prepared, chosen = jobs.prepare_all_chats(fetched, method=method, dry_run=args.dry_run,
+                                                      chat_type=args.type, idle_days=args.idle_days,
+                                                      include_unknown=args.include_unknown)
+            info(texts.all_chats_chosen(found.id_instance, len(chosen), args.type, args.idle_days))
+            left_alone = jobs.unknown_rows(fetched, chosen, chat_type=args.type, idle_days=args.idle_days)
         report = Path(args.report) if args.report else None
-        prepared, chosen = jobs.prepare_all_chats(fetched, method=method, dry_run=args.dry_run,
-                                                  chat_type=args.type, idle_days=args.idle_days)
-        info(texts.all_chats_chosen(found.id_instance, len(chosen), args.type, args.idle_days))
         target, opened = None, None
         with book_lock(report) if report else contextlib.nullcontext():
             if report is not None:
-                sheet_name, _laid = chatsheet.write(report, chosen, days, sheet=args.sheet or "Report")
+                sheet_name, _laid = chatsheet.write(report, [*chosen, *left_alone], days,
+                                                    sheet=args.sheet or "Report")
                 read, opened = filebook.read(report, sheet=sheet_name, column="Chat ID")
                 prepared.book, prepared.sheet = read.book, read.sheet
                 target = filebook.FileTarget(opened)
@@ -124,12 +140,16 @@ def command_all_chats(args) -> int:
                            _("dry run") if args.dry_run else _(methods.of(method).verb))
             try:
                 outcome = jobs.execute(prepared, client, journal, target, progress=bar.update,
-                                       source="cli --all-chats", preflight=False)
+                                       source="cli --all-chats", preflight=False, on_wait=bar.wait)
             finally:
                 bar.close()
         print_results(outcome.results, {number: row.chat_id for number, row in enumerate(chosen, start=2)})
         journal.mark_delivered(r.call_id for r in outcome.results)   # printed above: the analyst has them
         print_summary(outcome, target, opened)
+        if getattr(chosen, "unknown", 0):
+            say(texts.all_chats_unknown(chosen, report is not None))
+        if kept is not None:
+            say(texts.keep_archived_line(kept))
         return exit_code(outcome.summary)
     finally:
         client.close()
@@ -169,7 +189,8 @@ def command_undo(args) -> int:
                 if answer not in ("y", "yes", _("y"), _("yes")):
                     say(texts.nothing_changed())
                     return EXIT_OK
-            prepared = jobs.prepare_undo(found, read, region=resolve_region(args.region, read.settings if read else None))
+            prepared = jobs.prepare_undo(found, read, region=resolve_region(args.region, read.settings if read else None),
+                                         journal=journal)
             prepared.dry_run = args.dry_run
             client = client_for(args, found_credentials)
             target = filebook.FileTarget(opened) if opened is not None else None
@@ -194,16 +215,20 @@ def command_check(args) -> int:
     from greenapi_excel import jobs
 
     found = credentials(args)
-    with client_for(args, found) as client:
-        outcome = jobs.check(client, fix=args.fix)
+    journal = journal_for(args)
+    try:
+        with client_for(args, found) as client:
+            outcome = jobs.check(client, fix=args.fix, journal=journal)
+    finally:
+        journal.close()
     for line in texts.check_lines(found, outcome):
         say(line)
-    if outcome.state != "authorized":
-        error(texts.not_authorized_check())
-        return EXIT_CONFIG
     if outcome.switched_on:
-        say(texts.switched_on_line())
-        return EXIT_OK
+        say(texts.switched_on_line(outcome))
+        return EXIT_OK if not outcome.restarting else EXIT_CONFIG
+    if not outcome.state_works or outcome.restarting:
+        error(texts.instance_state(outcome.state) if not outcome.restarting else texts.restarting(outcome.retry_at))
+        return EXIT_CONFIG
     if outcome.webhook == "no":
         error(texts.webhook_off())
         return EXIT_CONFIG
@@ -220,15 +245,61 @@ def command_chats(args) -> int:
     book = Path(args.book)
     with book_lock(book):
         found = credentials(args)
-        with client_for(args, found) as client:
-            rows = jobs.fetch_chat_list(client, days)
+        journal = journal_for(args)
+        try:
+            with client_for(args, found) as client:
+                rows = jobs.fetch_chat_list(client, days, journal)
+        finally:
+            journal.close()
         sheet_name, laid = chatsheet.write(book, rows, days, sheet=args.sheet)
     window = chatlist.window_of(rows, days)
     quoted = f'"{sheet_name}"' if " " in sheet_name else sheet_name
     for line in texts.chats_loaded(laid.describe(), book, sheet_name, window, days,
-                                   f"greenapi-excel archive {book} --sheet {quoted} --dry-run"):
+                                   f"greenapi-excel archive {book} --sheet {quoted} --dry-run",
+                                   rows[0].reach if rows else None):
         say(line)
     return EXIT_OK
+
+
+# --- verify: do the statuses still hold? ----------------------------------------------------------------
+
+def command_verify(args) -> int:
+    from greenapi_excel import filebook, jobs, methods
+    from greenapi_excel.settings import resolve_region
+    from greenapi_excel.sheets import book_lock
+
+    if args.region:
+        resolve_region(args.region)
+    book = Path(args.book)
+    journal = journal_for(args)
+    client = None
+    try:
+        with book_lock(book):
+            read, opened = filebook.read(book, sheet=args.sheet, column=args.column)
+            checks = jobs.prepare_verify(read, region=resolve_region(args.region, read.settings))
+            client = client_for(args, credentials(args, read.settings))
+            target = filebook.FileTarget(opened)
+            outcome = jobs.verify(read, checks, client, journal, target)
+            say(texts.verify_summary(outcome))
+            runs = outcome.fix(read) if args.fix else []
+            if outcome.verified.contradicted and not args.fix:
+                say(texts.verify_fix_hint())
+            code = EXIT_ROWS_FAILED if outcome.verified.contradicted else EXIT_OK
+            for prepared in runs:
+                bar = Progress(len(prepared.plan.todo), not args.no_progress, _(methods.of(prepared.method).verb))
+                try:
+                    fixed = jobs.execute(prepared, client, journal, target, progress=bar.update, source="cli verify",
+                                         on_wait=bar.wait)
+                finally:
+                    bar.close()
+                print_results(fixed, fixed.results)
+                print_summary(fixed, target, opened)
+                code = exit_code(fixed.summary) if code != EXIT_CONFIG else code
+            return code
+    finally:
+        journal.close()
+        if client is not None:
+            client.close()
 
 
 # --- journal -----------------------------------------------------------------------------------------

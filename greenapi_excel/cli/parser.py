@@ -120,9 +120,16 @@ def _add_all_chats_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--idle-days", type=int, metavar="N",
                        help=_("with --all-chats: only chats with no message, in or out, in the last N days "
                             "(lastIncomingMessages / lastOutgoingMessages)"))
+    group.add_argument("--include-unknown", action="store_true",
+                       help=_("with --idle-days: also take the chats the journals cannot call idle (they reach back "
+                              "less than N days, or a setting that feeds them is off); by default they are left "
+                              "alone and counted in the summary"))
     group.add_argument("--report", metavar="REPORT.xlsx",
                        help=_("with --all-chats: write the chosen chats, as Load chats lays them out, with Status, "
                             "Details and Updated beside each"))
+    group.add_argument("--keep-archived", action="store_true",
+                       help=_("archive --all-chats only: archive again the chats this tool archived that WhatsApp "
+                              "has since brought back to the chat list (getChats), and report them"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,9 +156,33 @@ def build_parser() -> argparse.ArgumentParser:
                                               "setting archiveChat needs (getStateInstance, getSettings)"),
                                 epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     check.add_argument("--fix", action="store_true",
-                       help=_('switch "Receive webhooks on incoming messages and files" on (setSettings '
-                            'incomingWebhook=yes) when it is off; GREEN-API applies it within 5 minutes'))
+                       help=_('switch on "Receive webhooks on incoming messages and files" (incomingWebhook, which '
+                              'archiveChat needs) and "Receive webhooks on messages sent from phone" '
+                              '(outgoingMessageWebhook; the idle rule needs both) when they are off, then wait '
+                              "while the instance restarts to apply them (up to 5 minutes); messages from before "
+                              "the switch never reach the journals"))
     _add_credentials(check)
+
+    verify = commands.add_parser(
+        "verify", help=_("check against GREEN-API's chat list that the chats a book says are archived (or "
+                         "unarchived) still are"),
+        description=_("Read getChats once and check every row whose Status says Archived or Already archived (or "
+                      "Unarchived / Already unarchived). A row the chat list contradicts gets the status Not "
+                      "archived (Not unarchived), with when it was checked and the likely causes in Details; "
+                      "a plain re-run sends it again. Right after a run it first waits for the chat list to "
+                      "refresh (at most once a minute)."),
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    verify.add_argument("book", metavar="BOOK", help=_("the .xlsx or .xlsm workbook an earlier run wrote statuses in"))
+    verify.add_argument("--sheet", metavar="NAME", help=_("the sheet to read (default: the first)"))
+    verify.add_argument("--column", metavar="LETTER|HEADER", help=_("the chat column, as for archive"))
+    verify.add_argument("--region", metavar="CC", help=_("as for archive: how to read local numbers"))
+    verify.add_argument("--fix", action="store_true",
+                        help=_("send the chats found otherwise again (for a chat GREEN-API claims is archived "
+                               "already: unarchive, then archive, as GREEN-API advises)"))
+    verify.add_argument("--journal", metavar="PATH", help=_("the journal file (default: see archive --help)"))
+    verify.add_argument("--no-progress", action="store_true", help=_("no progress bar"))
+    verify.add_argument("--rate", type=_rate, default=10.0, metavar="N", help=argparse.SUPPRESS)
+    _add_credentials(verify)
 
     demo = commands.add_parser("demo", help=_("try it without an account: a built-in sandbox archives demo.xlsx"))
     demo.add_argument("--out", default="demo.xlsx", metavar="PATH", help=_("where to write the demo book (demo.xlsx)"))

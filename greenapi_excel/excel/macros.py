@@ -116,19 +116,36 @@ def settings(macro: Macro) -> None:
 
 
 def check_connection(macro: Macro) -> None:
+    """The state (each with its sentence), both settings the journals need, offered on; never a wait in
+    Excel's process: a restart is said, with when to press again."""
+    from greenapi_excel.journal import Journal
+
     found = _settings(macro)
     credentials, _moved = _credentials(macro, found)
     macro.status(texts.asking(credentials.id_instance))
-    with _client(credentials) as client:
-        outcome = jobs.check(client, ask=macro.ask)
-    if outcome.state != "authorized":
-        macro.alert(texts.state_problem(credentials.id_instance, outcome.state), critical=True)
-    elif outcome.switched_on:
-        macro.alert(texts.webhook_switched_on(credentials.id_instance))
+    with _client(credentials) as client, Journal() as journal:
+        client.endpoint.waits = _no_waiting(client.endpoint.waits)
+        outcome = jobs.check(client, ask=macro.ask, journal=journal, wait=False)
+    instance = credentials.id_instance
+    if outcome.switched_on:
+        macro.alert(texts.switched_on_alert(instance, outcome))
+    elif outcome.restarting:
+        macro.alert(texts.still_restarting_alert(instance, outcome), critical=True)
+    elif not outcome.state_works:
+        macro.alert(texts.state_problem(instance, outcome.state), critical=True)
     elif outcome.webhook == "no":
         macro.alert(texts.webhook_left_off(), critical=True)
+    elif outcome.state != "authorized":
+        macro.alert(texts.state_problem(instance, outcome.state))
     else:
-        macro.alert(texts.connected(credentials.id_instance, credentials.api_url))
+        macro.alert(texts.connected(instance, credentials.api_url) + "\n\n" + texts.idle_rule(outcome))
+
+
+def _no_waiting(waits):
+    """A button's macro runs in Excel's process: it never sits out a restart (Excel would hang meanwhile)."""
+    from dataclasses import replace
+
+    return replace(waits, restart=0.0)
 
 
 def run(macro: Macro, method: str, *, dry_run: bool) -> None:
@@ -159,14 +176,14 @@ def undo_last_run(macro: Macro) -> None:
     credentials, _moved = _credentials(macro, found)
     with Journal() as journal:
         undo = jobs.find_undo(journal, credentials.id_instance)
-    if not macro.ask(texts.undo_question(undo)):
-        macro.alert(texts.nothing_changed())
-        return
-    read = cells = None
-    if jobs.undo_reads_book(undo, live.book_identity(book)) and undo.run.sheet in [s.name for s in book.sheets]:
-        # The run's own sheet, read as Archive reads a sheet: the chat column by the same rule.
-        read, grid = live.read_sheet(book, book.sheets[undo.run.sheet], found, column=undo.run.chat_column)
-    prepared = jobs.prepare_undo(undo, read, region=config.resolve_region(None, found.values))
+        if not macro.ask(texts.undo_question(undo)):
+            macro.alert(texts.nothing_changed())
+            return
+        read = cells = None
+        if jobs.undo_reads_book(undo, live.book_identity(book)) and undo.run.sheet in [s.name for s in book.sheets]:
+            # The run's own sheet, read as Archive reads a sheet: the chat column by the same rule.
+            read, grid = live.read_sheet(book, book.sheets[undo.run.sheet], found, column=undo.run.chat_column)
+        prepared = jobs.prepare_undo(undo, read, region=config.resolve_region(None, found.values), journal=journal)
     if read is not None:
         cells = live.result_cells(grid, read.status_column, [row for row, _chat in prepared.plan.todo])
     _start_worker(macro, prepared, found, cells, texts.undo_starting(undo))
@@ -174,15 +191,54 @@ def undo_last_run(macro: Macro) -> None:
 
 def load_chats(macro: Macro) -> None:
     from greenapi_excel import chatlist
+    from greenapi_excel.journal import Journal
 
     book = macro.book
     found = _settings(macro)
     credentials, _moved = _credentials(macro, found)
     macro.status(texts.reading_chats(credentials.id_instance))
-    with _client(credentials) as client:
-        rows = jobs.fetch_chat_list(client, chatlist.DEFAULT_DAYS)
+    with _client(credentials) as client, Journal() as journal:
+        client.endpoint.waits = _no_waiting(client.endpoint.waits)
+        rows = jobs.fetch_chat_list(client, chatlist.DEFAULT_DAYS, journal)
     sheet, laid, window = live.write_chat_list(book, rows, chatlist.DEFAULT_DAYS)
-    macro.alert(texts.chats_loaded_alert(laid.describe(), sheet.name, window))
+    macro.alert(texts.chats_loaded_alert(laid.describe(), sheet.name, window, rows[0].reach if rows else None))
+
+
+def verify(macro: Macro) -> None:
+    """One getChats read here (it is one call); rows it contradicts get Not archived / Not unarchived at once;
+    sending them again, after a Yes, goes to the worker process as Archive does."""
+    from greenapi_excel.journal import Journal
+
+    book = macro.book
+    _refuse_if_busy(book)
+    found = _settings(macro)
+    credentials, _moved = _credentials(macro, found)
+    sheet = live.target_sheet(book)
+    read, grid = live.read_sheet(book, sheet, found, selection=live.selected_column(book, sheet))
+    checks = jobs.prepare_verify(read, region=config.resolve_region(None, found.values))
+    macro.status(texts.reading_chats(credentials.id_instance))
+    rows = [check.row for check in checks]
+    target = live.LiveTarget(sheet, live.result_cells(grid, read.status_column, rows))
+    with _client(credentials) as client, Journal() as journal:
+        client.endpoint.waits = _no_waiting(client.endpoint.waits)
+        outcome = jobs.verify(read, checks, client, journal, target, wait=False, source="addin verify")
+    if outcome.too_soon is not None:
+        macro.alert(texts.verify_too_soon(outcome.too_soon))
+        return
+    summary = texts.verify_summary(outcome)
+    runs = outcome.fix(read)
+    if not runs:
+        macro.alert(summary)
+        return
+    count = len(outcome.verified.contradicted)
+    if not macro.ask(summary + "\n\n" + texts.verify_question(count)):
+        macro.alert(texts.verify_fix_hint())
+        return
+    prepared = runs[0]
+    if len(runs) > 1:
+        macro.alert(texts.verify_other_method_later(runs[1].method))
+    cells = live.result_cells(grid, read.status_column, [row for row, _chat in prepared.plan.todo])
+    _start_worker(macro, prepared, found, cells, texts.rows_count(len(prepared.plan.todo)))
 
 
 def stop_run(macro: Macro) -> None:
@@ -288,7 +344,8 @@ def _carry_out(macro: Macro, job: background.WorkerJob, cancel) -> tuple[str, bo
     sheet = macro.book.sheets[prepared.sheet] if job.cells is not None else None
     target = live.LiveTarget(sheet, job.cells) if sheet is not None else None
     with _client(credentials) as client, Journal() as journal:
-        outcome = jobs.execute(prepared, client, journal, target, progress=live.StatusBar(macro.book).show,
+        status = live.StatusBar(macro.book)
+        outcome = jobs.execute(prepared, client, journal, target, progress=status.show, on_wait=status.wait,
                                cancel=cancel, source="addin undo" if prepared.undo_of else "addin")
     if prepared.undo_of:
         elsewhere = [f"{outcome.chats.get(r.row, '')}: {st.localised(r.status)}" for r in outcome.elsewhere]

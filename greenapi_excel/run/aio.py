@@ -75,6 +75,7 @@ async def run(
     chat_column: str | None = None,
     resume: bool = True,
     cancel=None,
+    on_wait=None,
 ) -> RunSummary:
     """``run.threads.run`` in an event loop: the same arguments, the same promises. ``on_results`` may be
     a coroutine function (Lite writes the block and awaits ``book.flush()``); ``cancel`` is anything with
@@ -88,6 +89,9 @@ async def run(
         book=book, sheet=sheet, undo_of=undo_of, chat_column=chat_column)
     stop = book_keeper.stop
     previous_cancel, client.cancel = client.cancel, cancel
+    previous_on_wait = client.on_wait
+    if on_wait is not None:
+        client.on_wait = on_wait
 
     async def deliver(results, *, force: bool = False) -> None:
         block = book_keeper.add(results, time.monotonic(), force=force)
@@ -104,13 +108,13 @@ async def run(
                                                           preflight=preflight, resume=resume, stopped_by=stopped_by,
                                                           now=datetime.now()))
         if todo and not stop.is_set:
-            await _call_rows(todo, plan.method, client, journal, effects, stop, deliver, cancel, block_seconds,
+            await _call_rows(todo, plan, client, journal, effects, stop, deliver, cancel, block_seconds,
                              workers)
     except (asyncio.CancelledError, Exception) as error:   # the script was cancelled, or a bug
         interrupted = error
         stop.set(GreenApiExcelError(str(error) or type(error).__name__))
     finally:
-        client.cancel = previous_cancel
+        client.cancel, client.on_wait = previous_cancel, previous_on_wait
     await deliver(book_keeper.not_reached(todo), force=True)
     summary = book_keeper.close(time.monotonic() - started)
     journal.finish_run(summary.run_id, summary.counts)
@@ -119,9 +123,11 @@ async def run(
     return summary
 
 
-async def _call_rows(todo, method, client, journal, effects, stop, deliver, cancel, block_seconds, workers):
+async def _call_rows(todo, plan, client, journal, effects, stop, deliver, cancel, block_seconds, workers):
     """Call every row from ``workers`` tasks; returns the rows never reached (none unless stopped)."""
-    uncertain = records_module.uncertain_chats(journal, client.endpoint.id_instance, method)
+    instance, method = client.endpoint.id_instance, plan.method
+    uncertain = records_module.uncertain_chats(journal, instance, method)
+    recheck = plan.recheck | journal.contradicted_chats(instance, method)
     waiting: asyncio.Queue = asyncio.Queue()
     for item in todo:
         waiting.put_nowait(item)
@@ -137,7 +143,7 @@ async def _call_rows(todo, method, client, journal, effects, stop, deliver, canc
                 stop.set(Stopped(STOPPED_ON_REQUEST))
             try:
                 result = await effects.drive(decisions.row(client.endpoint, stop, method, row, chat_id,
-                                                           chat_id in uncertain))
+                                                           chat_id in uncertain, chat_id in recheck))
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a bug must not cost the row its status, nor the run its other rows

@@ -21,6 +21,9 @@ class Plan:
     decided: list[RowResult] = field(default_factory=list)  # invalid and duplicate rows
     kept: dict[int, str] = field(default_factory=dict)  # row -> status an earlier run wrote (left as is)
     hidden: int = 0  # non-empty rows skipped because the sheet hides them
+    # Chats verify found otherwise than done (the row says Not archived / Not unarchived): an answer that they
+    # are so already is not believed (run.decisions.workaround).
+    recheck: set[str] = field(default_factory=set)
 
     @property
     def rows(self) -> int:
@@ -72,4 +75,6 @@ def plan(
             result.kept[row] = earlier
         else:
             result.todo.append((row, parsed.chat_id))
+            if st.canonical(earlier) == methods.of(method).not_done:
+                result.recheck.add(parsed.chat_id)
     return result

@@ -1,11 +1,11 @@
 """What both drivers do the same way with the run's bookkeeping effects: the journal's records (begin,
-finish, uncertain, done before, adopt) and the start of a run. Synchronous: the journal is local (SQLite
+finish, uncertain, done before, adopt, the @lid links, verify's findings) and the start of a run. Synchronous: the journal is local (SQLite
 on the desktop, the book itself in Lite); only requests differ between the drivers."""
 
 from __future__ import annotations
 
 from greenapi_excel.run import decisions
-from greenapi_excel.run.decisions import Adopt, Begin, DoneBefore, Finish, MarkUncertain
+from greenapi_excel.run.decisions import Adopt, Begin, Checked, DoneBefore, Finish, KnownLinks, Learnt, MarkUncertain
 
 _NOT_A_RECORD = object()
 
@@ -34,7 +34,18 @@ class Records:
         if isinstance(effect, Adopt):
             journal.adopt(self.run_id, effect.call_ids)
             return None
+        if isinstance(effect, KnownLinks):
+            return journal.links(self.instance)
+        if isinstance(effect, Learnt):
+            journal.add_links(self.instance, effect.links, effect.asked)
+            return None
+        if isinstance(effect, Checked):
+            journal.record_check(instance=self.instance, method=effect.method, chat_id=effect.chat_id,
+                                 status=effect.status, details=effect.details, source=self.source)
+            return None
         return NOT_A_RECORD
+
+
 
 
 NOT_A_RECORD = _NOT_A_RECORD

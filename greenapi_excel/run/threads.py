@@ -82,16 +82,18 @@ class _CtrlC:
 
 
 @contextmanager
-def _stoppable(client, cancel: threading.Event | None):
-    """While a run goes, ``cancel`` makes the client's first tries leave their pacing slot unsent."""
-    if cancel is None:
-        yield
-        return
-    previous_cancel, client.cancel = getattr(client, "cancel", None), cancel
+def _stoppable(client, cancel: threading.Event | None, on_wait=None):
+    """While a run goes, ``cancel`` makes the client's first tries leave their pacing slot unsent, and
+    ``on_wait`` hears of every wait for GREEN-API (an instance restarting)."""
+    previous = getattr(client, "cancel", None), getattr(client, "on_wait", None)
+    if cancel is not None:
+        client.cancel = cancel
+    if on_wait is not None:
+        client.on_wait = on_wait
     try:
         yield
     finally:
-        client.cancel = previous_cancel   # the client is the caller's again
+        client.cancel, client.on_wait = previous   # the client is the caller's again
 
 
 def run(
@@ -113,6 +115,7 @@ def run(
     chat_column: str | None = None,
     resume: bool = True,
     cancel: threading.Event | None = None,
+    on_wait=None,
 ) -> RunSummary:
     """Carry out ``plan`` and return the summary; every planned row gets exactly one RowResult.
 
@@ -132,6 +135,11 @@ def run(
     calls already sent finish and keep their status, calls waiting for their pacing slot are never sent,
     and every row not reached gets ``Not run`` (Ctrl+C then raises KeyboardInterrupt, after the edge has
     had every row).
+
+    While GREEN-API asks the run to wait (an instance restarting: "instance in starting process"), the run
+    re-asks, paced, for up to ``Waits.restart``; ``on_wait(reason, waited, limit)`` hears of it, for the
+    progress line. Rows naming one chat by both its number and its @lid are called once (the others say
+    ``Duplicate``) once the journal or checkWhatsapp links them (``decisions.link_rows``).
     """
     if cancel is not None and stopped_by is None and cancel.is_set():
         stopped_by = Stopped(STOPPED_ON_REQUEST)
@@ -153,7 +161,7 @@ def run(
     effects = Effects(client, records, deliver)
     todo = list(plan.todo)
     interrupted: BaseException | None = None
-    with _stoppable(client, cancel), _CtrlC() as ctrl_c:
+    with _stoppable(client, cancel, on_wait), _CtrlC() as ctrl_c:
         try:
             todo = effects.drive(decisions.before_calls(client.endpoint, book_keeper, todo, dry_run=dry_run,
                                                         preflight=preflight, resume=resume, stopped_by=stopped_by,
@@ -161,7 +169,7 @@ def run(
             if ctrl_c.pressed:
                 stop.set(GreenApiExcelError(_interrupted_text()))
             if todo and not stop.is_set:
-                _call_rows(todo, plan.method, client, journal, effects, stop, deliver, cancel, block_seconds,
+                _call_rows(todo, plan, client, journal, effects, stop, deliver, cancel, block_seconds,
                            workers, ctrl_c)
         except BaseException as error:  # a bug, or Ctrl+C off the main thread: the rest say Not run
             interrupted = error
@@ -176,15 +184,19 @@ def run(
     return summary
 
 
-def _call_rows(todo, method, client, journal, effects, stop, deliver, cancel, block_seconds, workers, ctrl_c):
+def _call_rows(todo, plan, client, journal, effects, stop, deliver, cancel, block_seconds, workers, ctrl_c):
     """Call every row from a pool of workers, handing finished rows on in blocks until all are in."""
-    uncertain = records_module.uncertain_chats(journal, client.endpoint.id_instance, method)
+    instance, method = client.endpoint.id_instance, plan.method
+    uncertain = records_module.uncertain_chats(journal, instance, method)
+    # Chats verify found otherwise than done: "already" is not believed there.
+    recheck = plan.recheck | journal.contradicted_chats(instance, method)
     finished: queue.SimpleQueue[RowResult] = queue.SimpleQueue()
 
     def work(item: tuple[int, str]) -> None:
         row, chat_id = item
         try:
-            result = effects.drive(decisions.row(client.endpoint, stop, method, row, chat_id, chat_id in uncertain))
+            result = effects.drive(decisions.row(client.endpoint, stop, method, row, chat_id, chat_id in uncertain,
+                                                 chat_id in recheck))
         except Exception as error:  # a bug must not cost the row its status, nor the run its other rows
             log.exception("unexpected error for row %d", row)
             result = decisions.internal_error(row, error)

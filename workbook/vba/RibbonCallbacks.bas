@@ -2,7 +2,8 @@ Attribute VB_Name = "RibbonCallbacks"
 Option Explicit
 ' The GreenApi ribbon tab (customUI/customUI14.xml) calls these.
 ' Each button runs one function of addin.py: the work is done in Python, none here. Archive, Unarchive,
-' Dry run and Undo return at once (a worker process does the calls); Stop ends that run.
+' Dry run and Undo return at once (a worker process does the calls); Stop ends that run. Verify reads the
+' chat list once and hands any sending again to the worker.
 ' Nothing here runs when the file opens: the help of the worksheet functions is registered when the
 ' ribbon loads (RibbonLoaded, customUI's onLoad) or, at the latest, at the first button press.
 
@@ -29,6 +30,10 @@ End Sub
 
 Sub LoadChats(control As IRibbonControl)
     Launch "import addin; addin.load_chats()"
+End Sub
+
+Sub VerifyChats(control As IRibbonControl)
+    Launch "import addin; addin.verify()"
 End Sub
 
 Sub UndoLastRun(control As IRibbonControl)
