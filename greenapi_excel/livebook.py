@@ -296,32 +296,31 @@ def write_chat_list(book, rows, days: int, *, look: Callable[[object, int, int],
 
 
 def plain_look(sheet, last: int, days: int) -> None:
-    """What every xlwings shows of the chat list's look: a bold header, the dates and the idle days'
-    number formats (``chatlist``'s)."""
+    """What every xlwings shows of the chat list's look (``chatlist.look``): a bold header, the dates and the
+    idle days' number formats."""
     from greenapi_excel import chatlist
 
-    sheet.range((1, 1), (1, len(chatlist.HEADERS))).font.bold = True
-    first_date, last_date = chatlist.DATE_COLUMNS[0], chatlist.DATE_COLUMNS[-1]
-    sheet.range((2, first_date), (last, last_date)).number_format = chatlist.DATE_FORMAT
-    sheet.range((2, chatlist.IDLE_COLUMN), (last, chatlist.IDLE_COLUMN)).number_format = chatlist.idle_format(days)
+    look = chatlist.look(days)
+    if look.header_bold:
+        sheet.range((1, 1), (1, len(chatlist.HEADERS))).font.bold = True
+    first_date, last_date = min(look.date_columns), max(look.date_columns)
+    sheet.range((2, first_date), (last, last_date)).number_format = look.date_format
+    sheet.range((2, look.idle_column), (last, look.idle_column)).number_format = look.idle_format
 
 
 def _chat_list_sheet(book):
-    """The sheet Load chats writes, and its used range (one read): Chats when it was loaded before or holds
-    nothing below its header, else a "Chat list" sheet (made when missing)."""
+    """The sheet Load chats writes (``chatlist.choose_sheet``, the one rule of the file and live sides, in
+    either language), and its used range (one read each sheet looked at)."""
     from greenapi_excel import chatlist
 
-    for name in (chatlist.DEFAULT_SHEET, chatlist.FALLBACK_SHEET):
-        spellings = i18n.spellings(name)   # Chats / Чаты: the book's, else a new one in this run's language
-        found = next((s.name for s in book.sheets if s.name in spellings), None)
-        if found is None:
-            sheet = book.sheets.add(_(name), after=book.sheets[len(book.sheets) - 1])
-            return sheet, UsedRange(sheet)
-        sheet = book.sheets[found]
-        grid = UsedRange(sheet)
-        first = [grid.cell(1, c) for c in range(1, len(chatlist.HEADERS) + 1)]
-        if chatlist.is_loaded_header(first) or grid.bottom <= 1:
-            return sheet, grid
-    raise ConfigError(_("the sheets {first} and {second} both hold lists Load chats did not make: rename one of "
-                        "them and press Load chats again").format(first=_(chatlist.DEFAULT_SHEET),
-                                                                   second=_(chatlist.FALLBACK_SHEET)))
+    grids: dict[str, UsedRange] = {}
+
+    def look(name: str):
+        grid = grids[name] = UsedRange(book.sheets[name])
+        return [grid.cell(1, c) for c in range(1, len(chatlist.HEADERS) + 1)], grid.bottom > 1
+
+    choice = chatlist.choose_sheet([s.name for s in book.sheets], look)
+    if choice.new:
+        sheet = book.sheets.add(choice.name, after=book.sheets[len(book.sheets) - 1])
+        return sheet, UsedRange(sheet)
+    return book.sheets[choice.name], grids.get(choice.name) or UsedRange(book.sheets[choice.name])

@@ -110,6 +110,11 @@ def test_load_chats_then_reload_then_filter_and_archive(sandbox_env, platform):
     assert sheet.frozen == "1:1" and sheet.autofilter_on
     assert {r["kind"] for r in sheet.conditional_formats} == {"custom", "cell_value", "color_scale"}
     assert len(sandbox.calls("lastIncomingMessages")) == 1 and len(sandbox.calls("lastOutgoingMessages")) == 1
+    # The one look (chatlist.look) the file side renders too: a gone row greyed, in italics and, where Excel's
+    # rule takes it (COM, on Windows), struck through.
+    [gone_rule] = [r for r in sheet.conditional_formats if r["kind"] == "custom"]
+    assert gone_rule["formula"] == '=$D2="gone"' and gone_rule["font_italic"] and gone_rule["stop_if_true"]
+    assert gone_rule.get("strikethrough", False) == (platform == "win")
 
     # The analyst adds a column, a chat goes, Load chats again: same rows, notes kept, the gone one marked.
     sheet.cells[(1, 8)] = "Owner"

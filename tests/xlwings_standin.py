@@ -762,6 +762,34 @@ class _Font:
         (self._range.sheet.bold.add if value else self._range.sheet.bold.discard)(self._range.address)
 
 
+class _Rule(dict):
+    """A rule as the stand-in keeps it; ``impl.api`` is Excel's FormatCondition on Windows (COM: its Font's
+    Strikethrough is recorded in the rule), and absent on a Mac, as with xlwings' own rule objects."""
+
+    platform = "win"
+
+    @property
+    def impl(self):
+        rule = self
+
+        class _Font:
+            def __setattr__(self, name, value):
+                if name == "Strikethrough":
+                    rule["strikethrough"] = bool(value)
+
+        class _Api:
+            Font = _Font()
+
+        class _Impl:
+            @property
+            def api(self):
+                if rule.platform != "win":
+                    raise AttributeError("api")
+                return _Api()
+
+        return _Impl()
+
+
 class _ConditionalFormats:
     """Range.conditional_formats (xlwings 0.37.5+): the rules are kept on the sheet, for assertions. The
     arguments are checked by xlwings' own validators, so a rule the stand-in takes is one xlwings takes."""
@@ -774,7 +802,8 @@ class _ConditionalFormats:
 
         style = {k: spec.get(k) for k in ("fill_color", "font_color", "font_bold", "font_italic")}
         main._add_conditional_format_creation_style({}, **style)
-        rule = {"range": self._range.address, "kind": kind, **spec}
+        rule = _Rule({"range": self._range.address, "kind": kind, **spec})
+        rule.platform = self._range.sheet.book.app.platform
         self._range.sheet.conditional_formats.append(rule)
         self._range.sheet.book.format_writes.append((f"{self._range.sheet.name}!{self._range.address}", kind))
         return rule

@@ -228,26 +228,43 @@ def write_chat_list(book, rows, days: int):
 
 
 def _format_chat_list(sheet, last: int, days: int) -> None:
-    """Header, widths, dates, frozen first row, autofilter, conditional formats: a handful of calls."""
+    """``chatlist.look`` rendered through xlwings: the plain part (``livebook.plain_look``), widths, the frozen
+    header, the highlights as conditional formats and the filter buttons: a handful of calls."""
     from greenapi_excel import chatlist
 
-    width = len(chatlist.HEADERS)
+    look = chatlist.look(days)
     livebook.plain_look(sheet, last, days)
-    idle = sheet.range((2, chatlist.IDLE_COLUMN), (last, chatlist.IDLE_COLUMN))
-    for column, characters in enumerate(chatlist.WIDTHS, start=1):
+    for column, characters in enumerate(look.widths, start=1):
         sheet.range((1, column)).column_width = characters
-    sheet.freeze_panes.freeze_at("1:1")
-    table = sheet.range((1, 1), (last, width))
+    if look.freeze_header:
+        sheet.freeze_panes.freeze_at("1:1")
+    table = sheet.range((1, 1), (last, len(chatlist.HEADERS)))
     table.conditional_formats.clear()
-    table.conditional_formats.add_custom(f'=${layout.column_letter(chatlist.ARCHIVED_COLUMN)}2="{chatlist.GONE}"',
-                                         fill_color="#f2f2f2", font_color="#808080", font_italic=True,
-                                         stop_if_true=True)
-    archived = sheet.range((2, chatlist.ARCHIVED_COLUMN), (last, chatlist.ARCHIVED_COLUMN))
-    archived.conditional_formats.add_cell_value("equal_to", f'="{chatlist.YES}"', fill_color="#d9d9d9",
-                                                font_color="#595959")
-    idle.conditional_formats.add_color_scale(["#63be7b", "#ffeb84", "#f8696b"],
-                                             thresholds=list(chatlist.color_scale(days)))
-    _autofilter_on(sheet, table)
+    for highlight in look.highlights:
+        cells = sheet.range((2, highlight.first), (last, highlight.last))
+        style = {"fill_color": highlight.look.fill, "font_color": highlight.look.font}
+        if highlight.kind == "formula":
+            rule = cells.conditional_formats.add_custom("=" + highlight.formula, font_italic=highlight.look.italic,
+                                                        stop_if_true=highlight.stop, **style)
+        elif highlight.kind == "equals":
+            rule = cells.conditional_formats.add_cell_value("equal_to", "=" + highlight.value,
+                                                            font_italic=highlight.look.italic, **style)
+        else:
+            rule = cells.conditional_formats.add_color_scale(list(highlight.colours),
+                                                             thresholds=list(highlight.thresholds))
+        if highlight.look.strike:
+            _strike_through(rule)
+    if look.autofilter:
+        _autofilter_on(sheet, table)
+
+
+def _strike_through(rule) -> None:
+    """Struck-through text for a rule's cells: xlwings' rule has no such style, Excel's FormatCondition has
+    (Windows, through COM); on a Mac the gone rows are greyed and in italics only."""
+    try:
+        rule.impl.api.Font.Strikethrough = True
+    except Exception:  # noqa: BLE001 - a courtesy: the grey and the italics already say "gone"
+        pass
 
 
 def _autofilter_on(sheet, table) -> None:
