@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from greenapi_excel import chatlist, chatsheet  # noqa: E402
+from greenapi_excel import chatlist, jobs, chatsheet  # noqa: E402
 from greenapi_excel.client import Credentials, GreenApiClient  # noqa: E402
 from greenapi_excel.sandbox import Sandbox, _iso  # noqa: E402
 
@@ -47,7 +47,7 @@ def main() -> None:
         with Sandbox(account(n)) as sandbox, tempfile.TemporaryDirectory() as folder:
             client = GreenApiClient(Credentials(sandbox.api_url, sandbox.id_instance, sandbox.token))
             started = time.perf_counter()
-            rows = chatlist.fetch(client, 30)
+            rows = jobs.read_chat_list(client, 30)
             reads = time.perf_counter() - started
             book = Path(folder) / "chats.xlsx"
             started = time.perf_counter()

@@ -345,28 +345,6 @@ def _newest(messages: Iterable[dict], key, since: float) -> dict[str, float]:
     return newest
 
 
-def fetch(client, days: int = DEFAULT_DAYS) -> list[ChatRow]:
-    """getChats, then lastIncomingMessages and lastOutgoingMessages over ``days`` days: three reads, each
-    paced at its limit of 1 a second by the client."""
-    return client.drive(fetch_flow(client.endpoint, days))
-
-
-def fetch_flow(endpoint, days: int = DEFAULT_DAYS):
-    """``fetch``'s three reads as a flow of effects (either driver: threads or asyncio); rows or the error."""
-    from greenapi_excel import calls
-
-    days = check_days(days)
-    minutes = days * 1440
-    answers = []
-    for read in (calls.get_chats(endpoint), calls.journal(endpoint, calls.LAST_INCOMING, minutes),
-                 calls.journal(endpoint, calls.LAST_OUTGOING, minutes)):
-        answer = yield from read
-        if isinstance(answer, BaseException):
-            return answer
-        answers.append(answer)
-    return build_rows(*answers, days=days)
-
-
 class Choice(list):
     """The rows ``choose`` took (a list, in getChats' order), and what the idle rule could not tell:
     ``unknown`` (how many chats of the type asked for the journals cannot call idle or active),

@@ -414,7 +414,7 @@ def verify(read: SheetRead, checks: list, client, journal, target: ResultTarget 
     if too_soon is not None and not wait:
         outcome.too_soon = too_soon
         return outcome
-    effects = threads.Effects(client, journal, instance=client.endpoint.id_instance, source=source, run_id=None)
+    effects = threads.Effects(client, _verify_records(client, journal, source), deliver=None)
     verified = effects.drive(decisions.verify(client.endpoint, checks, changed_ago))
     if isinstance(verified, BaseException):
         raise verified
@@ -423,12 +423,19 @@ def verify(read: SheetRead, checks: list, client, journal, target: ResultTarget 
     return outcome
 
 
+def _verify_records(client, journal, source: str):
+    """Verify's journal: its findings recorded as settling answers (no run: verify changes nothing)."""
+    from greenapi_excel.run.records import Records
+
+    return Records(journal, instance=client.endpoint.id_instance, source=source, run_id=None)
+
+
 async def verify_async(read: SheetRead, checks: list, client, journal, target: ResultTarget | None = None, *,
                        source: str = "lite verify", after_block=None) -> VerifyOutcome:
     """``verify`` on asyncio (``run.aio``'s effects), for edges that cannot start threads; it always waits."""
     from greenapi_excel.run import aio, decisions
 
-    effects = aio.Effects(client, journal, instance=client.endpoint.id_instance, source=source, run_id=None)
+    effects = aio.Effects(client, _verify_records(client, journal, source), deliver=None)
     problem = await effects.drive(decisions.check_state(client.endpoint))
     if problem is not None:
         raise problem
