@@ -45,7 +45,7 @@ DATE_COLUMNS = (HEADERS.index("Last incoming") + 1, HEADERS.index("Last outgoing
 
 def none_text(days: int) -> str:
     """What a time cell says when the journals hold no such message in the window: never a made-up date."""
-    return f"none in {days} days"
+    return ngettext("none in {n} day", "none in {n} days", days).format(n=days)
 
 
 def idle_format(days: int) -> str:
@@ -407,10 +407,15 @@ class Refresh:
         return max(self.cells, default=1)
 
     def describe(self) -> str:
-        parts = [f"{self.updated + self.added} chats", f"{self.added} new" if self.updated else ""]
+        """"40 chats, 2 new, 1 gone (marked, not deleted)" in the language in force."""
+        total = self.updated + self.added
+        parts = [ngettext("{n} chat", "{n} chats", total).format(n=total)]
+        if self.updated:
+            parts.append(ngettext("{n} new", "{n} new", self.added).format(n=self.added))
         if self.gone:
-            parts.append(f"{self.gone} gone (marked, not deleted)")
-        return ", ".join(p for p in parts if p)
+            parts.append(ngettext("{n} gone (marked, not deleted)", "{n} gone (marked, not deleted)",
+                                  self.gone).format(n=self.gone))
+        return ", ".join(parts)
 
 
 def headers() -> list[str]:

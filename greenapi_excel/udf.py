@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from greenapi_excel import chat_ids, methods, statuses as st, texts
-from greenapi_excel.i18n import N_, _
+from greenapi_excel.i18n import _
 from greenapi_excel.results import call_ids, cell_text, redact
 
 # CHATSTATUS reads getChats (1 request per second on GREEN-API) once per this many seconds.
 CHATS_CACHE_SECONDS = 30.0
 
-NOT_ARCHIVED = N_("Not archived")
 
 # Worksheet functions never hold up recalculation for long: at GREEN-API's 10 calls a second, the calls
 # of all cells together within UDF_WINDOW_SECONDS stay at or below UDF_CALL_LIMIT (about 3 s of Excel
@@ -296,7 +295,7 @@ def _read_states(credentials, chats: list[str]):
         if chat is None:
             answers[chat_id] = status_text(st.CHAT_NOT_FOUND, texts.not_in_chat_list())
         else:
-            answers[chat_id] = st.ARCHIVED if chat.get("archive") else _(NOT_ARCHIVED)
+            answers[chat_id] = st.ARCHIVED if chat.get("archive") else _(st.NOT_ARCHIVED)
     return answers
 
 

@@ -130,17 +130,17 @@ def test_unarchive_undoes_and_archive_then_calls_again(box):
 def test_chatstatus_reads_and_changes_nothing(box):
     answer = udfs.CHATSTATUS([[OPEN_CHATS[0]], [ARCHIVED_CHAT], [UNKNOWN_CHAT], ["nope"]])
     texts = [row[0] for row in answer]
-    assert texts[0] == udf.NOT_ARCHIVED
+    assert texts[0] == st.NOT_ARCHIVED
     assert texts[1] == st.ARCHIVED
     assert texts[2].startswith(st.CHAT_NOT_FOUND)
     assert texts[3].startswith(st.INVALID + ": ")
-    assert udfs.CHATSTATUS(OPEN_CHATS[1]) == udf.NOT_ARCHIVED
+    assert udfs.CHATSTATUS(OPEN_CHATS[1]) == st.NOT_ARCHIVED
     assert len(box.calls("getChats")) == 1  # cached
     assert box.calls("archiveChat") == [] and box.calls("unarchiveChat") == []
 
 
 def test_chatstatus_sees_an_archive_made_by_archivechat(box):
-    assert udfs.CHATSTATUS(OPEN_CHATS[0]) == udf.NOT_ARCHIVED
+    assert udfs.CHATSTATUS(OPEN_CHATS[0]) == st.NOT_ARCHIVED
     udfs.ARCHIVECHAT(OPEN_CHATS[0])
     assert udfs.CHATSTATUS(OPEN_CHATS[0]) == st.ARCHIVED
 

@@ -133,7 +133,7 @@ def command_all_chats(args) -> int:
             if report is not None:
                 sheet_name, _laid = chatsheet.write(report, [*chosen, *left_alone], days,
                                                     sheet=args.sheet or "Report")
-                read, opened = filebook.read(report, sheet=sheet_name, column="Chat ID")
+                read, opened = filebook.read(report, sheet=sheet_name, column="A")   # the report's Chat ID, any language
                 prepared.book, prepared.sheet = read.book, read.sheet
                 target = filebook.FileTarget(opened)
             bar = Progress(len(prepared.plan.todo), not args.no_progress,
