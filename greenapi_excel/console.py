@@ -26,7 +26,7 @@ def terminal(text: object) -> str:
     line breaks kept, never cut."""
     from greenapi_excel.results import cell_text
 
-    return cell_text(text, 1 << 30, lines=True)
+    return cell_text(text, 1 << 30, lines=True, fold=False)
 
 
 def say(text: object) -> None:

@@ -57,16 +57,17 @@ def _visible(text: str, lines: bool) -> str:
     return "".join(out)
 
 
-def cell_text(value: object, limit: int = DETAILS_LIMIT, *, lines: bool = False) -> str:
+def cell_text(value: object, limit: int = DETAILS_LIMIT, *, lines: bool = False, fold: bool = True) -> str:
     """Plain text for a result cell, an alert or the journal, the same rule for files and live Excel:
     control characters out (Unicode Cc, Zl, Zp become a space), format characters out (Cf, bidi
     overrides included, lone surrogates and noncharacters such as U+FFFE and U+FFFF are removed),
     whitespace folded, at most ``limit`` characters. No character XML 1.0 forbids is left. ``lines``
-    keeps line breaks (an alert's lines), folding each line on its own."""
+    keeps line breaks (an alert's lines), folding each line on its own; ``fold=False`` keeps runs of spaces
+    (a terminal's aligned table), the characters taken out all the same."""
     text = _visible("" if value is None else str(value), lines)
-    if lines:
+    if fold and lines:
         text = "\n".join(" ".join(line.split()) for line in text.split("\n")).strip("\n")
-    else:
+    elif fold:
         text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "\u2026"

@@ -5,6 +5,7 @@ failed on the code before the core (each edge then ran its own copy of the job).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import stat
@@ -215,6 +216,8 @@ def test_a_servers_escape_sequences_never_reach_the_terminal(tmp_path):
         proc = run_cli("archive", "--all-chats", "--dry-run", "--no-progress", env=environment)
     shown = proc.stdout + proc.stderr
     assert "Mallory" in shown and "owned" in shown, shown
+    # Cleaned, not folded: the summary's table keeps its columns.
+    assert re.search(r"^Would archive {2,}1$", proc.stdout, re.M) and re.search(r"^-{13,} {2}-{4}$", proc.stdout, re.M)
     assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
 
 
