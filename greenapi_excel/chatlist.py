@@ -347,24 +347,13 @@ def _newest(messages: Iterable[dict], key, since: float) -> dict[str, float]:
 
 def fetch(client, days: int = DEFAULT_DAYS) -> list[ChatRow]:
     """getChats, then lastIncomingMessages and lastOutgoingMessages over ``days`` days: three reads, each
-    paced at its limit of 1 a second by the client."""
-    return client.drive(fetch_flow(client.endpoint, days))
-
-
-def fetch_flow(endpoint, days: int = DEFAULT_DAYS):
-    """``fetch``'s three reads as a flow of effects (either driver: threads or asyncio); rows or the error."""
-    from greenapi_excel import calls
-
+    paced at its limit of 1 a second by the client (the bare reads; Load chats is ``jobs.chat_list_flow``)."""
     days = check_days(days)
+    chats = client.get_chats()
     minutes = days * 1440
-    answers = []
-    for read in (calls.get_chats(endpoint), calls.journal(endpoint, calls.LAST_INCOMING, minutes),
-                 calls.journal(endpoint, calls.LAST_OUTGOING, minutes)):
-        answer = yield from read
-        if isinstance(answer, BaseException):
-            return answer
-        answers.append(answer)
-    return build_rows(*answers, days=days)
+    incoming = client.last_incoming_messages(minutes)
+    outgoing = client.last_outgoing_messages(minutes)
+    return build_rows(chats, incoming, outgoing, days=days)
 
 
 class Choice(list):

@@ -404,7 +404,7 @@ def verify(read: SheetRead, checks: list, client, journal, target: ResultTarget 
     (``Not archived`` / ``Not unarchived``) into ``target``. getChats is refreshed at most once a minute: right
     after this tool changed one of these chats, with ``wait`` the read waits that out (``client.on_wait`` hears
     of it), without it nothing is read and ``too_soon`` says how long to wait."""
-    from greenapi_excel.run import decisions, threads
+    from greenapi_excel.run import decisions, records, threads
 
     problem = check_before_changes(client, webhook=False)
     if problem is not None:
@@ -414,7 +414,8 @@ def verify(read: SheetRead, checks: list, client, journal, target: ResultTarget 
     if too_soon is not None and not wait:
         outcome.too_soon = too_soon
         return outcome
-    effects = threads.Effects(client, journal, instance=client.endpoint.id_instance, source=source, run_id=None)
+    effects = threads.Effects(client, records.Records(journal, instance=client.endpoint.id_instance, source=source,
+                                                      run_id=None), deliver=None)
     verified = effects.drive(decisions.verify(client.endpoint, checks, changed_ago))
     if isinstance(verified, BaseException):
         raise verified
@@ -426,9 +427,10 @@ def verify(read: SheetRead, checks: list, client, journal, target: ResultTarget 
 async def verify_async(read: SheetRead, checks: list, client, journal, target: ResultTarget | None = None, *,
                        source: str = "lite verify", after_block=None) -> VerifyOutcome:
     """``verify`` on asyncio (``run.aio``'s effects), for edges that cannot start threads; it always waits."""
-    from greenapi_excel.run import aio, decisions
+    from greenapi_excel.run import aio, decisions, records
 
-    effects = aio.Effects(client, journal, instance=client.endpoint.id_instance, source=source, run_id=None)
+    effects = aio.Effects(client, records.Records(journal, instance=client.endpoint.id_instance, source=source,
+                                                  run_id=None), deliver=None)
     problem = await effects.drive(decisions.check_state(client.endpoint))
     if problem is not None:
         raise problem

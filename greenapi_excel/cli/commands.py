@@ -292,7 +292,7 @@ def command_verify(args) -> int:
                                          on_wait=bar.wait)
                 finally:
                     bar.close()
-                print_results(fixed, fixed.results)
+                print_results(fixed.results, fixed.chats)
                 print_summary(fixed, target, opened)
                 code = exit_code(fixed.summary) if code != EXIT_CONFIG else code
             return code
