@@ -335,17 +335,10 @@ async def verify(pressed: Press) -> None:
     found, found_credentials, sheet, read, grid = await _read_active_sheet(pressed)
     checks = jobs.prepare_verify(read, region=config.resolve_region(None, found.values))
     opened = _journal(book)
-    journal_sheet, journal = opened
+    journal = opened[1]
     client = client_for(found_credentials)
     target = lite_book.LiteTarget(sheet, livebook.result_cells(grid, read.status_column, [c.row for c in checks]))
-
-    async def flush() -> None:
-        journal_sheet.queue(journal)     # verify's findings, after the cells that show them
-        carried = target.flushing()
-        await book.flush()
-        target.flushed(carried)
-
-    async with talking(pressed, client, flush=flush) as talk:
+    async with talking(pressed, client, flush=_results_flush(book, opened, target)) as talk:
         talk.cells.show(texts.reading_chats(found_credentials.id_instance))
         await talk.flush()
         outcome = await reading(client, jobs.verify_async(read, checks, client, journal, target,
@@ -380,6 +373,21 @@ def _journal(book) -> tuple[lite_book.JournalSheet, BookJournal]:
     sheet = lite_book.JournalSheet(book)
     session.journal = sheet.journal(session.journal)
     return sheet, session.journal
+
+
+def _results_flush(book, opened: tuple[lite_book.JournalSheet, BookJournal], target):
+    """The flush of a press that writes results into ``target`` (a LiteTarget, or None): the journal's changed
+    records queued after the cells, and a result counted delivered only once the flush that carried it went
+    through (a write queued while it goes waits for the next)."""
+    journal_sheet, journal = opened
+
+    async def flush() -> None:
+        journal_sheet.queue(journal)
+        carried = target.flushing() if target is not None else 0
+        await book.flush()
+        if target is not None:
+            target.flushed(carried)
+    return flush
 
 
 @dataclass
@@ -446,17 +454,10 @@ async def carry_out(pressed: Press, prepared: jobs.Prepared, found_credentials, 
     the journal's records behind it, the progress cell (with any wait for GREEN-API in it), Stop; the
     journal's last records flushed at the end."""
     book = pressed.book
-    journal_sheet, journal = opened or _journal(book)
+    opened = opened or _journal(book)
+    journal_sheet, journal = opened
     client = client_for(found_credentials)
-
-    async def flush() -> None:
-        journal_sheet.queue(journal)     # after the block's cells, in the same flush
-        carried = target.flushing() if target is not None else 0
-        await book.flush()
-        if target is not None:
-            target.flushed(carried)
-
-    async with talking(pressed, client, rows=prepared.plan.rows, flush=flush) as talk:
+    async with talking(pressed, client, rows=prepared.plan.rows, flush=_results_flush(book, opened, target)) as talk:
         talk.cells.show(texts.starting(texts.rows_count(prepared.plan.rows)))
         await talk.flush()
         problem = await first_read(client)
