@@ -761,7 +761,7 @@ class SharedStrings:
                 state["run"] = element == f"{ns} r"
 
         def end(element):
-            nonlocal depth, index
+            nonlocal depth
             if depth == 2 and state["text"] is not None and element == f"{namespace[0]} si":
                 value = "".join(pieces)
                 found[index] = value[:MAX_CELL_TEXT]

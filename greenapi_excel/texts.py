@@ -466,6 +466,23 @@ def lite_undo_press_again(seconds: int) -> str:
                     seconds).format(n=seconds)
 
 
+def lite_verify_press_again(seconds: int) -> str:
+    return ngettext("Press Verify again within {n} second to go ahead; nothing is sent otherwise.",
+                    "Press Verify again within {n} seconds to go ahead; nothing is sent otherwise.",
+                    seconds).format(n=seconds)
+
+
+def lite_check_press_again(seconds: int) -> str:
+    return ngettext("Press Check connection again within {n} second to switch them on; nothing changes otherwise.",
+                    "Press Check connection again within {n} seconds to switch them on; nothing changes otherwise.",
+                    seconds).format(n=seconds)
+
+
+def wait_line(reason: str, waited: float, limit: float) -> str:
+    """The progress cell (Lite) while a button that is not a run waits for GREEN-API (``waiting``)."""
+    return f"{TITLE}: " + waiting(reason, waited, limit)
+
+
 def stop_word() -> str:
     """What the Stop button writes into the stop cell."""
     return _("stop")

@@ -225,7 +225,7 @@ def _statuses(values: list[Any], method: str | None, sheet_settings: dict | None
             wanted.setdefault(cell.chat_id, []).append(index)
     if wanted:
         if method is None:
-            answers = yield from _read_states(credentials, list(wanted))
+            answers = yield from _read_states(credentials, list(wanted), journal_of)
         else:
             answers = yield from _change(journal_of(), credentials, method, list(wanted), region, too_many)
         for chat_id, indexes in wanted.items():
@@ -276,7 +276,7 @@ def _within_budget(count: int) -> bool:
     return True
 
 
-def _read_states(credentials, chats: list[str]):
+def _read_states(credentials, chats: list[str], journal_of):
     key = _instance_key(credentials)
     cached = _chats_cache.get(key)
     if cached is None or time.monotonic() - cached[0] > CHATS_CACHE_SECONDS:
@@ -287,7 +287,7 @@ def _read_states(credentials, chats: list[str]):
     # A chat getChats lists by its @lid is found by its number too, once the journal links them (issue 19).
     from greenapi_excel import jobs
 
-    identities = jobs.known_identities(_journal(), credentials.id_instance)
+    identities = jobs.known_identities(journal_of(), credentials.id_instance)
     book = {identities.key(chat_id): chat for chat_id, chat in cached[1].items() if isinstance(chat_id, str)}
     answers = {}
     for chat_id in chats:

@@ -1,23 +1,32 @@
 """The Lite edition's journal (``greenapi_excel.lite.journal.BookJournal``) answers as the desktop's SQLite journal
-does: one random history of calls and runs goes through both, and every question a run, an undo or a worksheet
-function asks gets the same answer from each, also after the book journal went through its sheet and back."""
+does: one random history of calls, runs, verify's findings, @lid links and settings switched on goes through both,
+and every question a run, a check, Load chats, an undo, verify or a worksheet function asks gets the same answer
+from each, also after the book journal went through its sheet and back."""
 
 from __future__ import annotations
 
+import time
+import types
 from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as hs
 
-from greenapi_excel import statuses as st
+from greenapi_excel import journal as sqlite_journal, statuses as st
+from greenapi_excel.chat_identity import Link
 from greenapi_excel.journal import Journal
-from greenapi_excel.lite.journal import FIRST_ROW, BookJournal, header_rows
+from greenapi_excel.lite import journal as book_journal
+from greenapi_excel.lite.journal import FIRST_ROW, HEADERS, BookJournal, header_rows
 
 ARCHIVE, UNARCHIVE = "archiveChat", "unarchiveChat"
 INSTANCES = ("1101000001", "1101000002")
-CHATS = ("79001110001@c.us", "79001110002@c.us", "120363043968066561@g.us")
+CHATS = ("79001110001@c.us", "79001110002@c.us", "120363043968066561@g.us", "120650379300963@lid")
 STATUSES = (st.ARCHIVED, st.ALREADY_ARCHIVED, st.UNARCHIVED, st.ALREADY_UNARCHIVED, st.CHAT_NOT_FOUND,
             st.NO_INCOMING, st.FAILED, st.NOT_RUN, st.QUOTA_EXCEEDED)
+PHONES = ("79001110001@c.us", "79001110002@c.us", "79001110003@c.us")
+LIDS = ("120650379300963@lid", "120650379300964@lid")
+SETTINGS = ("incomingWebhook", "outgoingMessageWebhook")
+START = datetime(2026, 12, 1, 9, 0).timestamp()
 
 
 class SheetCells:
@@ -43,7 +52,7 @@ class SheetCells:
 
     def rows(self):
         bottom = max((r for r, _c in self.cells), default=FIRST_ROW - 1)
-        return [[self.cells.get((r, 1)), self.cells.get((r, 2))] for r in range(FIRST_ROW, bottom + 1)]
+        return [[self.cells.get((r, c)) for c in range(1, len(HEADERS) + 1)] for r in range(FIRST_ROW, bottom + 1)]
 
 
 operations = hs.lists(hs.one_of(
@@ -56,18 +65,39 @@ operations = hs.lists(hs.one_of(
               hs.integers(-1, 5)),
     hs.tuples(hs.just("finish_run"), hs.integers(0, 6)),
     hs.tuples(hs.just("adopt"), hs.integers(0, 6), hs.lists(hs.integers(0, 30), max_size=3)),
-), max_size=40)
+    hs.tuples(hs.just("changed"), hs.sampled_from(INSTANCES), hs.sampled_from((ARCHIVE, UNARCHIVE)),
+              hs.sampled_from(CHATS)),
+    hs.tuples(hs.just("check"), hs.integers(0, 30)),
+    hs.tuples(hs.just("links"), hs.sampled_from(INSTANCES),
+              hs.lists(hs.tuples(hs.sampled_from(PHONES), hs.sampled_from(LIDS)), max_size=3),
+              hs.lists(hs.sampled_from(PHONES), max_size=2)),
+    hs.tuples(hs.just("switched"), hs.sampled_from(INSTANCES), hs.sampled_from(SETTINGS), hs.integers(-3000, 3000)),
+), min_size=8, max_size=40)   # about 16 steps on average (hypothesis aims at max(2 * min, min + 5))
 
 
-def _replay(journal, steps) -> None:
+class Clock:
+    """``time`` for both journals: every step of a history happens at its own second, whichever journal
+    replays it and however often it reads the clock (so their times can be compared too)."""
+
+    def __init__(self):
+        self.now = START
+
+    def module(self):
+        return types.SimpleNamespace(time=lambda: self.now, strftime=time.strftime, localtime=time.localtime)
+
+
+def _replay(journal, steps, clock: Clock) -> None:
     calls: list[int] = []
+    about: dict[int, tuple[str, str, str]] = {}     # call id -> (instance, method, chat)
     runs: list[str] = []
-    for step in steps:
+    for position, step in enumerate(steps):
+        clock.now = START + position
         kind = step[0]
         if kind == "begin":
             _kind, instance, method, chat, in_run = step
             run_id = runs[-1] if in_run and runs else None
             calls.append(journal.begin(instance=instance, method=method, chat_id=chat, source="test", run_id=run_id))
+            about[calls[-1]] = (instance, method, chat)
         elif kind == "finish" and calls:
             _kind, index, status, settled = step
             journal.finish(calls[index % len(calls)], status=status, details=f"{status} details", http_status=200,
@@ -85,6 +115,23 @@ def _replay(journal, steps) -> None:
             journal.finish_run(runs[step[1] % len(runs)], {st.ARCHIVED: 1})
         elif kind == "adopt" and runs and calls:
             journal.adopt(runs[step[1] % len(runs)], [calls[i % len(calls)] for i in step[2]])
+        elif kind == "changed":   # a call answered Archived / Unarchived: what verify and --keep-archived look at
+            _kind, instance, method, chat = step
+            calls.append(journal.begin(instance=instance, method=method, chat_id=chat, source="test"))
+            about[calls[-1]] = (instance, method, chat)
+            journal.finish(calls[-1], status=st.ARCHIVED if method == ARCHIVE else st.UNARCHIVED, http_status=200)
+        elif kind == "check" and calls:   # verify finds a chat this tool called otherwise than its row says
+            instance, method, chat = about[calls[step[1] % len(calls)]]
+            status = st.NOT_ARCHIVED if method == ARCHIVE else st.NOT_UNARCHIVED
+            calls.append(journal.record_check(instance=instance, method=method, chat_id=chat, status=status,
+                                              details=f"checked {position}"))
+            about[calls[-1]] = (instance, method, chat)
+        elif kind == "links":
+            _kind, instance, pairs, asked = step
+            journal.add_links(instance, [Link(phone, lid, "checkWhatsapp") for phone, lid in pairs], asked)
+        elif kind == "switched":
+            _kind, instance, setting, offset = step
+            journal.record_switched_on(instance, setting, datetime.fromtimestamp(START + offset))
 
 
 def _answers(journal) -> dict:
@@ -102,12 +149,19 @@ def _answers(journal) -> dict:
                 found[f"{key} unreported {label}"] = journal.unreported_changes(instance, method, since)
             found[f"{key} done of two"] = sorted(journal.done_before(instance, method, CHATS[:2]))
             found[f"{key} uncertain"] = journal.uncertain_chats(instance, method)
+            found[f"{key} contradicted"] = journal.contradicted_chats(instance, method)
+            found[f"{key} changed by tool"] = journal.changed_by_tool(instance, method)
             for chat in CHATS:
                 found[f"{key} {chat} had"] = journal.had_uncertain(instance, method, chat)
                 found[f"{key} {chat} had future"] = journal.had_uncertain(instance, method, chat, since=future)
+        for label, chats in (("all", None), ("two", CHATS[:2]), ("none", [])):
+            found[f"{instance} last change {label}"] = journal.last_change(instance, chats)
+        known = journal.links(instance)
+        found[f"{instance} links"] = (known.links, known.asked)
+        found[f"{instance} switched on"] = journal.switched_on(instance)
         found[f"{instance} undo"] = [(r.method, r.dry_run, r.undo_of is None) for r in journal.undo_candidates(instance, 10)]
-        found[f"{instance} entries"] = [(e.chat_id, e.state, e.status, e.run_id is None)
-                                        for e in journal.entries(instance=instance, limit=12)]
+        found[f"{instance} entries"] = [(e.chat_id, e.state, e.status, e.details, e.source, e.run_id is None,
+                                         e.time, e.sent_time) for e in journal.entries(instance=instance, limit=12)]
     runs = journal.runs()
     found["runs"] = [(r.instance, r.method, r.dry_run, r.counts, r.finished is None, r.chat_column) for r in runs]
     for position, run in enumerate(runs):
@@ -121,12 +175,15 @@ def _answers(journal) -> dict:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=operations)
-def test_the_book_journal_answers_as_the_sqlite_journal(tmp_path_factory, steps):
+def test_the_book_journal_answers_as_the_sqlite_journal(tmp_path_factory, monkeypatch, steps):
+    clock = Clock()
+    monkeypatch.setattr(sqlite_journal, "time", clock.module())
+    monkeypatch.setattr(book_journal, "time", clock.module())
     desktop = Journal(tmp_path_factory.mktemp("journal") / "journal.sqlite3")
     book = BookJournal()
     try:
-        _replay(desktop, steps)
-        _replay(book, steps)
+        _replay(desktop, steps, clock)
+        _replay(book, steps, clock)
         expected = _answers(desktop)
         assert _answers(book) == expected
         sheet = SheetCells()
@@ -170,10 +227,15 @@ def test_unsaved_function_calls_join_the_journal_a_script_reads():
     saved.queue_writes(sheet)
     later = saved.begin(instance=INSTANCES[0], method=ARCHIVE, chat_id=CHATS[1], source="lite udf")   # a function
     saved.finish(later, status=st.ARCHIVED)
+    saved.add_links(INSTANCES[0], [Link(PHONES[0], LIDS[0], "checkWhatsapp")], [PHONES[1]])   # its run's asks
     fresh = BookJournal.from_values(sheet.rows())
     fresh.take_unsaved(saved)
     assert sorted(fresh.done_before(INSTANCES[0], ARCHIVE)) == sorted(CHATS[:2])
     assert [e.id for e in fresh.entries()] == [2, 1]
+    known = fresh.links(INSTANCES[0])
+    assert known.links == (Link(PHONES[0], LIDS[0], "checkWhatsapp"),) and known.asked == {PHONES[0], PHONES[1]}
+    fresh.queue_writes(sheet)
+    assert BookJournal.from_values(sheet.rows()).links(INSTANCES[0]) == known   # and the sheet keeps them
 
 
 @pytest.mark.parametrize("language, title", [("en", "GreenApi's journal"), ("ru", "Журнал GreenApi")])
@@ -182,7 +244,8 @@ def test_the_sheet_says_what_it_is_in_the_books_language(language, title):
 
     with i18n.using(language):
         rows = header_rows()
-    assert rows[0][0].startswith(title) and rows[1] == ["calls", "runs"]
+    assert rows[0][0].startswith(title) and rows[1] == ["calls", "runs", "links", "settings"]
+    assert len(rows[0]) == len(rows[1]) == len(HEADERS)
 
 
 def test_a_lite_block_counts_as_delivered_only_once_a_flush_carried_it():

@@ -53,10 +53,44 @@ def restart(main_py):
         del sys.modules[name]
     excel.start(main_py)
 
-def journal_rows():
+def journal_rows(columns=(1, 2)):
+    """The journal sheet's records: by default the calls (A) and runs (B); (3,) the links, (4,) the settings."""
     sheet = next(name for name in excel.sheets if name.startswith(("GreenApi journal", "Журнал")))
     cells = excel.sheets[sheet]
-    return [[cells.get((r, c)) for c in (1, 2)] for r in range(3, 1 + max([r for r, _c in cells] + [2]))]
+    return [[cells.get((r, c)) for c in columns] for r in range(3, 1 + max([r for r, _c in cells] + [2]))]
+
+def age_journal(seconds):
+    """As if the calls the book's journal holds were made ``seconds`` earlier (getChats shows a change at most a
+    minute later): the analyst saved, and came back later."""
+    sheet = next(name for name in excel.sheets if name.startswith(("GreenApi journal", "Журнал")))
+    cells = excel.sheets[sheet]
+    for key, text in list(cells.items()):
+        if key[1] == 1 and key[0] >= 3 and isinstance(text, str) and text.startswith("["):
+            record = json.loads(text)
+            for field in (1, 2, 12):        # sent_at, updated_at, delivered_at
+                if record[field] is not None:
+                    record[field] -= seconds
+            cells[key] = json.dumps(record)
+
+def shorten_waits(**waits):
+    """GREEN-API's documented waits (a restart's poll, getChats' minute) shortened for the sandbox, on the
+    clients the book's Python made (as the desktop's tests shorten the ribbon's)."""
+    import sys
+    from dataclasses import replace
+    for client in sys.modules["greenapi_excel.lite.scripts"].session.clients.values():
+        client.endpoint.waits = replace(client.endpoint.waits, **waits)
+
+async def click_watching(shape, sheet, address):
+    """Click a button and note each value the cell shows while the script runs (what the analyst sees)."""
+    seen = []
+    script = asyncio.ensure_future(excel.click(shape))
+    while not script.done():
+        value = excel.value(sheet, address)
+        if not seen or seen[-1] != value:
+            seen.append(value)
+        await asyncio.sleep(0.02)
+    await script
+    return seen + [excel.value(sheet, address)]
 '''
 
 
@@ -176,6 +210,14 @@ def test_a_rerun_skips_finished_rows_and_a_dry_run_changes_nothing(open_book, sa
     assert sorted(c["chatId"] for c in sandbox.calls("archiveChat")) == sorted([ANNA, OLGA, DMITRY])   # none twice
     dry, first, second = book.alerts()
     assert dry["prompt"].startswith("Dry run: 2 rows") and "Archived 3" in second["prompt"]   # kept rows count
+
+
+def test_a_sheet_with_no_chat_says_so_and_nothing_is_sent(open_book, sandbox):
+    book = open_book(sandbox, chats=[])
+    book.click("btnArchiveChats")
+    [alert] = book.alerts()
+    assert alert["prompt"].startswith("No chat IDs found in") and sandbox.log == []
+    assert book.run("journal_rows()") == []                  # no run recorded either
 
 
 def test_rows_a_filter_hides_are_skipped_and_counted(open_book, sandbox):
@@ -341,7 +383,7 @@ def test_check_connection_says_what_it_found(open_book, make_sandbox):
     book.click("btnCheckConnection")
     alert = book.alerts()[-1]
     assert "incomingWebhook" in alert["prompt"] and alert["mode"] == "critical"
-    assert off.calls("setSettings") == []                     # Lite cannot ask: it says how instead
+    assert off.calls("setSettings") == []                     # a first press only asks
 
 
 def test_load_chats_fills_a_chat_list_sheet(open_book, sandbox):
@@ -358,6 +400,117 @@ def test_a_russian_book_speaks_russian(open_book, sandbox):
     book.click("btnArchiveChats")
     assert book.statuses(3) == {2: i18n.in_language("ru", st.ARCHIVED), 3: i18n.in_language("ru", st.INVALID)}
     assert book.alerts()[0]["prompt"].startswith("Архивация")
+
+
+# --- the account as it is (issue 19) -----------------------------------------------------------------------
+
+def test_verify_marks_what_does_not_hold_and_a_second_press_sends_it_again(open_book, make_sandbox):
+    """Anna's archiveChat is answered 200 and never applied (green-api #488, #744). Right after the run Verify
+    waits for getChats' refresh in the progress cell; a second press within a minute sends Anna again, with
+    GREEN-API's unarchive-then-archive."""
+    sandbox = make_sandbox(silent_failure_chats=[ANNA], rps=1000, read_rps=1000)
+    book = open_book(sandbox, chats=[ANNA, DMITRY])
+    book.click("btnArchiveChats")
+    assert book.statuses(3) == {2: st.ARCHIVED, 3: st.ARCHIVED} and ANNA not in sandbox.archived_ids()
+
+    book.run("shorten_waits(list_refresh=1.5)")            # GREEN-API's minute, shortened for the sandbox
+    seen = book.run(f"await click_watching('btnVerify', {book.chats_sheet!r}, {PROGRESS_CELL!r})")
+    assert any("waiting for GREEN-API's chat list to refresh" in str(text) for text in seen), (seen, book.alerts())
+    results = book.results(3)
+    assert results[2][1] == st.NOT_ARCHIVED and results[2][2].startswith("checked ") and results[3][1] == st.ARCHIVED
+    question = book.alerts()[-1]
+    assert "1 does not" in question["prompt"] and "Send that 1 chat again now?" in question["prompt"]
+    assert "Press Verify again within 60 seconds" in question["prompt"]
+    assert len(sandbox.calls("getChats")) == 1 and sandbox.calls("unarchiveChat") == []   # one read, no change
+    records = [json.loads(cell) for cell, _run in book.run("journal_rows()") if cell]
+    assert [(r[5], r[10]) for r in records if r[7] == st.NOT_ARCHIVED] == [(ANNA, "lite verify")]   # in the book
+
+    book.click("btnVerify")                                  # within the minute: the same row found, and sent
+    assert book.statuses(3) == {2: st.ARCHIVED, 3: st.ARCHIVED} and ANNA in sandbox.archived_ids()
+    assert "unarchived and archived again" in book.results(2)[2][2]
+    assert [c["chatId"] for c in sandbox.calls("unarchiveChat")] == [ANNA]      # the workaround, for Anna only
+    assert [c["chatId"] for c in sandbox.calls("archiveChat")] == [ANNA, DMITRY, ANNA, ANNA]
+    assert book.alerts()[-1]["prompt"].startswith("Archive: 1 row")
+
+
+def test_what_verify_found_stays_in_the_book_and_a_plain_rerun_after_a_restart_sends_it(open_book, make_sandbox):
+    sandbox = make_sandbox(silent_failure_chats=[ANNA], rps=1000, read_rps=1000)
+    book = open_book(sandbox, chats=[ANNA, OLGA])
+    book.click("btnArchiveChats")
+    book.run("age_journal(120)")                             # the run was two minutes ago: getChats shows it
+    book.click("btnVerify")
+    assert book.statuses(3) == {2: st.NOT_ARCHIVED, 3: st.ARCHIVED}
+    book.restart()                                           # Python forgets; the journal sheet keeps Verify's word
+    book.click("btnArchiveChats")
+    assert book.statuses(3) == {2: st.ARCHIVED, 3: st.ARCHIVED} and ANNA in sandbox.archived_ids()
+    assert [c["chatId"] for c in sandbox.calls("unarchiveChat")] == [ANNA]    # "already archived" not believed
+    assert [c["chatId"] for c in sandbox.calls("archiveChat")].count(OLGA) == 1   # Olga was done: not sent
+
+
+def test_verify_on_a_sheet_with_nothing_to_check_says_so_and_reads_nothing(open_book, sandbox):
+    book = open_book(sandbox, chats=[ANNA])
+    book.click("btnVerify")
+    assert "nothing to verify" in book.alerts()[-1]["prompt"] and sandbox.log == []
+
+
+def test_a_run_waits_out_a_restart_in_the_progress_cell(open_book, sandbox):
+    book = open_book(sandbox, chats=[ANNA, OLGA])
+    book.click("btnCheckConnection")
+    book.run("shorten_waits(restart_poll=0.2)")            # re-asked every 5 s in the product
+    sandbox.begin_restart(1.0)                               # as setSettings or a reboot does
+    seen = book.run(f"await click_watching('btnArchiveChats', {book.chats_sheet!r}, {PROGRESS_CELL!r})")
+    waits = [text for text in seen if "the instance is restarting: waiting" in str(text)]
+    assert waits and waits[0].startswith("GreenApi: 0 of 2") and "(at most 6 min)" in waits[0], seen
+    assert book.statuses(3) == {2: st.ARCHIVED, 3: st.ARCHIVED}
+    assert book.cell(PROGRESS_CELL).startswith("GreenApi: 2 of 2")
+    assert "Archived 2" in book.alerts()[-1]["prompt"]
+
+
+def test_check_connection_switches_the_settings_on_by_a_second_press_and_the_book_keeps_since_when(
+        open_book, make_sandbox):
+    sandbox = make_sandbox(rps=1000, read_rps=1000, fresh_instance=True, restart_s=1.0)
+    book = open_book(sandbox, chats=[])
+    book.click("btnCheckConnection")
+    question = book.alerts()[-1]
+    assert "incomingWebhook" in question["prompt"] and "outgoingMessageWebhook" in question["prompt"]
+    assert "Press Check connection again within 60 seconds" in question["prompt"] and question["mode"] == "critical"
+    assert sandbox.calls("setSettings") == []
+
+    book.run("shorten_waits(restart_poll=0.2)")
+    seen = book.run(f"await click_watching('btnCheckConnection', {book.chats_sheet!r}, {PROGRESS_CELL!r})")
+    assert len(sandbox.calls("setSettings")) == 1
+    assert any(str(text).startswith("GreenApi: the instance is restarting: waiting") for text in seen), seen
+    done = book.alerts()[-1]["prompt"]
+    assert "GREEN-API shows them on now" in done and "never reach the journals" in done
+    switched = [json.loads(cell) for [cell] in book.run("journal_rows((4,))") if cell]
+    assert sorted((r[0], r[1]) for r in switched) == [(sandbox.id_instance, "incomingWebhook"),
+                                                      (sandbox.id_instance, "outgoingMessageWebhook")]
+
+    book.restart()                                           # what the book keeps, read again
+    book.click("btnLoadChats")
+    _header, *rows = book.run("values('Chat list', 'A1:G60')")
+    idle = [row[6] for row in rows if row[0]]
+    assert idle and all(isinstance(text, str) and text.startswith("unknown") for text in idle), idle
+
+
+def test_the_links_load_chats_learns_stay_in_the_book_and_one_chat_on_two_rows_is_called_once(
+        open_book, make_sandbox):
+    sandbox = make_sandbox(lid_chats=2, chat_list_ids="lid", journal_ids="phone", rps=1000, read_rps=1000)
+    anna_lid = sandbox.lid_of(ANNA)
+    book = open_book(sandbox, chats=[ANNA, anna_lid])
+    book.click("btnLoadChats")
+    asked = [c["chatId"] for c in sandbox.calls("checkWhatsapp")]
+    assert ANNA in asked                                     # named by the journals, listed by its @lid
+    links = [json.loads(cell) for [cell] in book.run("journal_rows((3,))") if cell]
+    assert [sandbox.id_instance, ANNA, anna_lid, "checkWhatsapp"] in [link[:4] for link in links]
+
+    book.restart()
+    book.run(f"excel.active = {book.chats_sheet!r}")        # back to the Chats sheet from the chat list
+    book.click("btnArchiveChats")
+    results = book.results(3)
+    assert results[2][1] == st.ARCHIVED and results[3][1] == st.DUPLICATE and "row 2" in results[3][2]
+    assert len(sandbox.calls("checkWhatsapp")) == len(asked)   # the book knew the link: nothing asked again
+    assert [c["chatId"] for c in sandbox.calls("archiveChat")] == [ANNA]
 
 
 # --- the worksheet functions --------------------------------------------------------------------------

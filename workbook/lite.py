@@ -76,9 +76,9 @@ BUTTONS = (
     ("btnDryRun", "dry_run", N_("Dry run")),
     ("btnArchiveChats", "archive_chats", N_("Archive chats")),
     ("btnUnarchiveChats", "unarchive_chats", N_("Unarchive chats")),
+    ("btnVerify", "verify", N_("Verify")),
     ("btnUndoLastRun", "undo_last_run", N_("Undo last run")),
     ("btnStopRun", "stop_run", N_("Stop")),
-    # ("btnVerify", "verify", N_("Verify")),   # F9, with lite_main.py's verify script, once jobs.verify is there
 )
 BUTTON_COLUMN = "F"      # the buttons sit on F2, F3, ...: each one's hyperlink selects the cell under it
 FIRST_BUTTON_ROW = 2
@@ -93,11 +93,14 @@ HOW_TO = (
     N_("3. The token: xlwings Lite menu > Environment Variables: Name GREENAPI_API_TOKEN_INSTANCE, Value your "
        "apiTokenInstance, Scope Local; Save, then Restart. It stays in this computer's Excel, never in this book."),
     N_("4. Paste chat IDs or phone numbers into column A, below the Chat ID header (replace the examples)."),
-    N_("5. Press Check connection first. Dry run shows what would happen; Archive chats and Unarchive chats do it "
-       "and fill Status, Details and Updated; the progress shows under the buttons."),
+    N_("5. Press Check connection first (when it says a setting is off, a second press within a minute switches it "
+       "on). Dry run shows what would happen; Archive chats and Unarchive chats do it and fill Status, Details and "
+       "Updated; the progress shows under the buttons."),
     N_("6. Stop ends a run within a second or two (rows not reached say Not run); so does typing anything into the "
        "stop cell under the buttons. Run again at any time: rows already done are skipped."),
     N_("7. Undo last run: the first press says what it would take back, a second press within a minute does it."),
+    N_("8. Verify checks the rows that say Archived or Unarchived against GREEN-API's chat list: a row that no longer "
+       "holds says Not archived (Not unarchived), and a second press within a minute sends those chats again."),
     N_("In a cell: =ARCHIVECHAT(A2) archives one chat, =ARCHIVECHAT(A2:A5) a column; =CHATSTATUS(A2) only reads. "
        "They use the Settings sheet as the last button read it: press Check connection once after opening."),
     N_("The journal of calls and runs is in this book (a hidden sheet): save the book to keep it. A book closed "
@@ -208,7 +211,7 @@ def lite_sheet_contents(language: str) -> dict:
         else:
             rows[index] = replacement
     journal = {"name": {"text": book_journal.SHEET}, "code_name": "Sheet3", "hidden": True,
-               "column_widths": {"A": 80, "B": 80},
+               "column_widths": {"A": 80, "B": 80, "C": 60, "D": 40},
                "blocks": [{"at": "A1", "rows": [[{"text": book_journal.TITLE}], list(book_journal.HEADERS)]}]}
     return _localised({"sheets": [chats, settings, journal]}, language)
 

@@ -62,7 +62,8 @@ def _press(book, action_name, *arguments, **options):
 
 @script(button="[btnCheckConnection]@CHATS@!F2")
 async def check_connection(book: xw.Book):
-    """getStateInstance and getSettings: are the credentials right, is WhatsApp linked, can it archive?"""
+    """getStateInstance and getSettings: are the credentials right, is WhatsApp linked, can it archive? A setting
+    that is off is switched on by a second press within a minute."""
     await _press(book, "check_connection")
 
 
@@ -90,19 +91,23 @@ async def unarchive_chats(book: xw.Book):
     await _press(book, "run", "unarchiveChat", dry_run=False)
 
 
-@script(button="[btnUndoLastRun]@CHATS@!F7")
+@script(button="[btnVerify]@CHATS@!F7")
+async def verify(book: xw.Book):
+    """Check the rows that say Archived (or Unarchived) against GREEN-API's chat list (one getChats read); rows it
+    contradicts say Not archived (Not unarchived). A second press within a minute sends them again."""
+    await _press(book, "verify")
+
+
+@script(button="[btnUndoLastRun]@CHATS@!F8")
 async def undo_last_run(book: xw.Book):
     """Take back the newest run not yet taken back (press twice: the first press says what it would do)."""
     await _press(book, "undo_last_run")
 
 
-@script(button="[btnStopRun]@CHATS@!F8")
+@script(button="[btnStopRun]@CHATS@!F9")
 async def stop_run(book: xw.Book):
     """The run going on ends within a second or two; rows not reached say Not run."""
     await _press(book, "stop_run")
-
-
-# Verify (the account issue's jobs.verify): its button goes on F9, as the line above, once the engine has it.
 
 
 # --- the worksheet functions -----------------------------------------------------------------------------

@@ -61,7 +61,8 @@ class LiteTarget(livebook.BlockTarget):
     """The block writer of ``livebook`` in Lite, where a write only joins the book's queue: a block counts
     as delivered once a flush carried it to Excel. ``write`` queues the block and returns the results of
     the blocks flushed since (the journal marks those delivered); ``flushed`` is told when a flush went
-    through; ``finish`` returns the rest that did."""
+    through (``flushing`` first when another write may join the queue while it goes); ``finish`` returns the
+    rest that did."""
 
     def __init__(self, sheet, cells) -> None:
         super().__init__(sheet, cells)
@@ -72,9 +73,15 @@ class LiteTarget(livebook.BlockTarget):
         self._queued.extend(super().write(results))
         return self._take_flushed()
 
-    def flushed(self) -> None:
-        self._flushed.extend(self._queued)
-        self._queued = []
+    def flushing(self) -> int:
+        """How many queued results the flush about to start carries (for ``flushed``)."""
+        return len(self._queued)
+
+    def flushed(self, carried: int | None = None) -> None:
+        """A flush went through: the ``carried`` results queued before it started (all when None) are in Excel."""
+        carried = len(self._queued) if carried is None else carried
+        self._flushed.extend(self._queued[:carried])
+        del self._queued[:carried]
 
     def finish(self) -> list:
         return self._take_flushed()
@@ -94,15 +101,20 @@ class JournalSheet:
         names = set(book_journal.sheet_names())
         found = next((s.name for s in book.sheets if s.name in names), None)
         self.made = found is None
+        width = len(book_journal.HEADERS)
         if found is None:
             self.sheet = book.sheets.add(i18n._(book_journal.SHEET), after=book.sheets[len(book.sheets) - 1])
-            self.sheet.range((1, 1), (2, 2)).value = book_journal.header_rows()
+            self.sheet.range((1, 1), (2, width)).value = book_journal.header_rows()
             self.sheet.visible = False
             self.rows: list = []
         else:
             self.sheet = book.sheets[found]
             grid = livebook.UsedRange(self.sheet)
-            self.rows = [[grid.cell(r, 1), grid.cell(r, 2)] for r in range(book_journal.FIRST_ROW, grid.bottom + 1)]
+            self.rows = [[grid.cell(r, c) for c in range(1, width + 1)]
+                         for r in range(book_journal.FIRST_ROW, grid.bottom + 1)]
+            if [grid.cell(2, c) for c in range(1, width + 1)] != list(book_journal.HEADERS):
+                # A book built before the links and settings columns: name them, as a new sheet does.
+                self.sheet.range((2, 1), (2, width)).value = [list(book_journal.HEADERS)]
 
     def journal(self, unsaved: book_journal.BookJournal | None = None) -> book_journal.BookJournal:
         """The journal as the book holds it, with ``unsaved``'s records never written to it (the worksheet

@@ -1,12 +1,14 @@
 """The xlwings Lite edition's journal: ``journal.Journal``'s records and rules, kept in the book itself.
 
-In Lite the file system is in memory and Python forgets everything at a reload, so the calls and runs live
-where the results live: a hidden sheet of the workbook (``SHEET``), one JSON record per cell (column A the
-calls, column B the runs, from row 3). JSON text never becomes a formula or a number in a cell, and reads
-back exactly. ``BookJournal`` holds them in memory with every method a run, an undo and the worksheet
-functions need of ``journal.Journal`` (the same names, arguments and answers: tests/test_lite_journal.py
-runs one random history through both and compares); ``queue_writes`` puts what changed into the book's
-queue of writes, which ``await book.flush()`` carries to Excel after the result cells of the same block.
+In Lite the file system is in memory and Python forgets everything at a reload, so the records live where
+the results live: a hidden sheet of the workbook (``SHEET``), one JSON record per cell from row 3: column A
+the calls, B the runs, C the @lid links learnt (``chat_links``), D when this tool switched a journal
+setting on (``settings_switched``). JSON text never becomes a formula or a number in a cell, and reads back
+exactly. ``BookJournal`` holds them in memory with every method a run, a check, Load chats, an undo, verify
+and the worksheet functions need of ``journal.Journal`` (the same names, arguments and answers:
+tests/test_lite_journal.py runs one random history through both and compares); ``queue_writes`` puts what
+changed into the book's queue of writes, which ``await book.flush()`` carries to Excel after the result
+cells of the same block.
 
 What it promises, within the one book that holds it:
 - the done-before rule, resume and undo work as on the desktop, from the records the book holds;
@@ -38,8 +40,8 @@ SHEET = N_("GreenApi journal")
 TITLE = N_("GreenApi's journal of this book: every call the buttons and functions made, and every run. Kept "
            "hidden; do not edit it.")
 FIRST_ROW = 3            # row 1: TITLE; row 2: the columns' names; the records from row 3
-CALLS_COLUMN, RUNS_COLUMN = 1, 2
-HEADERS = ("calls", "runs")
+CALLS_COLUMN, RUNS_COLUMN, LINKS_COLUMN, SWITCHED_COLUMN = 1, 2, 3, 4
+HEADERS = ("calls", "runs", "links", "settings")
 
 
 @dataclass
@@ -87,6 +89,10 @@ class _Run:
     finished: float | None = None
     counts: dict = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        return self.id
+
     def record(self) -> RunRecord:
         return RunRecord(id=self.id, started=datetime.fromtimestamp(self.started),
                          finished=None if self.finished is None else datetime.fromtimestamp(self.finished),
@@ -95,8 +101,38 @@ class _Run:
                          chat_column=self.chat_column)
 
 
+@dataclass
+class _Link:
+    """A row of ``journal.Journal``'s chat_links: a phone-number ID and its @lid ('' when asked, none given)."""
+
+    instance: str
+    phone: str
+    lid: str
+    source: str
+    learnt_at: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.instance, self.phone)
+
+
+@dataclass
+class _Switched:
+    """A row of ``journal.Journal``'s settings_switched: when this tool switched ``setting`` on."""
+
+    instance: str
+    setting: str
+    switched_at: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.instance, self.setting)
+
+
 _CALL_FIELDS = tuple(_Call.__dataclass_fields__)
 _RUN_FIELDS = tuple(_Run.__dataclass_fields__)
+_LINK_FIELDS = tuple(_Link.__dataclass_fields__)
+_SWITCHED_FIELDS = tuple(_Switched.__dataclass_fields__)
 
 
 def _pair(method: str) -> tuple[str, ...]:
@@ -113,16 +149,48 @@ def _epoch(when: datetime | None) -> float:
     return float("-inf") if when is None else when.timestamp()
 
 
+class _Keyed:
+    """Records kept by a key, each on its own row of one column (``INSERT OR REPLACE`` rewrites the row in place):
+    the runs by id, the links by (instance, phone), the settings switched on by (instance, setting)."""
+
+    def __init__(self, column: int) -> None:
+        self.column = column
+        self.records: dict = {}      # key -> record, in the order first added (rowid order)
+        self.rows: dict = {}         # key -> its row in the sheet, once written or read
+        self.changed: set = set()
+
+    def put(self, key, record) -> None:
+        self.records[key] = record
+        self.changed.add(key)
+
+    def read(self, key, record, row: int) -> None:
+        if key not in self.records:
+            self.records[key] = record
+            self.rows[key] = row
+
+    def cells(self, fields: tuple[str, ...]) -> dict[int, str]:
+        """row -> the JSON of each changed record (a new one gets the row after the last); then unchanged."""
+        next_row = max(self.rows.values(), default=FIRST_ROW - 1) + 1
+        found = {}
+        for key, record in self.records.items():
+            if key in self.changed:
+                if key not in self.rows:
+                    self.rows[key], next_row = next_row, next_row + 1
+                found[self.rows[key]] = _encode(record, fields)
+        self.changed.clear()
+        return found
+
+
 class BookJournal:
     """``journal.Journal`` in memory, for a book to keep (see the module's docstring). Not thread-safe: Lite
     has one thread, and the event loop runs one step at a time."""
 
     def __init__(self) -> None:
         self._calls: dict[int, _Call] = {}
-        self._runs: dict[str, _Run] = {}       # in the order they started (rowid order)
         self._changed_calls: set[int] = set()
-        self._changed_runs: set[str] = set()
-        self._run_rows: dict[str, int] = {}    # run id -> its row in the sheet
+        self._runs = _Keyed(RUNS_COLUMN)              # run id -> _Run, in the order they started (rowid order)
+        self._links = _Keyed(LINKS_COLUMN)            # (instance, phone) -> _Link
+        self._switched = _Keyed(SWITCHED_COLUMN)      # (instance, setting) -> _Switched
 
     # --- writing (journal.Journal's signatures) ----------------------------------------------------
 
@@ -162,21 +230,46 @@ class BookJournal:
             if call is not None:
                 call.adopted_by = str(run_id)
 
+    def record_check(self, *, instance, method: str, chat_id: str, status: str, details: str,
+                     source: str = "verify") -> int:
+        """Verify's finding, as ``journal.Journal.record_check``: a settling answer no request carried."""
+        now = time.time()
+        call_id = max(self._calls, default=0) + 1
+        self._calls[call_id] = _Call(call_id, now, now, str(instance), method, chat_id, ANSWERED, status=status,
+                                     details=_scrub(details), source=source or "verify", delivered_at=now,
+                                     settled=True)
+        self._changed_calls.add(call_id)
+        return call_id
+
+    def add_links(self, instance, links: Iterable, asked: Iterable[str] = ()) -> None:
+        """What checkWhatsapp told, as ``journal.Journal.add_links``: each link, and each number asked that gave
+        none (lid '')."""
+        now = time.time()
+        linked = {item.phone: item for item in links}
+        for phone in dict.fromkeys([*linked, *asked]):
+            item = linked.get(phone)
+            record = _Link(str(instance), phone, item.lid if item else "", item.source if item else "checkWhatsapp",
+                           now)
+            self._links.put(record.key, record)
+
+    def record_switched_on(self, instance, setting: str, when: datetime | None = None) -> None:
+        record = _Switched(str(instance), setting, (when or datetime.now()).timestamp())
+        self._switched.put(record.key, record)
+
     def start_run(self, *, instance, method: str, source: str = "", book: str | None = None,
                   sheet: str | None = None, dry_run: bool = False, undo_of: str | None = None,
                   chat_column: str | None = None) -> str:
         now = time.time()
         run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{secrets.token_hex(2)}"
-        self._runs[run_id] = _Run(run_id, now, str(instance), method, source or "", book, sheet, bool(dry_run),
-                                  undo_of, chat_column)
-        self._changed_runs.add(run_id)
+        self._runs.put(run_id, _Run(run_id, now, str(instance), method, source or "", book, sheet, bool(dry_run),
+                                    undo_of, chat_column))
         return run_id
 
     def finish_run(self, run_id: str, counts: Mapping[str, int]) -> None:
-        run = self._runs.get(run_id)
+        run = self._runs.records.get(run_id)
         if run is not None:
             run.finished, run.counts = time.time(), dict(counts)
-            self._changed_runs.add(run_id)
+            self._runs.changed.add(run_id)
 
     def _call(self, call_id: int) -> _Call | None:
         call = self._calls.get(int(call_id))
@@ -201,6 +294,15 @@ class BookJournal:
         return any(c.method == method and c.state in (SENT, UNCERTAIN) and c.sent_at >= since and c.id > last_settling
                    for c in calls)
 
+    def _newest_settling(self, instance, method: str, leave_out: tuple[str, ...] = ()) -> dict[str, _Call]:
+        """chat -> its newest settling call of ``method`` or its opposite (statuses in ``leave_out`` not counted)."""
+        newest: dict[str, _Call] = {}
+        for chat, calls in self._of(instance, _pair(method)).items():
+            found = max((c for c in calls if c.settles and c.status not in leave_out), key=lambda c: c.id, default=None)
+            if found is not None:
+                newest[chat] = found
+        return newest
+
     def had_uncertain(self, instance, method: str, chat_id: str, since: datetime | None = None) -> bool:
         calls = self._of(instance, _pair(method), {chat_id}).get(chat_id, [])
         return self._unsettled(calls, method, _epoch(since))
@@ -213,13 +315,9 @@ class BookJournal:
         done = _done_words(method)
         if not done:
             return set()
-        found = set()
-        for chat, calls in self._of(instance, _pair(method)).items():
-            newest = max((c for c in calls if c.settles), key=lambda c: c.id, default=None)
-            if newest is not None and newest.method == method and newest.status in done \
-                    and newest.delivered_at is None and newest.updated_at >= _epoch(since):
-                found.add(chat)
-        return found
+        return {chat for chat, newest in self._newest_settling(instance, method).items()
+                if newest.method == method and newest.status in done and newest.delivered_at is None
+                and newest.updated_at >= _epoch(since)}
 
     def done_before(self, instance, method: str, chat_ids: Iterable[str] | None = None, *,
                     since: datetime | None = None, undelivered_only: bool = False) -> dict[str, JournalEntry]:
@@ -235,6 +333,45 @@ class BookJournal:
                 result[chat] = newest.entry()
         return result
 
+    def contradicted_chats(self, instance, method: str) -> set[str]:
+        """Chats whose newest settling record is verify's word against ``method`` (``journal.Journal``'s rule)."""
+        row = TABLE.get(method)
+        if row is None:
+            return set()
+        return {chat for chat, newest in self._newest_settling(instance, method).items()
+                if newest.method == method and newest.status == row.not_done}
+
+    def changed_by_tool(self, instance, method: str) -> list[str]:
+        """Chats this tool last left so with ``method``, verify's records not counted; oldest change first."""
+        row = TABLE.get(method)
+        if row is None:
+            return []
+        checks = tuple(TABLE[m].not_done for m in _pair(method) if m in TABLE)
+        found = [newest for newest in self._newest_settling(instance, method, leave_out=checks).values()
+                 if newest.method == method and newest.status == row.done]
+        return [call.chat_id for call in sorted(found, key=lambda c: c.id)]
+
+    def last_change(self, instance, chat_ids: Iterable[str] | None = None) -> datetime | None:
+        """When this tool last changed one of ``chat_ids`` (any chat of the instance when None)."""
+        done = {m.done for m in TABLE.values()}
+        wanted = None if chat_ids is None else set(chat_ids)
+        times = [c.updated_at for c in self._calls.values()
+                 if c.instance == str(instance) and c.state == ANSWERED and c.status in done
+                 and (wanted is None or c.chat_id in wanted)]
+        return datetime.fromtimestamp(max(times)) if times else None
+
+    def links(self, instance):
+        """The links learnt on ``instance`` and every number asked (a ``chat_identity.Known``), as
+        ``journal.Journal.links`` gives them."""
+        from greenapi_excel.chat_identity import Known, Link
+
+        mine = sorted((r for r in self._links.records.values() if r.instance == str(instance)), key=lambda r: r.phone)
+        return Known(tuple(Link(r.phone, r.lid, r.source) for r in mine if r.lid), frozenset(r.phone for r in mine))
+
+    def switched_on(self, instance) -> dict[str, datetime]:
+        return {r.setting: datetime.fromtimestamp(r.switched_at) for r in self._switched.records.values()
+                if r.instance == str(instance)}
+
     def entries(self, *, instance=None, chat_id: str | None = None, limit: int | None = None) -> list[JournalEntry]:
         calls = [c for c in sorted(self._calls.values(), key=lambda c: -c.id)
                  if (instance is None or c.instance == str(instance)) and (chat_id is None or c.chat_id == chat_id)]
@@ -245,11 +382,11 @@ class BookJournal:
         return [r.record() for r in (runs if limit is None else runs[:max(0, int(limit))])]
 
     def _newest_runs(self) -> list[_Run]:
-        order = {run_id: position for position, run_id in enumerate(self._runs)}
-        return sorted(self._runs.values(), key=lambda r: (r.started, order[r.id]), reverse=True)
+        order = {run_id: position for position, run_id in enumerate(self._runs.records)}
+        return sorted(self._runs.records.values(), key=lambda r: (r.started, order[r.id]), reverse=True)
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        run = self._runs.get(str(run_id))
+        run = self._runs.records.get(str(run_id))
         return run.record() if run is not None else None
 
     def changed_chats(self, run_id: str, done_status: str) -> list[str]:
@@ -262,13 +399,13 @@ class BookJournal:
         return sorted(first, key=first.get)
 
     def undo_candidates(self, instance, limit: int) -> list[RunRecord]:
-        undone = {r.undo_of for r in self._runs.values() if r.undo_of and not r.dry_run}
+        undone = {r.undo_of for r in self._runs.records.values() if r.undo_of and not r.dry_run}
         runs = [r for r in self._newest_runs() if r.instance == str(instance) and not r.dry_run and r.undo_of is None
                 and r.id not in undone]
         return [r.record() for r in runs[:max(0, int(limit))]]
 
     def undone_by(self, run_id: str) -> RunRecord | None:
-        later = [r for r in self._runs.values() if r.undo_of == str(run_id) and not r.dry_run]
+        later = [r for r in self._runs.records.values() if r.undo_of == str(run_id) and not r.dry_run]
         return max(later, key=lambda r: r.started).record() if later else None
 
     def close(self) -> None:
@@ -276,72 +413,67 @@ class BookJournal:
 
     # --- the book ---------------------------------------------------------------------------------
 
+    def _keyed(self) -> tuple[tuple[_Keyed, type, tuple[str, ...]], ...]:
+        return ((self._runs, _Run, _RUN_FIELDS), (self._links, _Link, _LINK_FIELDS),
+                (self._switched, _Switched, _SWITCHED_FIELDS))
+
     @property
     def changed(self) -> bool:
-        return bool(self._changed_calls or self._changed_runs)
+        return bool(self._changed_calls) or any(keyed.changed for keyed, _kind, _fields in self._keyed())
 
     @classmethod
     def from_values(cls, rows: Iterable[Iterable[object]]) -> "BookJournal":
-        """The journal the sheet holds: ``rows`` are its cells from row ``FIRST_ROW`` on, columns A:B. A cell
-        that is not one of our records (edited by hand, damaged) is left out; so is a second record with
-        the same id."""
+        """The journal the sheet holds: ``rows`` are its cells from row ``FIRST_ROW`` on, columns A:D (a sheet
+        written before the links and settings columns has A:B). A cell that is not one of our records (edited
+        by hand, damaged) is left out; so is a second record with the same id or key."""
         journal = cls()
         for row_number, row in enumerate(rows, start=FIRST_ROW):
-            cells = list(row) + [None, None]
-            call = _decode(cells[0], _Call, _CALL_FIELDS)
+            cells = list(row) + [None] * len(HEADERS)
+            call = _decode(cells[CALLS_COLUMN - 1], _Call, _CALL_FIELDS)
             if call is not None and call.id not in journal._calls:
                 journal._calls[call.id] = call
-            run = _decode(cells[1], _Run, _RUN_FIELDS)
-            if run is not None and run.id not in journal._runs:
-                journal._runs[run.id] = run
-                journal._run_rows[run.id] = row_number
+            for keyed, kind, fields in journal._keyed():
+                record = _decode(cells[keyed.column - 1], kind, fields)
+                if record is not None:
+                    keyed.read(record.key, record, row_number)
         return journal
 
     def take_unsaved(self, other: "BookJournal") -> None:
         """Add the records ``other`` holds that were never written to the book (the worksheet functions' calls
-        since the last script): calls get ids after this journal's, runs keep theirs."""
-        renumbered: dict[int, int] = {}
+        since the last script): calls get ids after this journal's, runs, links and settings keep their keys."""
         for old_id in sorted(other._changed_calls):
             call = other._calls[old_id]
             if old_id in self._calls and self._calls[old_id].sent_at == call.sent_at:
                 continue   # the book has it already (written by an earlier flush of the same session)
             new_id = max(self._calls, default=0) + 1
-            renumbered[old_id] = new_id
             self._calls[new_id] = _Call(**{**vars(call), "id": new_id})
             self._changed_calls.add(new_id)
-        for run_id in other._changed_runs:
-            if run_id not in self._runs:
-                self._runs[run_id] = _Run(**vars(other._runs[run_id]))
-                self._changed_runs.add(run_id)
+        for (mine, kind, _fields), (theirs, _kind, _fields2) in zip(self._keyed(), other._keyed()):
+            for key in theirs.changed:
+                if kind is not _Run or key not in mine.records:
+                    mine.put(key, kind(**vars(theirs.records[key])))
 
     def queue_writes(self, sheet) -> int:
         """Queue every record changed since the last call as cell writes on ``sheet`` (the hidden journal
-        sheet of a Lite book: xlwings' ``Sheet``): a block per run of neighbouring rows. Returns the number
-        of blocks."""
-        rows: dict[tuple[int, int], str] = {}
-        for call_id in self._changed_calls:
-            call = self._calls[call_id]
-            rows[(FIRST_ROW + call.id - 1, CALLS_COLUMN)] = _encode(call, _CALL_FIELDS)
-        next_row = max(self._run_rows.values(), default=FIRST_ROW - 1) + 1
-        for run_id in self._runs:
-            if run_id in self._changed_runs:
-                if run_id not in self._run_rows:
-                    self._run_rows[run_id], next_row = next_row, next_row + 1
-                rows[(self._run_rows[run_id], RUNS_COLUMN)] = _encode(self._runs[run_id], _RUN_FIELDS)
+        sheet of a Lite book: xlwings' ``Sheet``): a block per run of neighbouring rows of a column. Returns
+        the number of blocks."""
+        columns = {CALLS_COLUMN: {FIRST_ROW + call_id - 1: _encode(self._calls[call_id], _CALL_FIELDS)
+                                  for call_id in self._changed_calls}}
+        self._changed_calls.clear()
+        for keyed, _kind, fields in self._keyed():
+            columns[keyed.column] = keyed.cells(fields)
         blocks = 0
-        for column in (CALLS_COLUMN, RUNS_COLUMN):
-            numbers = sorted(r for r, c in rows if c == column)
+        for column, rows in columns.items():
+            numbers = sorted(rows)
             start = 0
             while start < len(numbers):
                 end = start
                 while end + 1 < len(numbers) and numbers[end + 1] == numbers[end] + 1:
                     end += 1
                 top, bottom = numbers[start], numbers[end]
-                sheet.range((top, column), (bottom, column)).value = [[rows[(r, column)]] for r in range(top, bottom + 1)]
+                sheet.range((top, column), (bottom, column)).value = [[rows[r]] for r in range(top, bottom + 1)]
                 blocks += 1
                 start = end + 1
-        self._changed_calls.clear()
-        self._changed_runs.clear()
         return blocks
 
 
@@ -370,6 +502,12 @@ def _decode(cell: object, kind, fields: tuple[str, ...]):
         return None
     if kind is _Run and not isinstance(record.counts, dict):
         record.counts = {}
+    if kind is _Link and not (all(isinstance(v, str) for v in (record.instance, record.phone, record.lid, record.source))
+                              and isinstance(record.learnt_at, (int, float))):
+        return None
+    if kind is _Switched and not (isinstance(record.instance, str) and isinstance(record.setting, str)
+                                  and isinstance(record.switched_at, (int, float))):
+        return None
     return record
 
 
@@ -380,4 +518,4 @@ def sheet_names() -> tuple[str, ...]:
 
 def header_rows() -> list[list[str]]:
     """Rows 1 and 2 of a new journal sheet, in the language in force."""
-    return [[_(TITLE), None], list(HEADERS)]
+    return [[_(TITLE)] + [None] * (len(HEADERS) - 1), list(HEADERS)]

@@ -9,21 +9,26 @@ What differs from the desktop, and why:
   cannot reach GREEN-API the analyst is told that Excel's browser engine could not (no network, or GREEN-API
   not allowing browser calls) and to use the desktop edition;
 - the journal is in the book (``lite.journal``); results count as delivered once flushed;
-- there is no status bar: the progress line goes into a cell under the buttons; Stop sets the running
-  script's cancel event, and the running script also polls the stop cell, so typing into it stops a run
+- there is no status bar: the progress line goes into a cell under the buttons, and so does each wait for
+  GREEN-API (an instance restarting, getChats' refresh), flushed at once; Stop sets the running script's
+  cancel event, and the running script also polls the stop cell, so typing into it stops a run (or a wait)
   even where Lite runs one script at a time;
-- alerts cannot ask (they are queued): Undo last run asks by its first press and acts on a second press
-  within UNDO_CONFIRM_SECONDS;
+- a script may wait (the pane stays free): Check connection, Load chats and Verify wait out a restart and
+  getChats' minute, where the desktop's buttons, which run in Excel's own process, say when to press again;
+- alerts cannot ask (they are queued): Undo last run, Verify's sending again and Check connection's
+  switching the settings on ask by a first press and act on a second press within CONFIRM_SECONDS;
 - the worksheet functions get no book: they use the Settings sheet the last button read in this session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from greenapi_excel import i18n, jobs, layout, livebook, pacing, statuses as st, texts, udf
 from greenapi_excel import settings as config
@@ -32,7 +37,7 @@ from greenapi_excel.lite import book as lite_book
 from greenapi_excel.lite import transport
 from greenapi_excel.lite.journal import BookJournal
 
-UNDO_CONFIRM_SECONDS = 60.0
+CONFIRM_SECONDS = 60.0   # a second press within this does what the first one asked about
 
 
 @dataclass
@@ -47,7 +52,8 @@ class Running:
 class Session:
     """What the book's Python keeps between presses: the language it was built in, the run going on, the
     journal as last read (plus the functions' calls since), the Settings sheet as last read (the functions
-    have no book to read it from), the instances reached, the undo asked for, the clients."""
+    have no book to read it from), the instances reached, what a first press asked about (undo, verify's
+    sending again, switching settings on: what and when), the clients."""
 
     language: str = i18n.ENGLISH
     running: Running | None = None
@@ -55,7 +61,14 @@ class Session:
     settings: livebook.SheetSettings | None = None
     reached: set = field(default_factory=set)
     undo_asked: tuple[str, float] | None = None
+    verify_asked: tuple[tuple, float] | None = None
+    switch_asked: tuple[tuple, float] | None = None
     clients: dict = field(default_factory=dict)
+
+
+def confirmed(asked: tuple | None, about) -> bool:
+    """A first press asked about ``about`` within CONFIRM_SECONDS: this press goes ahead."""
+    return asked is not None and asked[0] == about and time.monotonic() - asked[1] <= CONFIRM_SECONDS
 
 
 session = Session()
@@ -182,31 +195,63 @@ async def reading(client, job):
 # --- the buttons --------------------------------------------------------------------------------------
 
 async def check_connection(pressed: Press) -> None:
+    """The state (each with its sentence) and both settings the journals need. A setting that is off is
+    offered on as the desktop's Yes/No does it, by a second press within CONFIRM_SECONDS, which switches
+    them on (setSettings), waits until the instance is back and shows them on, and keeps when in the book's
+    journal (Load chats' idle days count from then)."""
     found = pressed.settings()
     found_credentials = pressed.credentials(found)
-    client = client_for(found_credentials)
-    outcome = await reading(client, jobs.check_async(client))
     instance = found_credentials.id_instance
-    if outcome.state != "authorized":
+    client = client_for(found_credentials)
+    journal_sheet, journal = _journal(pressed.book)
+    asked, session.switch_asked = session.switch_asked, None
+    questions: list[tuple[tuple, str]] = []
+
+    def ask(question: str) -> bool:
+        about = (instance, question)    # the question names the settings that are off
+        questions.append((about, question))
+        return confirmed(asked, about)
+
+    async with talking(pressed, client) as talk:
+        talk.cells.show(texts.asking(instance))
+        await talk.flush()
+        outcome = await reading(client, jobs.check_async(client, ask=ask, journal=journal))
+        journal_sheet.queue(journal)           # when the settings were switched on, if they were
+    if questions and not outcome.switched_on:
+        session.switch_asked = (questions[-1][0], time.monotonic())
+        pressed.alert(questions[-1][1] + "\n\n" + texts.lite_check_press_again(int(CONFIRM_SECONDS)),
+                      critical=outcome.webhook == "no")
+    elif outcome.switched_on:
+        pressed.alert(texts.switched_on_alert(instance, outcome), critical=outcome.restarting)
+    elif outcome.restarting:
+        pressed.alert(texts.still_restarting_alert(instance, outcome), critical=True)
+    elif not outcome.state_works:
         pressed.alert(texts.state_problem(instance, outcome.state), critical=True)
     elif outcome.webhook == "no":
         pressed.alert(texts.sentence(texts.webhook_off()), critical=True)
+    elif outcome.state != "authorized":
+        pressed.alert(texts.state_problem(instance, outcome.state))
     else:
-        pressed.alert(texts.connected(instance, found_credentials.api_url))
+        pressed.alert(texts.connected(instance, found_credentials.api_url) + "\n\n" + texts.idle_rule(outcome))
 
 
 async def load_chats(pressed: Press) -> None:
+    """One row per chat, with how far back the journals reach (the book's journal knows when this tool
+    switched their settings on) and which @lid is which number (kept in the book's journal)."""
     from greenapi_excel import chatlist
 
     found = pressed.settings()
     client = client_for(pressed.credentials(found))
-    cells = lite_book.ChatsCells(pressed.book)
-    cells.show(texts.reading_chats(client.endpoint.id_instance))
-    await pressed.book.flush()
-    rows = await reading(client, jobs.fetch_chat_list_async(client, chatlist.DEFAULT_DAYS))
+    journal_sheet, journal = _journal(pressed.book)
+    async with talking(pressed, client) as talk:
+        talk.cells.show(texts.reading_chats(client.endpoint.id_instance))
+        await talk.flush()
+        try:
+            rows = await reading(client, jobs.fetch_chat_list_async(client, chatlist.DEFAULT_DAYS, journal))
+        finally:
+            journal_sheet.queue(journal)       # the links learnt, also when the list came back empty
     sheet, laid, window = livebook.write_chat_list(pressed.book, rows, chatlist.DEFAULT_DAYS, look=_plain_look)
-    cells.show("")
-    pressed.alert(texts.chats_loaded_alert(laid.describe(), sheet.name, window))
+    pressed.alert(texts.chats_loaded_alert(laid.describe(), sheet.name, window, rows[0].reach if rows else None))
 
 
 def _plain_look(sheet, last: int, days: int) -> None:
@@ -216,14 +261,25 @@ def _plain_look(sheet, last: int, days: int) -> None:
         pass
 
 
-async def run(pressed: Press, method: str, *, dry_run: bool) -> None:
+async def _read_active_sheet(pressed: Press):
+    """What a press that acts on the rows reads, once, when no other press holds the book: the Settings sheet,
+    the credentials, and the active sheet (the Chats sheet when Settings is active) by ``layout``'s rules.
+    Returns (settings, credentials, sheet, SheetRead, UsedRange)."""
     book = pressed.book
     _refuse_if_busy(book)
     found = pressed.settings()
     found_credentials = pressed.credentials(found)
     sheet = livebook.target_sheet(book)
     read, grid = await lite_book.read_sheet(book, sheet, found, selection=livebook.selected_column(book, sheet))
+    return found, found_credentials, sheet, read, grid
+
+
+async def run(pressed: Press, method: str, *, dry_run: bool) -> None:
+    found, found_credentials, sheet, read, grid = await _read_active_sheet(pressed)
     prepared = jobs.prepare(read, method=method, dry_run=dry_run, region=config.resolve_region(None, found.values))
+    if prepared.nothing_to_do:
+        pressed.alert(prepared.nothing_to_do)
+        return
     rows = {row for row, _chat in prepared.plan.todo} | {r.row for r in prepared.plan.decided}
     target = lite_book.LiteTarget(sheet, livebook.result_cells(grid, read.status_column, rows))
     outcome = await carry_out(pressed, prepared, found_credentials, target, source="lite")
@@ -231,7 +287,7 @@ async def run(pressed: Press, method: str, *, dry_run: bool) -> None:
 
 
 async def undo_last_run(pressed: Press) -> None:
-    """The first press says what the undo would do; a second press within UNDO_CONFIRM_SECONDS does it."""
+    """The first press says what the undo would do; a second press within CONFIRM_SECONDS does it."""
     book = pressed.book
     _refuse_if_busy(book)
     found = pressed.settings()
@@ -239,16 +295,16 @@ async def undo_last_run(pressed: Press) -> None:
     opened = _journal(book)
     undo = jobs.find_undo(opened[1], found_credentials.id_instance)
     asked, session.undo_asked = session.undo_asked, None
-    if asked is None or asked[0] != undo.run.id or time.monotonic() - asked[1] > UNDO_CONFIRM_SECONDS:
+    if not confirmed(asked, undo.run.id):
         session.undo_asked = (undo.run.id, time.monotonic())
-        pressed.alert(texts.undo_question(undo) + "\n\n" + texts.lite_undo_press_again(int(UNDO_CONFIRM_SECONDS)))
+        pressed.alert(texts.undo_question(undo) + "\n\n" + texts.lite_undo_press_again(int(CONFIRM_SECONDS)))
         return
     read = target = None
     if undo.run.sheet and undo.run.sheet in [s.name for s in book.sheets]:
         # The run's own sheet (the journal is in this book, so the run was on it), read as Archive reads it.
         read, grid = await lite_book.read_sheet(book, book.sheets[undo.run.sheet], found,
                                                 column=undo.run.chat_column, with_hidden=False)
-    prepared = jobs.prepare_undo(undo, read, region=config.resolve_region(None, found.values))
+    prepared = jobs.prepare_undo(undo, read, region=config.resolve_region(None, found.values), journal=opened[1])
     if read is not None:
         cells = livebook.result_cells(grid, read.status_column, [row for row, _chat in prepared.plan.todo])
         target = lite_book.LiteTarget(book.sheets[undo.run.sheet], cells)
@@ -269,7 +325,42 @@ async def stop_run(pressed: Press) -> None:
     cells.show(texts.stopping())
 
 
-# Verify (the account issue's jobs.verify) goes here as its own button, like check_connection, once the engine has it.
+async def verify(pressed: Press) -> None:
+    """Every row whose Status says a chat was archived or unarchived (or that verify found otherwise before)
+    checked against one getChats read, once it can show this tool's last change (the wait shown in the
+    progress cell); the rows it contradicts say Not archived / Not unarchived at once. Sending them again
+    (the desktop's Yes) is a second press within CONFIRM_SECONDS that finds the same rows: a run of those
+    rows in which an "already" answer is not believed (GREEN-API's unarchive-then-archive)."""
+    book = pressed.book
+    found, found_credentials, sheet, read, grid = await _read_active_sheet(pressed)
+    checks = jobs.prepare_verify(read, region=config.resolve_region(None, found.values))
+    opened = _journal(book)
+    journal = opened[1]
+    client = client_for(found_credentials)
+    target = lite_book.LiteTarget(sheet, livebook.result_cells(grid, read.status_column, [c.row for c in checks]))
+    async with talking(pressed, client, flush=_results_flush(book, opened, target)) as talk:
+        talk.cells.show(texts.reading_chats(found_credentials.id_instance))
+        await talk.flush()
+        outcome = await reading(client, jobs.verify_async(read, checks, client, journal, target,
+                                                          after_block=talk.flush))
+    summary = texts.verify_summary(outcome)
+    runs = outcome.fix(read)
+    asked, session.verify_asked = session.verify_asked, None
+    if not runs:
+        pressed.alert(summary)
+        return
+    contradicted = (sheet.name, tuple(sorted((r.row, r.status) for r in outcome.verified.contradicted)))
+    if not confirmed(asked, contradicted):
+        session.verify_asked = (contradicted, time.monotonic())
+        pressed.alert(summary + "\n\n" + texts.verify_question(len(outcome.verified.contradicted)) + " "
+                      + texts.lite_verify_press_again(int(CONFIRM_SECONDS)))
+        return
+    prepared = runs[0]
+    cells = livebook.result_cells(grid, read.status_column, [row for row, _chat in prepared.plan.todo])
+    sent = await carry_out(pressed, prepared, found_credentials, lite_book.LiteTarget(sheet, cells),
+                           source="lite verify", opened=opened)
+    later = "\n\n" + texts.verify_other_method_later(runs[1].method) if len(runs) > 1 else ""
+    pressed.alert(texts.run_summary(sent) + later, critical=sent.summary.stopped is not None)
 
 
 def _refuse_if_busy(book) -> None:
@@ -284,36 +375,95 @@ def _journal(book) -> tuple[lite_book.JournalSheet, BookJournal]:
     return sheet, session.journal
 
 
+def _results_flush(book, opened: tuple[lite_book.JournalSheet, BookJournal], target):
+    """The flush of a press that writes results into ``target`` (a LiteTarget, or None): the journal's changed
+    records queued after the cells, and a result counted delivered only once the flush that carried it went
+    through (a write queued while it goes waits for the next)."""
+    journal_sheet, journal = opened
+
+    async def flush() -> None:
+        journal_sheet.queue(journal)
+        carried = target.flushing() if target is not None else 0
+        await book.flush()
+        if target is not None:
+            target.flushed(carried)
+    return flush
+
+
+@dataclass
+class Talk:
+    """A press talking to GREEN-API (``talking``): its progress and stop cells, its progress line, its cancel
+    event, its flush (one at a time) and what shows a wait."""
+
+    cells: lite_book.ChatsCells
+    line: livebook.ProgressLine
+    cancel: asyncio.Event
+    flush: Callable[[], Awaitable[None]]
+    on_wait: Callable[[str, float, float], None]
+
+
+@contextlib.asynccontextmanager
+async def talking(pressed: Press, client, *, rows: int | None = None, flush=None):
+    """While a press talks to GREEN-API: it holds the book (a second press is refused: they would share the
+    session's client); each wait for GREEN-API (an instance restarting, getChats' refresh) is shown in the
+    progress cell, beside a run's progress when ``rows`` says it is a run of that many rows (``Talk.line``),
+    and flushed at once, since no result moves meanwhile; Stop and the stop cell set its cancel event, which
+    ends a pacing wait, a restart's or getChats'. ``flush`` (default: the book's) is what ``Talk.flush``
+    does, one flush at a time. A press that is not a run leaves the progress cell empty."""
+    book = pressed.book
+    _refuse_if_busy(book)
+    cells = lite_book.ChatsCells(book)
+    cells.clear_stop()
+    line = livebook.ProgressLine(cells.show)
+    line.total = rows or 0
+    cancel = asyncio.Event()
+    one_at_a_time = asyncio.Lock()
+    pending: set = set()
+
+    async def flush_now() -> None:
+        async with one_at_a_time:
+            await (flush or book.flush)()
+
+    def on_wait(reason: str, waited: float, limit: float) -> None:
+        if rows is None:
+            cells.show(texts.wait_line(reason, waited, limit))
+        else:
+            line.wait(reason, waited, limit)
+        task = asyncio.ensure_future(flush_now())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    session.running = Running(cancel, cells)
+    kept = client.cancel, client.on_wait
+    client.cancel, client.on_wait = cancel, on_wait
+    watcher = asyncio.ensure_future(lite_book.watch_stop(cells, cancel))
+    try:
+        yield Talk(cells, line, cancel, flush_now, on_wait)
+    finally:
+        watcher.cancel()
+        client.cancel, client.on_wait = kept
+        session.running = None
+        await asyncio.gather(*pending, return_exceptions=True)
+        if rows is None:
+            cells.show("")
+
+
 async def carry_out(pressed: Press, prepared: jobs.Prepared, found_credentials, target, *, source: str,
                     opened: tuple[lite_book.JournalSheet, BookJournal] | None = None):
     """The run on asyncio: the first read, the calls, a block of results flushed every half second with
-    the journal's records behind it, the progress cell, Stop; the journal's last records flushed at the end."""
+    the journal's records behind it, the progress cell (with any wait for GREEN-API in it), Stop; the
+    journal's last records flushed at the end."""
     book = pressed.book
-    journal_sheet, journal = opened or _journal(book)
+    opened = opened or _journal(book)
+    journal_sheet, journal = opened
     client = client_for(found_credentials)
-    cells = lite_book.ChatsCells(book)
-    cells.clear_stop()
-    cells.show(texts.starting(texts.rows_count(prepared.plan.rows)))
-    cancel = asyncio.Event()
-    session.running = Running(cancel, cells)
-    watcher = None
-    try:
-        await book.flush()
+    async with talking(pressed, client, rows=prepared.plan.rows, flush=_results_flush(book, opened, target)) as talk:
+        talk.cells.show(texts.starting(texts.rows_count(prepared.plan.rows)))
+        await talk.flush()
         problem = await first_read(client)
-        watcher = asyncio.ensure_future(lite_book.watch_stop(cells, cancel))
-
-        async def flush() -> None:
-            journal_sheet.queue(journal)     # after the block's cells, in the same flush
-            await book.flush()
-            if target is not None:
-                target.flushed()
-
-        outcome = await jobs.execute_async(prepared, client, journal, target, progress=livebook.ProgressLine(
-            cells.show).show, cancel=cancel, source=source, preflight=False, stopped_by=problem, after_block=flush)
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-        session.running = None
+        outcome = await jobs.execute_async(prepared, client, journal, target, progress=talk.line.show,
+                                           cancel=talk.cancel, source=source, preflight=False, stopped_by=problem,
+                                           after_block=talk.flush, on_wait=talk.on_wait)
     outcome.summary.calls += 1   # the first read, counted as the desktop's preflight is
     journal_sheet.queue(journal)
     await book.flush()
