@@ -138,7 +138,7 @@ async def _keep_function_calls(book) -> None:
 
 def credentials(sheet_settings: dict | None):
     """apiUrl and idInstance by the engine's order (the environment, then the Settings sheet); the token only
-    from xlwings Lite's environment variables."""
+    in the environment variables xlwings Lite sets."""
     if not os.environ.get(config.ENV_API_TOKEN, "").strip():
         raise ConfigError(texts.lite_token_missing(config.ENV_API_TOKEN))
     given = [(sheet_settings or {}).get(key) for key in ("id_instance", "idinstance")]
