@@ -34,6 +34,18 @@ def sandbox(make_sandbox) -> Sandbox:
 
 
 @pytest.fixture(autouse=True)
+def english_again():
+    """The language back to what it was after each test: an entry point called in this process (cli.main
+    with --lang ru, a Lite script on a Russian book) sets it for the process, as it does in a real one, and
+    the next test must not inherit it, in whatever order the tests run."""
+    from greenapi_excel import i18n
+
+    before = i18n.language()
+    yield
+    i18n.set_language(before)
+
+
+@pytest.fixture(autouse=True)
 def run_folders(tmp_path, monkeypatch):
     """Book locks and background-run files in tmp_path: tests never see each other's runs, nor the user's."""
     monkeypatch.setenv("GREENAPI_LOCK_DIR", str(tmp_path / "locks"))

@@ -13,6 +13,8 @@ or when the registries cannot be reached.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -48,6 +50,16 @@ def _skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
+@contextlib.contextmanager
+def fetching():
+    """One test process at a time fetches into tests/lite or builds in the checkout (pytest-xdist runs more
+    than one): the others wait, then find it there."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / ".fetching.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        yield
+
+
 def node_executable() -> str:
     node = shutil.which("node")
     if node is None:
@@ -59,8 +71,13 @@ def ensure_node_modules() -> Path:
     """tests/lite/node_modules from package-lock.json (npm ci), installed once."""
     marker = NODE_MODULES / ".package-lock.json"
     lock = LITE / "package-lock.json"
-    if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
-        return NODE_MODULES
+    with fetching():
+        if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
+            return NODE_MODULES
+        return _npm_ci()
+
+
+def _npm_ci() -> Path:
     npm = shutil.which("npm")
     if npm is None:
         _skip_or_fail("npm is not installed (apt-get install npm): it brings Pyodide for the xlwings Lite tests")
@@ -76,16 +93,21 @@ def pure_wheels() -> list[Path]:
     listing = WHEEL_LIST.read_bytes()
     folder = CACHE / f"wheels-{hashlib.sha256(listing).hexdigest()[:12]}"
     done_marker = folder / ".complete"
-    if not done_marker.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps",
-                   "--only-binary=:all:", "--python-version", PYODIDE_PYTHON, "--implementation", "py",
-                   "--abi", "none", "--platform", "any", "-d", str(folder), "-r", str(WHEEL_LIST)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            _skip_or_fail(f"pip download of the Pyodide wheels failed (is PyPI reachable?): {done.stderr[-500:]}")
-        done_marker.touch()
+    with fetching():
+        if not done_marker.exists():
+            _download_wheels(folder, done_marker)
     return sorted(folder.glob("*.whl"))
+
+
+def _download_wheels(folder: Path, done_marker: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps",
+               "--only-binary=:all:", "--python-version", PYODIDE_PYTHON, "--implementation", "py",
+               "--abi", "none", "--platform", "any", "-d", str(folder), "-r", str(WHEEL_LIST)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        _skip_or_fail(f"pip download of the Pyodide wheels failed (is PyPI reachable?): {done.stderr[-500:]}")
+    done_marker.touch()
 
 
 _built_wheels: dict[Path, Path] = {}
@@ -96,8 +118,10 @@ def engine_wheel(out_dir: Path) -> Path:
     once per test session."""
     if out_dir in _built_wheels:
         return _built_wheels[out_dir]
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--disable-pip-version-check",
-                           "-q", "-w", str(out_dir)], capture_output=True, text=True, timeout=600)
+    with fetching():   # the build works in the checkout's build/: one test process at a time
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps",
+                               "--disable-pip-version-check", "-q", "-w", str(out_dir)],
+                              capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"building the engine's wheel failed:\n{done.stderr[-2000:]}")
     [wheel] = out_dir.glob("greenapi_excel-*.whl")

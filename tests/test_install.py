@@ -251,13 +251,29 @@ def wine(tmp_path_factory):
 
     def run(script: Path, stubs: Path | None = None) -> subprocess.CompletedProcess:
         extra = {"WINEPATH": windows_path(stubs)} if stubs else {}
-        return subprocess.run([WINE, "cmd.exe", "/c", windows_path(script)], input="x\n", capture_output=True,
-                              text=True, env={**env, **extra}, timeout=300)
+        for _ in range(3):
+            done = subprocess.run([WINE, "cmd.exe", "/c", windows_path(script)], input="x\n", capture_output=True,
+                                  text=True, env={**env, **extra}, timeout=300)
+            # Under load Wine itself sometimes fails to start cmd.exe ("ShellExecuteEx failed: Internal error",
+            # not one line of the script shown): that says nothing of the script, so it is started again.
+            if not (done.stdout.lstrip().startswith(WINE_DID_NOT_START) and "GreenApi" not in done.stdout):
+                break
+        return done
 
+    # One wineserver for the module, kept alive between the runs: a server shutting down as the next run starts
+    # is what made Wine fail to start cmd.exe now and then.
+    server = shutil.which("wineserver")
+    if server:
+        subprocess.run([server, "-p"], env=env, capture_output=True, timeout=60)
     subprocess.run([WINE, "cmd.exe", "/c", "echo ready"], env=env, capture_output=True, timeout=300)
     [local] = list(prefix.glob("drive_c/users/*/AppData/Local"))
     run.local = local
-    return run
+    yield run
+    if server:
+        subprocess.run([server, "-k"], env=env, capture_output=True, timeout=60)
+
+
+WINE_DID_NOT_START = "Application could not be started"
 
 
 def windows_path(path) -> str:
