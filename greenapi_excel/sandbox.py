@@ -41,6 +41,8 @@ from greenapi_excel.errors import ConfigError
 from greenapi_excel.i18n import _, ngettext
 
 # --- the methods we emulate ------------------------------------------------------
+# Spelled here from GREEN-API's docs, not imported from the client's calls.py: the emulator must not
+# follow a client's misspelling, or the tests would pass against a server that does not exist.
 
 ARCHIVE = "archiveChat"
 UNARCHIVE = "unarchiveChat"
