@@ -1237,17 +1237,17 @@ class SheetScan:
         return ColumnStyles([(c.low, c.high, c.style) for c in self.columns if c.style is not None])
 
     def hidden_columns(self) -> set[int]:
-        found: set[int] = set()
-        for c in self.columns:
-            if c.hidden:
-                found.update(range(c.low, min(c.high, EXCEL_COLUMNS) + 1))
-        return found
+        return self._columns_where(lambda c: c.hidden)
 
     def own_widths(self) -> set[int]:
         """Columns whose width the book's author set (customWidth)."""
+        return self._columns_where(lambda c: c.custom_width)
+
+    def _columns_where(self, chosen: Callable) -> set[int]:
+        """The column numbers of every <col> span ``chosen`` picks."""
         found: set[int] = set()
         for c in self.columns:
-            if c.custom_width:
+            if chosen(c):
                 found.update(range(c.low, min(c.high, EXCEL_COLUMNS) + 1))
         return found
 
