@@ -237,6 +237,7 @@ def test_the_command_without_a_usable_python_says_where_to_get_it(tmp_path):
 # --- Install GreenApi.cmd under Wine's cmd.exe, with Python stood in for by .cmd files -------------------------
 
 WINE = shutil.which("wine")
+WINE_DID_NOT_START = "Application could not be started"   # what Wine prints when cmd.exe did not start
 
 
 @pytest.fixture(scope="module")
@@ -255,13 +256,13 @@ def wine(tmp_path_factory):
             done = subprocess.run([WINE, "cmd.exe", "/c", windows_path(script)], input="x\n", capture_output=True,
                                   text=True, env={**env, **extra}, timeout=300)
             # Under load Wine itself sometimes fails to start cmd.exe ("ShellExecuteEx failed: Internal error",
-            # not one line of the script shown): that says nothing of the script, so it is started again.
-            if not (done.stdout.lstrip().startswith(WINE_DID_NOT_START) and "GreenApi" not in done.stdout):
+            # before the script's first line): that says nothing of the script, so it is started again.
+            if not done.stdout.lstrip().startswith(WINE_DID_NOT_START):
                 break
         return done
 
     # One wineserver for the module, kept alive between the runs: a server shutting down as the next run starts
-    # is what made Wine fail to start cmd.exe now and then.
+    # is the likely cause of Wine failing to start cmd.exe now and then.
     server = shutil.which("wineserver")
     if server:
         subprocess.run([server, "-p"], env=env, capture_output=True, timeout=60)
@@ -272,8 +273,6 @@ def wine(tmp_path_factory):
     if server:
         subprocess.run([server, "-k"], env=env, capture_output=True, timeout=60)
 
-
-WINE_DID_NOT_START = "Application could not be started"
 
 
 def windows_path(path) -> str:
